@@ -1,0 +1,104 @@
+// Connect in both directions over one yamux session (protocol.md §2.3, §8.2 x/ipc list).
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSessionTransport, serveConnect } from './connect.js';
+import { createMuxSession, type MuxSession } from './session.js';
+import { socketPair } from './__tests__/helpers.js';
+
+const sessions: MuxSession[] = [];
+afterEach(async () => {
+  await Promise.all(sessions.splice(0).map((s) => s.close({ timeoutMs: 100 })));
+});
+
+async function pair() {
+  const [a, b] = await socketPair();
+  const plugin = createMuxSession(a, { role: 'client' });
+  const engine = createMuxSession(b, { role: 'server' });
+  sessions.push(plugin, engine);
+  return { plugin, engine };
+}
+
+describe('Connect over yamux (protocol.md §2.3)', () => {
+  it('ping-pong in both directions, two calls each way, on one socket', async () => {
+    const { plugin, engine } = await pair();
+    const registered: string[] = [];
+    serveConnect(engine, {
+      routes: (router) =>
+        router.service(pluginsv1.RegisterService, {
+          registerPlugin(req) {
+            registered.push(req.name);
+            return { engineName: 'test-engine', engineVersion: 'v1.0.0', requestTimeout: {} };
+          },
+        }),
+    });
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(resolverv1.ResolverService, {
+          getSecrets(req) {
+            return { envelopes: [{ id: req.pattern, value: new TextEncoder().encode(`value-of-${req.pattern}`) }] };
+          },
+        }),
+    });
+    const toEngine = createClient(pluginsv1.RegisterService, createSessionTransport(plugin));
+    const toPlugin = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    for (const name of ['one', 'two']) {
+      const res = await toEngine.registerPlugin(
+        create(pluginsv1.RegisterPluginRequestSchema, { name, version: 'v1', metadata: { case: 'secretsProvider', value: { pattern: '**' } } }),
+      );
+      expect(res.engineName).toBe('test-engine');
+    }
+    for (const id of ['a/b', 'c/d']) {
+      const res = await toPlugin.getSecrets({ pattern: id });
+      expect(res.envelopes[0]?.id).toBe(id);
+      expect(new TextDecoder().decode(res.envelopes[0]?.value)).toBe(`value-of-${id}`);
+    }
+    expect(registered).toEqual(['one', 'two']);
+  });
+
+  it('errors keep their code and message across the session', async () => {
+    const { plugin, engine } = await pair();
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(resolverv1.ResolverService, {
+          getSecrets() {
+            throw new ConnectError('secret not found', Code.NotFound);
+          },
+        }),
+    });
+    const client = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const err = await client.getSecrets({ pattern: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.NotFound);
+    expect((err as ConnectError).rawMessage).toBe('secret not found');
+  });
+
+  it('an unknown route is unimplemented; /health answers ok', async () => {
+    const { plugin, engine } = await pair();
+    serveConnect(plugin, { routes: () => {} });
+    const client = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const err = await client.getSecrets({ pattern: 'x' }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.Unimplemented);
+    const { request } = await import('node:http');
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request({ createConnection: () => engine.open() as never, path: '/health', host: 'unix' }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(body).toBe('200 ok');
+  });
+
+  it('a call on a closed session fails at once with unavailable', async () => {
+    const { plugin, engine } = await pair();
+    serveConnect(plugin, { routes: () => {} });
+    await engine.close();
+    const client = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const err = await client.getSecrets({ pattern: 'x' }).catch((e: unknown) => e);
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+  });
+});

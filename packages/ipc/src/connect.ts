@@ -1,0 +1,138 @@
+// Connect-RPC over a yamux session, in both directions (protocol.md §2.3): every inbound stream is
+// one HTTP/1.1 connection to a Connect router; every outbound call opens a new stream and closes it
+// after the response (`Connection: close`), as Go's clients do, so a Go peer's shutdown never waits
+// on idle streams of ours.
+import { createServer } from 'node:http';
+import { Code, ConnectError, type ConnectRouter, type Interceptor, type Transport } from '@connectrpc/connect';
+import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
+import { isIpcError } from './errors.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { MuxStream } from './mux-stream.js';
+import type { MuxSession } from './session.js';
+
+/** Base URL of every in-IPC Connect client: requests carry `Host: unix` (§2.3). */
+export const IPC_BASE_URL = 'http://unix';
+
+/** Default cap on one message, either direction (64 MiB, like protobuf-es's size-delimited reader). */
+export const DEFAULT_READ_MAX_BYTES = 64 * 1024 * 1024;
+
+export interface ServeConnectOptions {
+  /** Registers the services this side serves. */
+  routes: (router: ConnectRouter) => void;
+  interceptors?: Interceptor[];
+  readMaxBytes?: number;
+  logger?: Logger;
+}
+
+export interface ConnectServer {
+  /** Stops serving new streams; streams already accepted finish. Idempotent. */
+  close(): void;
+}
+
+/**
+ * Serves a Connect router on every stream the peer opens on `session`, plus `GET /health` → 200
+ * `ok` (any method), like both Go in-IPC servers (§2.3).
+ */
+export function serveConnect(session: MuxSession, options: ServeConnectOptions): ConnectServer {
+  const logger = options.logger ?? silentLogger;
+  const handler = connectNodeAdapter({
+    routes: options.routes,
+    interceptors: options.interceptors ?? [],
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    fallback: healthOr404,
+  });
+  const server = createServer(handler);
+  // Streams are bounded by the session, not by idle timers; HTTP clients here use one stream per
+  // call, and a keep-alive client gets the usual 5 s.
+  server.keepAliveTimeout = 5_000;
+  server.requestTimeout = 0;
+  server.on('clientError', (err: Error, socket) => {
+    logger.debug('ipc http: bad request on stream', { error: err.message });
+    socket.destroy();
+  });
+  let closed = false;
+  session.onStream((stream: MuxStream) => {
+    if (closed) {
+      stream.destroy();
+      return;
+    }
+    server.emit('connection', stream);
+  });
+  return {
+    close() {
+      closed = true;
+    },
+  };
+}
+
+type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
+
+const healthOr404: NodeHandler = (req, res) => {
+  const path = (req.url ?? '').split('?')[0];
+  if (path === '/health') {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' });
+    res.end('ok');
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '19' });
+  res.end('404 page not found\n');
+};
+
+export interface SessionTransportOptions {
+  interceptors?: Interceptor[];
+  readMaxBytes?: number;
+  /** Default deadline of every call made through this transport. None by default. */
+  defaultTimeoutMs?: number;
+}
+
+/**
+ * A Connect transport whose calls each open a new stream on `session` (§2.3). Accepts gzip
+ * responses (Go compresses every response). Losing the session surfaces as `unavailable`.
+ */
+export function createSessionTransport(session: MuxSession, options: SessionTransportOptions = {}): Transport {
+  const transportOptions: Parameters<typeof createConnectTransport>[0] = {
+    httpVersion: '1.1',
+    baseUrl: IPC_BASE_URL,
+    useBinaryFormat: true,
+    interceptors: [transportLossIsUnavailable, ...(options.interceptors ?? [])],
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    nodeOptions: {
+      // No agent: one stream per request, `Connection: close`, nothing idle to wait for.
+      createConnection: () => session.open() as never,
+    },
+  };
+  if (options.defaultTimeoutMs !== undefined) transportOptions.defaultTimeoutMs = options.defaultTimeoutMs;
+  return createConnectTransport(transportOptions);
+}
+
+const TRANSPORT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** True if `err` (or its cause chain) says the connection went away, as opposed to a peer error. */
+export function isTransportLoss(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (isIpcError(e)) return true;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && TRANSPORT_CODES.has(code)) return true;
+    if (e.message === 'socket hang up') return true;
+  }
+  return false;
+}
+
+/**
+ * Interceptor: a call that failed because the session or stream went away is `unavailable`
+ * (Go clients report `unavailable: session shutdown`), never `unknown`, `internal` or `aborted`.
+ * Errors the peer sent over the wire have no cause and pass through unchanged.
+ */
+export const transportLossIsUnavailable: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    if (err instanceof ConnectError && err.code === Code.Unavailable) throw err;
+    if (err instanceof ConnectError && (err.code === Code.Canceled || err.code === Code.DeadlineExceeded)) throw err;
+    if (isTransportLoss(err) || (err instanceof ConnectError && isTransportLoss(err.cause))) {
+      const cause = err instanceof ConnectError ? (err.cause ?? err) : err;
+      throw new ConnectError(`transport: ${(cause as Error).message ?? String(cause)}`, Code.Unavailable, undefined, undefined, cause);
+    }
+    throw err;
+  }
+};

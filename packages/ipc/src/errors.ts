@@ -1,0 +1,62 @@
+// Local errors of @secrets-engine/ipc. Each class sets `name` on the prototype and the instance
+// and carries a Symbol.for brand so `isIpcError` and `instanceof` work across package copies.
+
+const BRAND = Symbol.for('@secrets-engine/ipc.error');
+
+export class IpcError extends Error {
+  readonly [BRAND] = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === IpcError) return isIpcError(value);
+    return Function.prototype[Symbol.hasInstance].call(this, value) || brandedAs(value, this.name);
+  }
+}
+
+function brandedAs(value: unknown, name: string): boolean {
+  return isIpcError(value) && (value as Error).name === name;
+}
+
+/** True for every error thrown by this package, whichever copy of the package threw it. */
+export function isIpcError(value: unknown): value is IpcError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** The launch variable `DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG` is malformed (protocol.md §1.3). */
+export class LaunchConfigError extends IpcError {}
+
+/** The feature needs a platform primitive we do not implement yet (Windows pipe pairs, §1.4). */
+export class UnsupportedPlatformError extends IpcError {}
+
+/** The `/hijack` upgrade failed: the engine refused, answered garbage or did not answer (§3.2). */
+export class UpgradeError extends IpcError {
+  /** The HTTP status the engine answered with, if it answered. */
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options);
+    this.status = options?.status;
+  }
+}
+
+/** The engine socket could not be reached (nothing listens, permission denied, ...). */
+export class DialError extends IpcError {
+  readonly path: string;
+  constructor(message: string, options: { cause?: unknown; path: string }) {
+    super(message, options);
+    this.path = options.path;
+  }
+}
+
+/** An operation needed an open session, but it is closing or closed. */
+export class SessionClosedError extends IpcError {}
+
+/** The peer reset a stream (yamux RST). Never reported as a clean end of stream (ts-notes P6). */
+export class StreamResetError extends IpcError {}
+
+/** The socket under a session went away while a stream was still open (ts-notes P10). */
+export class TransportClosedError extends IpcError {}
+
+/** An operation did not finish within its deadline. */
+export class TimeoutError extends IpcError {}

@@ -1,0 +1,233 @@
+// The /hijack upgrade that lets a plugin started by hand join a running engine over the engine's
+// own socket (protocol.md §3.2, §3.3).
+import type { IncomingMessage, Server } from 'node:http';
+import { type Socket, connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DialError, TimeoutError, UpgradeError } from './errors.js';
+
+/** The upgrade request exactly as Go's SDK writes it (§3.2). */
+export const HIJACK_REQUEST =
+  'GET /hijack HTTP/1.1\r\n' +
+  'Host: secrets-engine.localhost\r\n' +
+  'User-Agent: Go-http-client/1.1\r\n' +
+  'Connection: upgrade\r\n' +
+  'Upgrade: tcp\r\n' +
+  '\r\n';
+
+/** The engine's answer. Go writes `HTTP/0.0 101`; Go clients check only the code (§3.3). */
+export const HIJACK_RESPONSE = 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: tcp\r\n\r\n';
+
+const MAX_RESPONSE_HEAD = 16 * 1024;
+const MAX_ERROR_BODY = 4 * 1024;
+
+/**
+ * Maps a socket path to what node:net dials. A leading `@` names a Linux abstract socket
+ * (HEAD's default `@docker-secrets-engine/<uid>/daemon.sock`, §3.1): it becomes a NUL byte.
+ */
+export function toNetPath(socketPath: string): string {
+  if (socketPath.startsWith('@')) {
+    if (process.platform !== 'linux') {
+      throw new DialError(`abstract socket ${socketPath} is only supported on Linux`, { path: socketPath });
+    }
+    return `\0${socketPath.slice(1)}`;
+  }
+  return socketPath;
+}
+
+export interface DialOptions {
+  signal?: AbortSignal;
+  /** Bound on connect, request and response together. Default 2 s, as Go's hijackTimeout. */
+  timeoutMs?: number;
+}
+
+/** Connects to a Unix socket (or Linux abstract socket with a leading `@`). */
+export function dialUnix(socketPath: string, options: DialOptions = {}): Promise<Socket> {
+  const path = toNetPath(socketPath);
+  return new Promise((resolve, reject) => {
+    options.signal?.throwIfAborted();
+    const socket = connect({ path });
+    const onAbort = () => fail(options.signal?.reason ?? new Error('aborted'));
+    const cleanup = () => {
+      socket.off('connect', onConnect);
+      socket.off('error', fail);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    const onConnect = () => {
+      cleanup();
+      resolve(socket);
+    };
+    function fail(err: unknown) {
+      cleanup();
+      socket.destroy();
+      const code = (err as NodeJS.ErrnoException).code;
+      if (options.signal?.aborted) {
+        reject(err);
+        return;
+      }
+      const why =
+        code === 'ENOENT'
+          ? 'no such socket (is the engine running?)'
+          : code === 'ECONNREFUSED'
+            ? 'connection refused (is the engine running?)'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : ((err as Error).message ?? String(err));
+      reject(new DialError(`cannot reach the secrets engine at ${socketPath}: ${why}`, { cause: err, path: socketPath }));
+    }
+    socket.once('connect', onConnect);
+    socket.once('error', fail);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Plugin side of §3.2: dials the engine socket, sends the /hijack request, and waits for a 101.
+ * Accepts any `HTTP/x.y` version (a Go engine answers `HTTP/0.0 101`), and puts back any bytes
+ * that arrived after the response head, so yamux frames sent right after the 101 are not lost.
+ */
+export async function dialAndUpgrade(socketPath: string, options: DialOptions = {}): Promise<Socket> {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+  let socket: Socket;
+  try {
+    socket = await dialUnix(socketPath, { signal });
+  } catch (err) {
+    if (timeout.aborted && !options.signal?.aborted) {
+      throw new TimeoutError(`dial ${socketPath}: i/o timeout after ${timeoutMs} ms`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    return await upgradeSocket(socket, { signal, timeoutMs, timedOut: () => timeout.aborted });
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+}
+
+/** Sends the /hijack request on a connected socket and waits for the 101 (§3.2). */
+export function upgradeSocket(
+  socket: Duplex,
+  options: { signal?: AbortSignal; timeoutMs?: number; timedOut?: () => boolean } = {},
+): Promise<Socket> {
+  const timeoutMs = options.timeoutMs ?? 2_000;
+  const signal = options.signal ?? AbortSignal.timeout(timeoutMs);
+  const timedOut = options.timedOut ?? (() => options.signal === undefined && signal.aborted);
+  return new Promise((resolve, reject) => {
+    let buffered: Buffer = Buffer.alloc(0);
+    let status: number | undefined;
+    let bodyNeeded = 0;
+    let headEnd = -1;
+    const cleanup = () => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const refused = () => {
+      const body = buffered.subarray(headEnd + 4, headEnd + 4 + Math.min(bodyNeeded, MAX_ERROR_BODY));
+      fail(
+        new UpgradeError(`unexpected status ${status}: ${body.toString('utf8').trim()}`, {
+          status: status as number,
+        }),
+      );
+    };
+    const onAbort = () => {
+      if (status !== undefined) {
+        refused();
+        return;
+      }
+      fail(
+        timedOut()
+          ? new TimeoutError(`upgrade on /hijack: i/o timeout after ${timeoutMs} ms without a response`)
+          : (signal.reason as Error),
+      );
+    };
+    const onError = (err: Error) => fail(new UpgradeError(`upgrade on /hijack failed: ${err.message}`, { cause: err }));
+    const onClose = () => {
+      if (status !== undefined) refused();
+      else fail(new UpgradeError('upgrade on /hijack failed: the engine closed the connection without a response'));
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      if (status !== undefined) {
+        if (buffered.length - (headEnd + 4) >= bodyNeeded) refused();
+        return;
+      }
+      headEnd = buffered.indexOf('\r\n\r\n');
+      if (headEnd === -1) {
+        if (buffered.length > MAX_RESPONSE_HEAD) {
+          fail(new UpgradeError(`upgrade on /hijack failed: response head exceeds ${MAX_RESPONSE_HEAD} bytes`));
+        }
+        return;
+      }
+      const head = buffered.subarray(0, headEnd).toString('latin1');
+      const match = /^HTTP\/\d+\.\d+ (\d{3})(?: |$)/.exec(head);
+      if (match === null) {
+        fail(new UpgradeError(`upgrade on /hijack failed: malformed status line ${JSON.stringify(head.split('\r\n')[0])}`));
+        return;
+      }
+      status = Number(match[1]);
+      if (status === 101) {
+        cleanup();
+        const rest = buffered.subarray(headEnd + 4);
+        socket.pause();
+        if (rest.length > 0) socket.unshift(rest);
+        resolve(socket as Socket);
+        return;
+      }
+      // Refused: read a bounded body (Content-Length, else until close or timeout) for the message.
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      bodyNeeded = length === null ? MAX_ERROR_BODY : Math.min(Number(length[1]), MAX_ERROR_BODY);
+      if (buffered.length - (headEnd + 4) >= bodyNeeded) refused();
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.write(HIJACK_REQUEST);
+  });
+}
+
+export interface HijackHandlerOptions {
+  /** The route. Default '/hijack'. */
+  path?: string;
+  /** When this returns false, the route answers 404 like a Go engine with external plugins off. */
+  enabled?: () => boolean;
+  /** Receives the raw socket after the 101 was written; `head` bytes were put back already. */
+  onConnection: (socket: Socket, request: IncomingMessage) => void;
+}
+
+/**
+ * Engine side of §3.3, for a node:http Server: takes over the socket of an upgrade request on
+ * /hijack (node hands it over detached from the HTTP parser, before anything is written), keeps
+ * the `head` bytes, writes the 101 and passes the raw socket on. Ordinary requests on the same
+ * server are unaffected. Returns a function that removes the handler.
+ */
+export function attachHijackHandler(server: Server, options: HijackHandlerOptions): () => void {
+  const path = options.path ?? '/hijack';
+  const listener = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = request.url ?? '';
+    const route = url.split('?')[0];
+    if (route !== path || (options.enabled !== undefined && !options.enabled())) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n');
+      return;
+    }
+    if (head.length > 0) socket.unshift(head);
+    socket.write(HIJACK_RESPONSE);
+    options.onConnection(socket as Socket, request);
+  };
+  server.on('upgrade', listener);
+  return () => {
+    server.off('upgrade', listener);
+  };
+}

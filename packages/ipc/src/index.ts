@@ -1,0 +1,63 @@
+/**
+ * One socket per plugin: the fd-3 launch channel, the /hijack upgrade, yamux sessions and
+ * Connect-RPC in both directions, wire-compatible with Docker's Go secrets-engine.
+ *
+ * @packageDocumentation
+ */
+export {
+  type ConnectServer,
+  createSessionTransport,
+  DEFAULT_READ_MAX_BYTES,
+  IPC_BASE_URL,
+  isTransportLoss,
+  type ServeConnectOptions,
+  type SessionTransportOptions,
+  serveConnect,
+  transportLossIsUnavailable,
+} from './connect.js';
+export {
+  DialError,
+  IpcError,
+  isIpcError,
+  LaunchConfigError,
+  SessionClosedError,
+  StreamResetError,
+  TimeoutError,
+  TransportClosedError,
+  UnsupportedPlatformError,
+  UpgradeError,
+} from './errors.js';
+export {
+  attachHijackHandler,
+  type DialOptions,
+  dialAndUpgrade,
+  dialUnix,
+  HIJACK_REQUEST,
+  HIJACK_RESPONSE,
+  type HijackHandlerOptions,
+  toNetPath,
+  upgradeSocket,
+} from './hijack.js';
+export {
+  encodeLaunchConfig,
+  LAUNCH_ENV,
+  LAUNCH_FD,
+  type LaunchConfig,
+  type LaunchedProcess,
+  type LaunchOptions,
+  type LaunchTransport,
+  launchPlugin,
+  launchTransport,
+  openLaunchChannel,
+  parseLaunchConfig,
+} from './launch.js';
+export { type Logger, silentLogger } from './logger.js';
+export type { MuxStream } from './mux-stream.js';
+export {
+  type CloseOptions,
+  createMuxSession,
+  type MuxSession,
+  type MuxSessionInit,
+  type SessionCloseReason,
+  type SessionRole,
+} from './session.js';

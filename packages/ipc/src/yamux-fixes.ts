@@ -1,0 +1,115 @@
+// Small, named fixes applied to each @chainsafe/libp2p-yamux 8.0.1 muxer so that it behaves like
+// hashicorp/yamux v0.1.2, the Go implementation Docker's engine and plugins use
+// (yamux-interop.md). They patch TS-private members of one muxer instance (never the prototype,
+// never at install time), so the package version is pinned exactly and every fix has a regression
+// test in session.test.ts. Upstream reports are in docs/decisions.md.
+import type { YamuxStreamLike } from './mux-stream.js';
+
+/** The TS-private members of YamuxMuxer that the fixes touch. */
+export interface YamuxMuxerInternals {
+  status: 'open' | 'closing' | 'closed';
+  streams: YamuxStreamLike[];
+  remoteGoAway: number | undefined;
+  localGoAway: number | undefined;
+  activePing: { id: number } | undefined;
+  keepAlive?: { stop(): void };
+  handleGoAway(reason: number): void;
+  handlePingResponse(pingId: number): void;
+  sendGoAway(reason?: number): void;
+  abort(err: Error): void;
+  _newStream(streamId: number, state: number, direction: 'inbound' | 'outbound'): YamuxStreamLike;
+}
+
+/** The TS-private members of YamuxStream that the fixes touch. */
+export interface YamuxStreamInternals {
+  maxMessageSize: number | undefined;
+  sendWindowUpdate(): void;
+  processFlags(flags: number): void;
+}
+
+const FLAG_ACK = 2;
+
+/** Throws a clear error if the installed yamux is not the version these fixes were written for. */
+export function assertPatchable(muxer: unknown): asserts muxer is YamuxMuxerInternals {
+  const m = muxer as Record<string, unknown>;
+  for (const name of ['handleGoAway', 'handlePingResponse', 'sendGoAway', '_newStream']) {
+    if (typeof m[name] !== 'function') {
+      throw new Error(
+        `@chainsafe/libp2p-yamux is not the pinned 8.0.1 (missing ${name}); @secrets-engine/ipc needs that exact version`,
+      );
+    }
+  }
+}
+
+/**
+ * Mismatch 1: on GoAway code 0 hashicorp stops new streams but lets existing ones finish (Docker's
+ * graceful teardown: GoAway, drain, close). libp2p closes every stream at once. Keep them.
+ * Non-zero codes still abort the session.
+ */
+export function keepStreamsOnGoAway(muxer: YamuxMuxerInternals, onGoAway: (code: number) => void): void {
+  muxer.handleGoAway = function handleGoAway(this: YamuxMuxerInternals, reason: number) {
+    this.remoteGoAway = reason;
+    onGoAway(reason);
+    if (reason !== 0) this.abort(new Error(`remote sent GoAway with code ${reason}`));
+  };
+}
+
+/**
+ * Mismatch 4: a ping ACK that arrives after libp2p stopped waiting for it (close, abort, GoAway)
+ * throws UnRequestedPingError and aborts the whole connection. hashicorp ignores unknown ACKs.
+ */
+export function ignoreStalePingAcks(muxer: YamuxMuxerInternals): void {
+  const original = muxer.handlePingResponse;
+  muxer.handlePingResponse = function handlePingResponse(this: YamuxMuxerInternals, pingId: number) {
+    if (this.activePing === undefined || this.activePing.id !== pingId) return;
+    original.call(this, pingId);
+  };
+}
+
+/**
+ * ts-notes P9: libp2p sizes data frames by the whole send window (up to the peer's max window), and
+ * the receiver buffers a whole frame before it can decode the next, so one large secret would
+ * stall every other stream. Clamp each stream's frame size.
+ */
+export function clampFrameSize(muxer: YamuxMuxerInternals, maxFrameSize: number): void {
+  const original = muxer._newStream;
+  muxer._newStream = function _newStream(this: YamuxMuxerInternals, ...args) {
+    const stream = original.apply(this, args) as YamuxStreamLike & YamuxStreamInternals;
+    let value = Math.min(stream.maxMessageSize ?? maxFrameSize, maxFrameSize);
+    Object.defineProperty(stream, 'maxMessageSize', {
+      configurable: true,
+      enumerable: true,
+      get: () => value,
+      set: (next: number) => {
+        value = Math.min(next, maxFrameSize);
+      },
+    });
+    return stream;
+  };
+}
+
+/**
+ * Mismatch 2: libp2p ACKs an inbound stream only with the first frame it sends on it; hashicorp
+ * closes the whole session when a stream it opened is not ACKed within 75 s. ACK on arrival.
+ */
+export function ackInboundStream(stream: YamuxStreamLike): void {
+  (stream as unknown as YamuxStreamInternals).sendWindowUpdate();
+}
+
+/** Calls `onAck` once, when the peer ACKs (or closes) an outbound stream. */
+export function onOutboundAck(stream: YamuxStreamLike, onAck: () => void): void {
+  const internals = stream as unknown as YamuxStreamInternals;
+  const original = internals.processFlags;
+  let done = false;
+  const fire = () => {
+    if (done) return;
+    done = true;
+    internals.processFlags = original;
+    onAck();
+  };
+  internals.processFlags = function processFlags(this: YamuxStreamInternals, flags: number) {
+    original.call(this, flags);
+    if ((flags & FLAG_ACK) === FLAG_ACK) fire();
+  };
+  stream.addEventListener('close', fire, { once: true });
+}
