@@ -1,5 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { packageConfig } from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: { include: ['src/**/*.test.ts'], exclude: ['dist/**', 'node_modules/**'] },
-});
+export default packageConfig();

@@ -3,12 +3,20 @@
 // after the response (`Connection: close`), as Go's clients do, so a Go peer's shutdown never waits
 // on idle streams of ours.
 import { createServer } from 'node:http';
-import { Code, ConnectError, type ConnectRouter, type Interceptor, type Transport } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type Interceptor,
+  type Transport,
+} from '@connectrpc/connect';
 import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
 import { isIpcError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { MuxStream } from './mux-stream.js';
 import type { MuxSession } from './session.js';
+import { createLeanTransport } from './unary-client.js';
+import { createLeanUnaryHandler, recordRoutes } from './unary-handler.js';
 
 /** Base URL of every in-IPC Connect client: requests carry `Host: unix` (§2.3). */
 export const IPC_BASE_URL = 'http://unix';
@@ -22,6 +30,11 @@ export interface ServeConnectOptions {
   interceptors?: Interceptor[];
   readMaxBytes?: number;
   logger?: Logger;
+  /**
+   * Serve unary calls on the lean path (default true). false uses connect-node's stock adapter for
+   * everything; both are wire-identical (see connect-perf.md and docs/decisions.md).
+   */
+  lean?: boolean;
 }
 
 export interface ConnectServer {
@@ -35,13 +48,26 @@ export interface ConnectServer {
  */
 export function serveConnect(session: MuxSession, options: ServeConnectOptions): ConnectServer {
   const logger = options.logger ?? silentLogger;
-  const handler = connectNodeAdapter({
-    routes: options.routes,
-    interceptors: options.interceptors ?? [],
-    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+  const interceptors = options.interceptors ?? [];
+  const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
+  const recorded = recordRoutes(options.routes);
+  const stock = connectNodeAdapter({
+    routes: recorded.replay,
+    interceptors,
+    readMaxBytes,
     fallback: healthOr404,
   });
-  const server = createServer(handler);
+  const lean =
+    options.lean === false
+      ? undefined
+      : createLeanUnaryHandler(recorded.unary, { interceptors, readMaxBytes });
+  const server = createServer(
+    lean === undefined
+      ? stock
+      : (req, res) => {
+          if (!lean(req, res)) stock(req, res);
+        },
+  );
   // Streams are bounded by the session, not by idle timers; HTTP clients here use one stream per
   // call, and a keep-alive client gets the usual 5 s.
   server.keepAliveTimeout = 5_000;
@@ -83,13 +109,23 @@ export interface SessionTransportOptions {
   readMaxBytes?: number;
   /** Default deadline of every call made through this transport. None by default. */
   defaultTimeoutMs?: number;
+  /** Cap on one request message. Default 64 MiB. */
+  writeMaxBytes?: number;
+  /**
+   * Make unary calls on the lean path (default true); false uses connect-node's stock transport.
+   * Both send the same bytes that matter: Connect unary POST, application/proto, one stream per call.
+   */
+  lean?: boolean;
 }
 
 /**
  * A Connect transport whose calls each open a new stream on `session` (§2.3). Accepts gzip
  * responses (Go compresses every response). Losing the session surfaces as `unavailable`.
  */
-export function createSessionTransport(session: MuxSession, options: SessionTransportOptions = {}): Transport {
+export function createSessionTransport(
+  session: MuxSession,
+  options: SessionTransportOptions = {},
+): Transport {
   const transportOptions: Parameters<typeof createConnectTransport>[0] = {
     httpVersion: '1.1',
     baseUrl: IPC_BASE_URL,
@@ -102,10 +138,24 @@ export function createSessionTransport(session: MuxSession, options: SessionTran
     },
   };
   if (options.defaultTimeoutMs !== undefined) transportOptions.defaultTimeoutMs = options.defaultTimeoutMs;
-  return createConnectTransport(transportOptions);
+  const stock = createConnectTransport(transportOptions);
+  if (options.lean === false) return stock;
+  return createLeanTransport(session, {
+    baseUrl: IPC_BASE_URL,
+    interceptors: [transportLossIsUnavailable, ...(options.interceptors ?? [])],
+    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    writeMaxBytes: options.writeMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    defaultTimeoutMs: options.defaultTimeoutMs,
+    streamTransport: stock,
+  });
 }
 
-const TRANSPORT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_PREMATURE_CLOSE']);
+const TRANSPORT_CODES = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 /** True if `err` (or its cause chain) says the connection went away, as opposed to a peer error. */
 export function isTransportLoss(err: unknown): boolean {
@@ -128,10 +178,17 @@ export const transportLossIsUnavailable: Interceptor = (next) => async (req) => 
     return await next(req);
   } catch (err) {
     if (err instanceof ConnectError && err.code === Code.Unavailable) throw err;
-    if (err instanceof ConnectError && (err.code === Code.Canceled || err.code === Code.DeadlineExceeded)) throw err;
+    if (err instanceof ConnectError && (err.code === Code.Canceled || err.code === Code.DeadlineExceeded))
+      throw err;
     if (isTransportLoss(err) || (err instanceof ConnectError && isTransportLoss(err.cause))) {
       const cause = err instanceof ConnectError ? (err.cause ?? err) : err;
-      throw new ConnectError(`transport: ${(cause as Error).message ?? String(cause)}`, Code.Unavailable, undefined, undefined, cause);
+      throw new ConnectError(
+        `transport: ${(cause as Error).message ?? String(cause)}`,
+        Code.Unavailable,
+        undefined,
+        undefined,
+        cause,
+      );
     }
     throw err;
   }

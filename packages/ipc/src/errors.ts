@@ -10,13 +10,14 @@ export class IpcError extends Error {
     Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this === IpcError) return isIpcError(value);
-    return Function.prototype[Symbol.hasInstance].call(this, value) || brandedAs(value, this.name);
+    // Works across package copies: every IpcError carries the brand; subclasses match by name.
+    if (!isIpcError(value)) return false;
+    return (
+      this.name === 'IpcError' ||
+      (value as Error).name === this.name ||
+      Object.prototype.isPrototypeOf.call(this.prototype, value)
+    );
   }
-}
-
-function brandedAs(value: unknown, name: string): boolean {
-  return isIpcError(value) && (value as Error).name === name;
 }
 
 /** True for every error thrown by this package, whichever copy of the package threw it. */

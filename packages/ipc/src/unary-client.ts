@@ -1,0 +1,321 @@
+// A lean, wire-identical Connect unary client over yamux streams (connect-perf.md §5). Per call it
+// opens one stream, writes the whole request (head + protobuf body, Content-Length, `Connection:
+// close`, like Go's clients, protocol.md §2.3) in one write, reads the response with a small
+// HTTP/1.1 parser, and closes the stream. No AbortController, no async generators, no per-call
+// serializer lookup. Streaming methods use connect-node's stock transport.
+import { gunzip, gunzipSync } from 'node:zlib';
+import {
+  create,
+  type DescMessage,
+  type DescMethodUnary,
+  fromBinary,
+  isMessage,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from '@bufbuild/protobuf';
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  createContextValues,
+  type Interceptor,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from '@connectrpc/connect';
+import { codeFromHttpStatus, errorFromJsonBytes, trailerDemux } from '@connectrpc/connect/protocol-connect';
+import { Http1ResponseParser } from './http1.js';
+import type { MuxStream } from './mux-stream.js';
+import type { MuxSession } from './session.js';
+
+const USER_AGENT = 'secrets-engine-ipc/0.1 (connect-es)';
+const NEVER = new AbortController().signal;
+const GZIP_SYNC_LIMIT = 64 * 1024;
+
+export interface UnaryClientOptions {
+  baseUrl: string;
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  writeMaxBytes: number;
+  defaultTimeoutMs: number | undefined;
+  /** Handles streaming methods (connect-node's stock transport). */
+  streamTransport: Transport;
+}
+
+type AnyNext = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+/** Creates the lean transport. Internal: `createSessionTransport` is the public entry. */
+export function createLeanTransport(session: MuxSession, options: UnaryClientOptions): Transport {
+  const heads = new WeakMap<object, string>();
+  const call: AnyNext = (req) => callUnary(session, req, options, heads);
+  const chain = [...options.interceptors].reverse().reduce<AnyNext>((n, i) => i(n as never) as AnyNext, call);
+  return {
+    async unary<I extends DescMessage, O extends DescMessage>(
+      method: DescMethodUnary<I, O>,
+      signal: AbortSignal | undefined,
+      timeoutMs: number | undefined,
+      header: ConstructorParameters<typeof Headers>[0] | undefined,
+      input: MessageInitShape<I>,
+      contextValues?: ContextValues,
+    ): Promise<UnaryResponse<I, O>> {
+      const message = (
+        isMessage(input, method.input) ? input : create(method.input, input)
+      ) as MessageShape<I>;
+      const timeout = timeoutMs ?? options.defaultTimeoutMs;
+      const req = {
+        stream: false as const,
+        service: method.parent,
+        method,
+        requestMethod: 'POST',
+        url: `${options.baseUrl}/${method.parent.typeName}/${method.name}`,
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message,
+        signal: signal ?? NEVER,
+      };
+      if (timeout !== undefined && timeout > 0) (req as { timeoutMs?: number }).timeoutMs = timeout;
+      return (await chain(req as unknown as UnaryRequest)) as unknown as UnaryResponse<I, O>;
+    },
+    stream: (...args) => options.streamTransport.stream(...args),
+  };
+}
+
+function callUnary(
+  session: MuxSession,
+  req: UnaryRequest & { timeoutMs?: number },
+  options: UnaryClientOptions,
+  heads: WeakMap<object, string>,
+): Promise<UnaryResponse> {
+  const { method, signal } = req;
+  if (signal.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
+  const body = toBinary(method.input, req.message);
+  if (body.byteLength > options.writeMaxBytes) {
+    return Promise.reject(
+      new ConnectError(
+        `message size ${body.byteLength} is larger than configured writeMaxBytes ${options.writeMaxBytes}`,
+        Code.ResourceExhausted,
+      ),
+    );
+  }
+  let fixed = heads.get(method);
+  if (fixed === undefined) {
+    fixed =
+      `POST /${method.parent.typeName}/${method.name} HTTP/1.1\r\n` +
+      'Host: unix\r\n' +
+      `User-Agent: ${USER_AGENT}\r\n` +
+      'Content-Type: application/proto\r\n' +
+      'Connect-Protocol-Version: 1\r\n' +
+      'Accept-Encoding: gzip\r\n' +
+      'Connection: close\r\n';
+    heads.set(method, fixed);
+  }
+  let head = `${fixed}Content-Length: ${body.byteLength}\r\n`;
+  if (req.timeoutMs !== undefined) head += `Connect-Timeout-Ms: ${Math.max(1, Math.ceil(req.timeoutMs))}\r\n`;
+  let badHeader: string | undefined;
+  req.header.forEach((value, key) => {
+    if (/[\r\n]/.test(value) || /[\r\n:]/.test(key)) badHeader = key;
+    else head += `${key}: ${value}\r\n`;
+  });
+  if (badHeader !== undefined) {
+    return Promise.reject(
+      new ConnectError(`invalid request header ${JSON.stringify(badHeader)}`, Code.InvalidArgument),
+    );
+  }
+  head += '\r\n';
+
+  return new Promise<UnaryResponse>((resolve, reject) => {
+    let stream: MuxStream;
+    try {
+      stream = session.open();
+    } catch (err) {
+      reject(new ConnectError((err as Error).message, Code.Unavailable, undefined, undefined, err));
+      return;
+    }
+    const parser = new Http1ResponseParser(options.readMaxBytes * 2 + 64 * 1024);
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    // `reset`: the call is abandoned mid-flight (abort, deadline, broken response), so the peer gets
+    // an RST; a complete response, error or not, ends the stream gracefully.
+    const finish = (err: unknown, res?: UnaryResponse, reset = true) => {
+      if (settled) return;
+      settled = true;
+      if (timer !== undefined) clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('close', onClose);
+      if (err !== undefined) {
+        if (reset) stream.destroy(err instanceof Error ? err : new Error(String(err)));
+        else stream.destroy();
+        // The stream's own 'error' is ours to swallow: the caller gets `err`.
+        reject(err);
+      } else {
+        stream.destroy();
+        resolve(res!);
+      }
+    };
+    const onAbort = () => finish(ConnectError.from(signal.reason, Code.Canceled));
+    const onData = (chunk: Buffer) => {
+      let res: ReturnType<Http1ResponseParser['push']>;
+      try {
+        res = parser.push(chunk);
+      } catch (err) {
+        finish(new ConnectError(`invalid response: ${(err as Error).message}`, Code.Internal));
+        return;
+      }
+      if (res !== undefined) decode(res);
+    };
+    const onEnd = () => {
+      if (settled) return;
+      let res: ReturnType<Http1ResponseParser['end']>;
+      try {
+        res = parser.end();
+      } catch (err) {
+        finish(
+          new ConnectError(
+            `transport: ${(err as Error).message}`,
+            Code.Unavailable,
+            undefined,
+            undefined,
+            err,
+          ),
+        );
+        return;
+      }
+      decode(res);
+    };
+    const onClose = () => {
+      if (!settled) {
+        finish(
+          new ConnectError('transport: stream closed before the response was complete', Code.Unavailable),
+        );
+      }
+    };
+    const onError = (err: Error) => {
+      if (!settled)
+        finish(new ConnectError(`transport: ${err.message}`, Code.Unavailable, undefined, undefined, err));
+    };
+    const decode = (res: { status: number; headers: Array<[string, string]>; body: Buffer }) => {
+      const headers = new Headers();
+      let encoding: string | undefined;
+      let contentType = '';
+      for (const [k, v] of res.headers) {
+        if (k === 'content-encoding') encoding = v.toLowerCase();
+        else if (k === 'content-type') contentType = v;
+        headers.append(k, v);
+      }
+      const [header, trailer] = trailerDemux(headers);
+      inflate(res.body, encoding, options.readMaxBytes, (err, bytes) => {
+        if (err !== undefined) {
+          finish(err, undefined, false);
+          return;
+        }
+        if (res.status !== 200) {
+          const metadata = new Headers(header);
+          trailer.forEach((v, k) => metadata.append(k, v));
+          const fallback = new ConnectError(`HTTP ${res.status}`, codeFromHttpStatus(res.status), metadata);
+          finish(
+            contentType.startsWith('application/json')
+              ? errorFromJsonBytes(bytes!, metadata, fallback)
+              : fallback,
+            undefined,
+            false,
+          );
+          return;
+        }
+        if (!/^application\/proto(?:;|$)/.test(contentType)) {
+          finish(
+            new ConnectError(
+              `unexpected response content type ${JSON.stringify(contentType)}`,
+              Code.Internal,
+            ),
+            undefined,
+            false,
+          );
+          return;
+        }
+        let message: MessageShape<DescMessage>;
+        try {
+          message = fromBinary(method.output, bytes!);
+        } catch (e) {
+          finish(new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal), undefined, false);
+          return;
+        }
+        finish(undefined, {
+          stream: false,
+          service: req.service,
+          method,
+          header,
+          trailer,
+          message,
+        } as UnaryResponse);
+      });
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('close', onClose);
+    stream.on('error', onError);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (req.timeoutMs !== undefined) {
+      timer = setTimeout(
+        () =>
+          finish(
+            new ConnectError(`the operation timed out after ${req.timeoutMs} ms`, Code.DeadlineExceeded),
+          ),
+        req.timeoutMs,
+      );
+    }
+    // One write: head and body leave in a single yamux data frame (when they fit).
+    stream.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+  });
+}
+
+function inflate(
+  body: Buffer,
+  encoding: string | undefined,
+  max: number,
+  cb: (err: ConnectError | undefined, bytes?: Uint8Array) => void,
+): void {
+  if (encoding === undefined || encoding === 'identity') {
+    if (body.length > max) {
+      cb(
+        new ConnectError(
+          `message size ${body.length} is larger than configured readMaxBytes ${max}`,
+          Code.ResourceExhausted,
+        ),
+      );
+      return;
+    }
+    cb(undefined, body);
+    return;
+  }
+  if (encoding !== 'gzip') {
+    cb(
+      new ConnectError(
+        `server sent content-encoding ${JSON.stringify(encoding)}; only gzip is accepted`,
+        Code.Internal,
+      ),
+    );
+    return;
+  }
+  const tooBig = (err: unknown) =>
+    (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+      ? new ConnectError(`message is larger than configured readMaxBytes ${max}`, Code.ResourceExhausted)
+      : new ConnectError(`decompress gzip: ${(err as Error).message}`, Code.Internal);
+  if (body.length <= GZIP_SYNC_LIMIT) {
+    let out: Buffer;
+    try {
+      out = gunzipSync(body, { maxOutputLength: max });
+    } catch (err) {
+      cb(tooBig(err));
+      return;
+    }
+    cb(undefined, out);
+    return;
+  }
+  gunzip(body, { maxOutputLength: max }, (err, out) => {
+    if (err !== null) cb(tooBig(err));
+    else cb(undefined, out);
+  });
+}

@@ -1,0 +1,390 @@
+// A lean Connect unary handler for node:http (connect-perf.md §5): serves unary POSTs with a binary
+// or JSON body and no request compression on a short path — one body read, a lazily created
+// handler context, one `res.end(body)` with Content-Length. It is wire-identical to connect-node's
+// handler; everything it does not take (streaming, GET, compressed requests, other protocols)
+// goes to connect-node's stock adapter.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  type DescMethodUnary,
+  type DescService,
+  fromBinary,
+  fromJsonString,
+  isMessage,
+  type MessageShape,
+  toBinary,
+  toJsonString,
+} from '@bufbuild/protobuf';
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type UnaryRequest,
+  type UnaryResponse,
+} from '@connectrpc/connect';
+import {
+  codeToHttpStatus,
+  errorToJsonBytes,
+  parseTimeout,
+  trailerMux,
+} from '@connectrpc/connect/protocol-connect';
+
+type UnaryImplFn = (request: MessageShape<DescMessage>, context: HandlerContext) => unknown;
+
+interface Route {
+  service: DescService;
+  method: DescMethodUnary;
+  impl: UnaryImplFn;
+}
+
+type Recorded =
+  | { kind: 'service'; args: Parameters<ConnectRouter['service']> }
+  | { kind: 'rpc'; args: Parameters<ConnectRouter['rpc']> };
+
+/**
+ * Runs `routes` once against a recording router: returns the unary implementations by path, and a
+ * replay function that registers the same calls on connect's real router (for the stock path).
+ */
+export function recordRoutes(routes: (router: ConnectRouter) => void): {
+  unary: Map<string, Route>;
+  replay: (router: ConnectRouter) => void;
+} {
+  const unary = new Map<string, Route>();
+  const calls: Recorded[] = [];
+  const add = (service: DescService, method: DescMethod, impl: unknown) => {
+    if (method.methodKind !== 'unary' || typeof impl !== 'function') return;
+    const fn = impl as (...a: unknown[]) => unknown;
+    unary.set(`/${service.typeName}/${method.name}`, {
+      service,
+      method: method as DescMethodUnary,
+      impl: (req, ctx) => fn(req, ctx),
+    });
+  };
+  const recorder = {
+    handlers: [],
+    service(service: DescService, implementation: Record<string, unknown>, options?: unknown) {
+      calls.push({ kind: 'service', args: [service, implementation, options] as never });
+      for (const method of service.methods) {
+        const impl = implementation[method.localName];
+        if (impl !== undefined)
+          add(service, method, (impl as (...a: unknown[]) => unknown).bind(implementation));
+      }
+      return recorder;
+    },
+    rpc(method: DescMethod, impl: unknown, options?: unknown) {
+      calls.push({ kind: 'rpc', args: [method, impl, options] as never });
+      add(method.parent, method, impl);
+      return recorder;
+    },
+  };
+  routes(recorder as unknown as ConnectRouter);
+  return {
+    unary,
+    replay(router) {
+      for (const call of calls) {
+        if (call.kind === 'service') router.service(...call.args);
+        else router.rpc(...call.args);
+      }
+    },
+  };
+}
+
+export interface LeanHandlerOptions {
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+}
+
+type AnyNext = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+/**
+ * Returns a handler that serves what it can and returns false for everything else, which the
+ * caller passes to connect-node's stock adapter.
+ */
+export function createLeanUnaryHandler(
+  routes: Map<string, Route>,
+  options: LeanHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const interceptors = [...options.interceptors].reverse();
+  return (req, res) => {
+    if (req.method !== 'POST') return false;
+    const url = req.url ?? '';
+    const route = routes.get(url);
+    if (route === undefined) return false;
+    const headers = req.headers;
+    const ct = headers['content-type'];
+    const json = ct === 'application/json' || ct === 'application/json; charset=utf-8';
+    if (ct !== 'application/proto' && !json) return false;
+    const ce = headers['content-encoding'];
+    if (ce !== undefined && ce !== 'identity') return false;
+    const pv = headers['connect-protocol-version'];
+    if (pv !== undefined && pv !== '1') return false;
+    const timeout = parseTimeout(
+      (headers['connect-timeout-ms'] as string | undefined) ?? null,
+      Number.MAX_SAFE_INTEGER,
+    );
+    if (timeout.error !== undefined) {
+      writeError(res, timeout.error, json);
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > options.readMaxBytes) {
+        tooLarge = true;
+        writeError(
+          res,
+          new ConnectError(
+            `message size ${size} is larger than configured readMaxBytes ${options.readMaxBytes}`,
+            Code.ResourceExhausted,
+          ),
+          json,
+        );
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      let message: MessageShape<DescMessage>;
+      try {
+        message = json
+          ? fromJsonString(route.method.input, body.toString('utf8'), { ignoreUnknownFields: true })
+          : fromBinary(route.method.input, body);
+      } catch (err) {
+        writeError(
+          res,
+          new ConnectError(
+            `parse ${json ? 'json' : 'binary'}: ${(err as Error).message}`,
+            Code.InvalidArgument,
+          ),
+          json,
+        );
+        return;
+      }
+      const ctx = new LazyContext(route, req, res, url, timeout.timeoutMs);
+      const invoke: AnyNext = async (r) => {
+        const out = await route.impl(r.message, ctx);
+        const m = isMessage(out, route.method.output) ? out : create(route.method.output, out as never);
+        return {
+          stream: false,
+          service: route.service,
+          method: route.method,
+          header: ctx.responseHeader,
+          trailer: ctx.responseTrailer,
+          message: m,
+        } as UnaryResponse;
+      };
+      const chain = interceptors.reduce<AnyNext>((n, i) => i(n as never) as AnyNext, invoke);
+      const request = {
+        stream: false,
+        service: route.service,
+        method: route.method,
+        requestMethod: 'POST',
+        url: ctx.url,
+        get signal() {
+          return ctx.signal;
+        },
+        get header() {
+          return ctx.requestHeader;
+        },
+        contextValues: ctx.values,
+        message,
+      } as unknown as UnaryRequest;
+      let result: Promise<UnaryResponse>;
+      try {
+        result = chain(request);
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      ctx.race(result).then(
+        (response) => {
+          ctx.done();
+          if (res.destroyed || res.headersSent) return;
+          const bytes = json
+            ? Buffer.from(toJsonString(route.method.output, response.message as never))
+            : toBinary(route.method.output, response.message as never);
+          const out: Record<string, string | string[]> = {};
+          trailerMux(response.header, response.trailer).forEach((v, k) => {
+            const prev = out[k];
+            out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+          });
+          out['content-type'] = json ? 'application/json' : 'application/proto';
+          out['content-length'] = String(bytes.byteLength);
+          res.writeHead(200, out);
+          res.end(bytes);
+        },
+        (err: unknown) => {
+          ctx.done();
+          // As connect-node: only a ConnectError says what went wrong; anything else is hidden.
+          const error =
+            err instanceof ConnectError
+              ? err
+              : new ConnectError('internal error', Code.Internal, undefined, undefined, err);
+          writeError(res, error, json, ctx.maybeResponseHeader, ctx.maybeResponseTrailer);
+        },
+      );
+    });
+    return true;
+  };
+}
+
+function writeError(
+  res: ServerResponse,
+  err: ConnectError,
+  _json: boolean,
+  header?: Headers,
+  trailer?: Headers,
+): void {
+  if (res.destroyed || res.headersSent) return;
+  const body = errorToJsonBytes(err, {});
+  const out: Record<string, string | string[]> = {};
+  const meta = trailerMux(header ?? new Headers(), trailer ?? new Headers());
+  err.metadata.forEach((v, k) => meta.append(k, v));
+  meta.forEach((v, k) => {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  });
+  out['content-type'] = 'application/json';
+  out['content-length'] = String(body.byteLength);
+  res.writeHead(codeToHttpStatus(err.code), out);
+  res.end(body);
+}
+
+/**
+ * A HandlerContext whose signal and header objects exist only once the implementation touches them
+ * (connect creates 2-3 AbortControllers per call and aborts them on success).
+ */
+class LazyContext implements HandlerContext {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly requestMethod = 'POST';
+  readonly protocolName = 'connect';
+  readonly url: string;
+  readonly values = createContextValues();
+  #req: IncomingMessage;
+  #res: ServerResponse;
+  #timeoutMs: number | undefined;
+  #deadline: number | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #requestHeader: Headers | undefined;
+  #responseHeader: Headers | undefined;
+  #responseTrailer: Headers | undefined;
+  #finished = false;
+  #onClose: (() => void) | undefined;
+
+  constructor(
+    route: Route,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    timeoutMs: number | undefined,
+  ) {
+    this.service = route.service;
+    this.method = route.method;
+    this.url = `http://${req.headers.host ?? 'unix'}${path}`;
+    this.#req = req;
+    this.#res = res;
+    this.#timeoutMs = timeoutMs;
+    if (timeoutMs !== undefined) this.#deadline = Date.now() + timeoutMs;
+  }
+
+  timeoutMs = (): number | undefined =>
+    this.#deadline === undefined ? undefined : this.#deadline - Date.now();
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#finished) {
+        controller.abort(new ConnectError('the call has finished', Code.Canceled));
+        return controller.signal;
+      }
+      this.#onClose = () => {
+        if (!this.#res.writableFinished)
+          controller.abort(new ConnectError('the client went away', Code.Canceled));
+      };
+      this.#res.once('close', this.#onClose);
+      if (this.#deadline !== undefined) {
+        this.#timer = setTimeout(
+          () =>
+            controller.abort(
+              new ConnectError(`the operation timed out after ${this.#timeoutMs} ms`, Code.DeadlineExceeded),
+            ),
+          Math.max(0, this.#deadline - Date.now()),
+        );
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  get requestHeader(): Headers {
+    if (this.#requestHeader === undefined) {
+      const h = new Headers();
+      const raw = this.#req.rawHeaders;
+      for (let i = 0; i + 1 < raw.length; i += 2) h.append(raw[i]!, raw[i + 1]!);
+      this.#requestHeader = h;
+    }
+    return this.#requestHeader;
+  }
+
+  get responseHeader(): Headers {
+    this.#responseHeader ??= new Headers();
+    return this.#responseHeader;
+  }
+
+  get responseTrailer(): Headers {
+    this.#responseTrailer ??= new Headers();
+    return this.#responseTrailer;
+  }
+
+  get maybeResponseHeader(): Headers | undefined {
+    return this.#responseHeader;
+  }
+
+  get maybeResponseTrailer(): Headers | undefined {
+    return this.#responseTrailer;
+  }
+
+  /** Resolves or rejects with `p`, or rejects with deadline_exceeded when the deadline passes. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.#deadline === undefined) return p;
+    const remaining = this.#deadline - Date.now();
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(
+        () =>
+          reject(
+            new ConnectError(`the operation timed out after ${this.#timeoutMs} ms`, Code.DeadlineExceeded),
+          ),
+        Math.max(0, remaining),
+      );
+      p.then(
+        (v) => {
+          clearTimeout(t);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** The call is over: abort a signal that was handed out (as connect does) and drop timers. */
+  done(): void {
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#onClose !== undefined) this.#res.off('close', this.#onClose);
+    this.#controller?.abort(new ConnectError('the call has finished', Code.Canceled));
+  }
+}
