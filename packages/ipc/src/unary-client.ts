@@ -213,7 +213,9 @@ function callUnary(
         }
         if (res.status !== 200) {
           const metadata = new Headers(header);
-          trailer.forEach((v, k) => metadata.append(k, v));
+          trailer.forEach((v, k) => {
+            metadata.append(k, v);
+          });
           const fallback = new ConnectError(`HTTP ${res.status}`, codeFromHttpStatus(res.status), metadata);
           finish(
             contentType.startsWith('application/json')

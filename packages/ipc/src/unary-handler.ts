@@ -248,7 +248,9 @@ function writeError(
   const body = errorToJsonBytes(err, {});
   const out: Record<string, string | string[]> = {};
   const meta = trailerMux(header ?? new Headers(), trailer ?? new Headers());
-  err.metadata.forEach((v, k) => meta.append(k, v));
+  err.metadata.forEach((v, k) => {
+    meta.append(k, v);
+  });
   meta.forEach((v, k) => {
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
