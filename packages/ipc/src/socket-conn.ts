@@ -40,6 +40,9 @@ export class SocketConn extends AbstractMessageStream {
       init.onSocketClose(socketError);
       this.onTransportClosed();
     });
+    // A socket handed over paused (for example after the /hijack upgrade, which pauses it to keep the
+    // bytes that followed the 101) stays paused when a 'data' listener is added: start it.
+    socket.resume();
   }
 
   /** True once the peer has ended its side of the socket (EOF). */
