@@ -2,7 +2,7 @@
 // one HTTP/1.1 connection to a Connect router; every outbound call opens a new stream and closes it
 // after the response (`Connection: close`), as Go's clients do, so a Go peer's shutdown never waits
 // on idle streams of ours.
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   Code,
   ConnectError,
@@ -48,26 +48,7 @@ export interface ConnectServer {
  */
 export function serveConnect(session: MuxSession, options: ServeConnectOptions): ConnectServer {
   const logger = options.logger ?? silentLogger;
-  const interceptors = options.interceptors ?? [];
-  const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
-  const recorded = recordRoutes(options.routes);
-  const stock = connectNodeAdapter({
-    routes: recorded.replay,
-    interceptors,
-    readMaxBytes,
-    fallback: healthOr404,
-  });
-  const lean =
-    options.lean === false
-      ? undefined
-      : createLeanUnaryHandler(recorded.unary, { interceptors, readMaxBytes });
-  const server = createServer(
-    lean === undefined
-      ? stock
-      : (req, res) => {
-          if (!lean(req, res)) stock(req, res);
-        },
-  );
+  const server = createServer(createConnectHandler(options));
   // Streams are bounded by the session, not by idle timers; HTTP clients here use one stream per
   // call, and a keep-alive client gets the usual 5 s.
   server.keepAliveTimeout = 5_000;
@@ -91,7 +72,39 @@ export function serveConnect(session: MuxSession, options: ServeConnectOptions):
   };
 }
 
-type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
+export interface ConnectHandlerOptions {
+  routes: (router: ConnectRouter) => void;
+  interceptors?: Interceptor[];
+  readMaxBytes?: number;
+  /** Unary calls on the lean path (default true); see ServeConnectOptions.lean. */
+  lean?: boolean;
+  /** Serves what no route matched. Default: `/health` → 200 `ok`, anything else a plain 404. */
+  fallback?: NodeHandler;
+}
+
+/**
+ * A node:http request handler serving a Connect router: unary calls on the lean path, everything
+ * else on connect-node's stock adapter. Used for every in-IPC server and for the engine socket.
+ */
+export function createConnectHandler(options: ConnectHandlerOptions): NodeHandler {
+  const interceptors = options.interceptors ?? [];
+  const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
+  const recorded = recordRoutes(options.routes);
+  const stock = connectNodeAdapter({
+    routes: recorded.replay,
+    interceptors,
+    readMaxBytes,
+    fallback: options.fallback ?? healthOr404,
+  });
+  if (options.lean === false) return stock;
+  const lean = createLeanUnaryHandler(recorded.unary, { interceptors, readMaxBytes });
+  return (req, res) => {
+    if (!lean(req as IncomingMessage, res as ServerResponse)) stock(req, res);
+  };
+}
+
+/** A node:http request handler (connect-node's NodeHandlerFn). */
+export type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 
 const healthOr404: NodeHandler = (req, res) => {
   const path = (req.url ?? '').split('?')[0];

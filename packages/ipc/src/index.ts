@@ -5,11 +5,14 @@
  * @packageDocumentation
  */
 export {
+  type ConnectHandlerOptions,
   type ConnectServer,
+  createConnectHandler,
   createSessionTransport,
   DEFAULT_READ_MAX_BYTES,
   IPC_BASE_URL,
   isTransportLoss,
+  type NodeHandler,
   type ServeConnectOptions,
   type SessionTransportOptions,
   serveConnect,
