@@ -3,9 +3,9 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { socketPair } from './__tests__/helpers.js';
 import { createSessionTransport, serveConnect } from './connect.js';
 import { createMuxSession, type MuxSession } from './session.js';
-import { socketPair } from './__tests__/helpers.js';
 
 const sessions: MuxSession[] = [];
 afterEach(async () => {
@@ -37,7 +37,9 @@ describe('Connect over yamux (protocol.md §2.3)', () => {
       routes: (router) =>
         router.service(resolverv1.ResolverService, {
           getSecrets(req) {
-            return { envelopes: [{ id: req.pattern, value: new TextEncoder().encode(`value-of-${req.pattern}`) }] };
+            return {
+              envelopes: [{ id: req.pattern, value: new TextEncoder().encode(`value-of-${req.pattern}`) }],
+            };
           },
         }),
     });
@@ -45,7 +47,11 @@ describe('Connect over yamux (protocol.md §2.3)', () => {
     const toPlugin = createClient(resolverv1.ResolverService, createSessionTransport(engine));
     for (const name of ['one', 'two']) {
       const res = await toEngine.registerPlugin(
-        create(pluginsv1.RegisterPluginRequestSchema, { name, version: 'v1', metadata: { case: 'secretsProvider', value: { pattern: '**' } } }),
+        create(pluginsv1.RegisterPluginRequestSchema, {
+          name,
+          version: 'v1',
+          metadata: { case: 'secretsProvider', value: { pattern: '**' } },
+        }),
       );
       expect(res.engineName).toBe('test-engine');
     }
@@ -82,11 +88,14 @@ describe('Connect over yamux (protocol.md §2.3)', () => {
     expect((err as ConnectError).code).toBe(Code.Unimplemented);
     const { request } = await import('node:http');
     const body = await new Promise<string>((resolve, reject) => {
-      const req = request({ createConnection: () => engine.open() as never, path: '/health', host: 'unix' }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve(`${res.statusCode} ${text}`));
-      });
+      const req = request(
+        { createConnection: () => engine.open() as never, path: '/health', host: 'unix' },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve(`${res.statusCode} ${text}`));
+        },
+      );
       req.on('error', reject);
       req.end();
     });

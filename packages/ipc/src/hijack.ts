@@ -1,7 +1,7 @@
 // The /hijack upgrade that lets a plugin started by hand join a running engine over the engine's
 // own socket (protocol.md §3.2, §3.3).
 import type { IncomingMessage, Server } from 'node:http';
-import { type Socket, connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DialError, TimeoutError, UpgradeError } from './errors.js';
 
@@ -15,7 +15,8 @@ export const HIJACK_REQUEST =
   '\r\n';
 
 /** The engine's answer. Go writes `HTTP/0.0 101`; Go clients check only the code (§3.3). */
-export const HIJACK_RESPONSE = 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: tcp\r\n\r\n';
+export const HIJACK_RESPONSE =
+  'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: tcp\r\n\r\n';
 
 const MAX_RESPONSE_HEAD = 16 * 1024;
 const MAX_ERROR_BODY = 4 * 1024;
@@ -72,7 +73,12 @@ export function dialUnix(socketPath: string, options: DialOptions = {}): Promise
             : code === 'EACCES'
               ? 'permission denied'
               : ((err as Error).message ?? String(err));
-      reject(new DialError(`cannot reach the secrets engine at ${socketPath}: ${why}`, { cause: err, path: socketPath }));
+      reject(
+        new DialError(`cannot reach the secrets engine at ${socketPath}: ${why}`, {
+          cause: err,
+          path: socketPath,
+        }),
+      );
     }
     socket.once('connect', onConnect);
     socket.once('error', fail);
@@ -118,6 +124,7 @@ export function upgradeSocket(
     let buffered: Buffer = Buffer.alloc(0);
     let status: number | undefined;
     let bodyNeeded = 0;
+    let chunked = false;
     let headEnd = -1;
     const cleanup = () => {
       socket.off('data', onData);
@@ -129,8 +136,14 @@ export function upgradeSocket(
       cleanup();
       reject(err);
     };
+    // The refusal body read so far, and whether it is complete (Content-Length or chunked).
+    const refusalBody = (): { body: Buffer; complete: boolean } => {
+      const raw = buffered.subarray(headEnd + 4);
+      if (chunked) return decodeChunked(raw, MAX_ERROR_BODY);
+      return { body: raw.subarray(0, bodyNeeded), complete: raw.length >= bodyNeeded };
+    };
     const refused = () => {
-      const body = buffered.subarray(headEnd + 4, headEnd + 4 + Math.min(bodyNeeded, MAX_ERROR_BODY));
+      const { body } = refusalBody();
       fail(
         new UpgradeError(`unexpected status ${status}: ${body.toString('utf8').trim()}`, {
           status: status as number,
@@ -148,43 +161,57 @@ export function upgradeSocket(
           : (signal.reason as Error),
       );
     };
-    const onError = (err: Error) => fail(new UpgradeError(`upgrade on /hijack failed: ${err.message}`, { cause: err }));
+    const onError = (err: Error) =>
+      fail(new UpgradeError(`upgrade on /hijack failed: ${err.message}`, { cause: err }));
     const onClose = () => {
       if (status !== undefined) refused();
-      else fail(new UpgradeError('upgrade on /hijack failed: the engine closed the connection without a response'));
+      else
+        fail(
+          new UpgradeError('upgrade on /hijack failed: the engine closed the connection without a response'),
+        );
     };
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       if (status !== undefined) {
-        if (buffered.length - (headEnd + 4) >= bodyNeeded) refused();
+        if (refusalBody().complete) refused();
         return;
       }
       headEnd = buffered.indexOf('\r\n\r\n');
       if (headEnd === -1) {
         if (buffered.length > MAX_RESPONSE_HEAD) {
-          fail(new UpgradeError(`upgrade on /hijack failed: response head exceeds ${MAX_RESPONSE_HEAD} bytes`));
+          fail(
+            new UpgradeError(`upgrade on /hijack failed: response head exceeds ${MAX_RESPONSE_HEAD} bytes`),
+          );
         }
         return;
       }
       const head = buffered.subarray(0, headEnd).toString('latin1');
       const match = /^HTTP\/\d+\.\d+ (\d{3})(?: |$)/.exec(head);
       if (match === null) {
-        fail(new UpgradeError(`upgrade on /hijack failed: malformed status line ${JSON.stringify(head.split('\r\n')[0])}`));
+        fail(
+          new UpgradeError(
+            `upgrade on /hijack failed: malformed status line ${JSON.stringify(head.split('\r\n')[0])}`,
+          ),
+        );
         return;
       }
       status = Number(match[1]);
       if (status === 101) {
         cleanup();
         const rest = buffered.subarray(headEnd + 4);
-        socket.pause();
+        // Stop the flow without pausing explicitly, as node:http does for 'upgrade' sockets: bytes
+        // are buffered until the caller reads, and its first 'data' listener starts the flow. An
+        // explicit pause() would leave a plain `on('data')` (yamux's SocketConn) waiting forever.
+        (socket as { readableFlowing: boolean | null }).readableFlowing = null;
         if (rest.length > 0) socket.unshift(rest);
         resolve(socket as Socket);
         return;
       }
-      // Refused: read a bounded body (Content-Length, else until close or timeout) for the message.
+      // Refused: read a bounded body (Content-Length, chunked, else until close or timeout).
       const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
       bodyNeeded = length === null ? MAX_ERROR_BODY : Math.min(Number(length[1]), MAX_ERROR_BODY);
-      if (buffered.length - (headEnd + 4) >= bodyNeeded) refused();
+      chunked = /\r\ntransfer-encoding:[^\r]*chunked/i.test(head);
+      if (refusalBody().complete) refused();
     };
     if (signal.aborted) {
       onAbort();
@@ -196,6 +223,26 @@ export function upgradeSocket(
     signal.addEventListener('abort', onAbort, { once: true });
     socket.write(HIJACK_REQUEST);
   });
+}
+
+/** Decodes a chunked body read so far; complete at the last chunk or once `max` bytes are in. */
+function decodeChunked(raw: Buffer, max: number): { body: Buffer; complete: boolean } {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let pos = 0;
+  for (;;) {
+    const lineEnd = raw.indexOf('\r\n', pos);
+    if (lineEnd === -1) break;
+    const chunkSize = Number.parseInt(raw.subarray(pos, lineEnd).toString('latin1').split(';')[0]!, 16);
+    if (Number.isNaN(chunkSize) || chunkSize === 0) return { body: Buffer.concat(parts), complete: true };
+    const chunk = raw.subarray(lineEnd + 2, lineEnd + 2 + chunkSize);
+    parts.push(chunk);
+    size += chunk.length;
+    if (size >= max) return { body: Buffer.concat(parts).subarray(0, max), complete: true };
+    if (chunk.length < chunkSize) break;
+    pos = lineEnd + 2 + chunkSize + 2;
+  }
+  return { body: Buffer.concat(parts), complete: false };
 }
 
 export interface HijackHandlerOptions {
@@ -219,10 +266,15 @@ export function attachHijackHandler(server: Server, options: HijackHandlerOption
     const url = request.url ?? '';
     const route = url.split('?')[0];
     if (route !== path || (options.enabled !== undefined && !options.enabled())) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n');
+      socket.end(
+        'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n',
+      );
       return;
     }
     if (head.length > 0) socket.unshift(head);
+    // node:http server sockets allow half-open; a hijacked conn does not (Go closes it on EOF).
+    // Without this, the plugin's close leaves the engine's session half-open until a write fails.
+    socket.allowHalfOpen = false;
     socket.write(HIJACK_RESPONSE);
     options.onConnection(socket as Socket, request);
   };

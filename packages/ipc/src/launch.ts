@@ -24,10 +24,16 @@ const NS_PER_MS = 1_000_000;
 export function encodeLaunchConfig(config: LaunchConfig): string {
   if (config.name === '') throw new LaunchConfigError('plugin name is required');
   if (!Number.isFinite(config.timeoutMs)) {
-    throw new LaunchConfigError(`plugin registration timeout must be a finite number of ms, got ${config.timeoutMs}`);
+    throw new LaunchConfigError(
+      `plugin registration timeout must be a finite number of ms, got ${config.timeoutMs}`,
+    );
   }
   const timeout = BigInt(Math.round(config.timeoutMs * NS_PER_MS));
-  const name = JSON.stringify(config.name);
+  // Go's encoder also escapes <, >, & and U+2028/U+2029 (HTML-safe JSON); JSON.stringify does not.
+  const name = JSON.stringify(config.name).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   if (config.platform === 'unix') return `{"name":${name},"timeout":${timeout},"fd":${config.fd}}`;
   return `{"name":${name},"timeout":${timeout},"r":${config.readHandle},"w":${config.writeHandle}}`;
 }
@@ -49,10 +55,13 @@ export function parseLaunchConfig(
   } catch (err) {
     throw new LaunchConfigError(`${LAUNCH_ENV} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new LaunchConfigError(`${LAUNCH_ENV} must be a JSON object, got ${Array.isArray(raw) ? 'an array' : typeof raw}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new LaunchConfigError(
+      `${LAUNCH_ENV} must be a JSON object, got ${Array.isArray(raw) ? 'an array' : typeof raw}`,
+    );
   }
-  const obj = raw as Record<string, unknown>;
+  // JSON null decodes to the zero config in Go (then "plugin name is required").
+  const obj = (raw ?? {}) as Record<string, unknown>;
   const field = (key: string): unknown => {
     if (key in obj) return obj[key];
     const found = Object.keys(obj).find((k) => k.toLowerCase() === key);

@@ -8,7 +8,9 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 describe('protocol.md §4.3 RegisterPluginRequest bytes', () => {
   it('OLD resolver.v1 form is 0a03666f6f 12027631 1a022a2a', () => {
     const msg = create(resolverv1.RegisterPluginRequestSchema, { name: 'foo', version: 'v1', pattern: '**' });
-    expect(hex(toBinary(resolverv1.RegisterPluginRequestSchema, msg))).toBe('0a03666f6f' + '12027631' + '1a022a2a');
+    expect(hex(toBinary(resolverv1.RegisterPluginRequestSchema, msg))).toBe(
+      '0a03666f6f' + '12027631' + '1a022a2a',
+    );
   });
 
   it('HEAD plugins.v1 form nests the pattern: 1a04 0a022a2a', () => {
@@ -28,7 +30,9 @@ describe('protocol.md §4.3 RegisterPluginRequest bytes', () => {
       version: 'v1',
       metadata: { case: 'accessControlModule', value: {} },
     });
-    expect(hex(toBinary(pluginsv1.RegisterPluginRequestSchema, msg))).toBe('0a03666f6f' + '12027631' + '2200');
+    expect(hex(toBinary(pluginsv1.RegisterPluginRequestSchema, msg))).toBe(
+      '0a03666f6f' + '12027631' + '2200',
+    );
   });
 
   it('OLD bytes parsed with the HEAD schema garble field 3 (the documented incompatibility)', () => {
@@ -69,9 +73,13 @@ describe('protocol.md §4.4 encoding details', () => {
 describe('routes (protocol.md §4.1, §4.2)', () => {
   it('services have the Go package paths', () => {
     const path = (s: { typeName: string }, m: string) => `/${s.typeName}/${m}`;
-    expect(path(pluginsv1.RegisterService, 'RegisterPlugin')).toBe('/plugins.v1.RegisterService/RegisterPlugin');
+    expect(path(pluginsv1.RegisterService, 'RegisterPlugin')).toBe(
+      '/plugins.v1.RegisterService/RegisterPlugin',
+    );
     expect(path(pluginsv1.PluginService, 'Shutdown')).toBe('/plugins.v1.PluginService/Shutdown');
-    expect(path(resolverv1.RegisterService, 'RegisterPlugin')).toBe('/resolver.v1.RegisterService/RegisterPlugin');
+    expect(path(resolverv1.RegisterService, 'RegisterPlugin')).toBe(
+      '/resolver.v1.RegisterService/RegisterPlugin',
+    );
     expect(path(resolverv1.ListService, 'ListPlugins')).toBe('/resolver.v1.ListService/ListPlugins');
     expect(path(resolverv1.PluginService, 'Shutdown')).toBe('/resolver.v1.PluginService/Shutdown');
     expect(path(resolverv1.ResolverService, 'GetSecrets')).toBe('/resolver.v1.ResolverService/GetSecrets');
