@@ -1,0 +1,55 @@
+/**
+ * The secrets model shared by the secrets-engine runtime, the plugin SDK and the client:
+ *
+ * - secret IDs and patterns with Go's HEAD grammar and matching semantics (protocol.md §6.1–§6.3):
+ *   `parseId`, `parsePattern`, `match`, `includes`, `filter`, `expandId`, `expandPattern`;
+ * - plugin names and versions as the engine validates them at registration (§5.1);
+ * - `Envelope`, a frozen secret whose bytes never reach JSON, logs or template strings by
+ *   accident, and its wire form with Go's zero-time convention (§4.4).
+ *
+ * @packageDocumentation
+ */
+export {
+  createEnvelope,
+  type Envelope,
+  type EnvelopeInit,
+  isEnvelope,
+  type RedactedEnvelopeJSON,
+} from './envelope.js';
+export {
+  ExpandError,
+  InvalidEnvelopeError,
+  InvalidIdError,
+  InvalidPatternError,
+  InvalidPluginNameError,
+  InvalidVersionError,
+  isExpandError,
+  isInvalidEnvelopeError,
+  isInvalidIdError,
+  isInvalidPatternError,
+  isInvalidPluginNameError,
+  isInvalidVersionError,
+  isNotFoundError,
+  isSecretsError,
+  NotFoundError,
+  SecretsError,
+} from './errors.js';
+export {
+  isValidId,
+  isValidPattern,
+  parseId,
+  parsePattern,
+  type SecretId,
+  type SecretPattern,
+} from './identifiers.js';
+export { expandId, expandPattern, filter, includes, match } from './match.js';
+export { isValidPluginName, type PluginName, parsePluginName } from './name.js';
+export {
+  envelopeFromProto,
+  envelopeToProto,
+  fromGoTimestamp,
+  GO_ZERO_TIMESTAMP,
+  isGoZeroTime,
+  toGoTimestamp,
+} from './proto.js';
+export { isValidVersion, type PluginVersion, parseVersion } from './version.js';

@@ -1,0 +1,46 @@
+// Plugin names (protocol.md §5.1, Go `api.NewName`). Go only refuses the empty name; we also refuse
+// what would corrupt logs, socket paths or the registry's name order: control characters and '/'.
+import { InvalidPluginNameError } from './errors.js';
+import { describeType, goQuote, positionOf, quoteCharAt } from './quote.js';
+
+/** A validated plugin name. A plain string at runtime; get one from `parsePluginName`. */
+export type PluginName = string & { readonly __brand: 'PluginName' };
+
+function isControl(c: number): boolean {
+  return c < 0x20 || (c >= 0x7f && c <= 0x9f);
+}
+
+function problem(s: string): string | undefined {
+  if (s.length === 0) return 'empty name';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isControl(c)) {
+      return `${goQuote(s)} has the control character ${quoteCharAt(s, i)} at position ${positionOf(s, i)}`;
+    }
+    if (c === 0x2f) {
+      return `${goQuote(s)} has '/' at position ${positionOf(s, i)} (a plugin name is one path component)`;
+    }
+  }
+  return undefined;
+}
+
+/** True if `s` is a valid plugin name. Never throws. */
+export function isValidPluginName(s: unknown): s is PluginName {
+  return typeof s === 'string' && problem(s) === undefined;
+}
+
+/**
+ * Validates a plugin name: non-empty (Go: `parsing name: empty name`), no control characters
+ * (U+0000–U+001F, U+007F–U+009F) and no `/`. Returns the same string, branded; throws
+ * `InvalidPluginNameError`.
+ */
+export function parsePluginName(s: string): PluginName {
+  if (typeof s !== 'string') {
+    throw new InvalidPluginNameError(`parsing name: expected a string, got ${describeType(s)}`, {
+      pluginName: String(s),
+    });
+  }
+  const reason = problem(s);
+  if (reason !== undefined) throw new InvalidPluginNameError(`parsing name: ${reason}`, { pluginName: s });
+  return s as PluginName;
+}
