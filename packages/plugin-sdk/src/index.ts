@@ -1,0 +1,36 @@
+/**
+ * Write a secrets-provider plugin for secrets-engine (and Docker's Go engine) in TypeScript.
+ *
+ * ```ts
+ * const plugin = createPlugin({ version: 'v1.0.0', pattern: 'demo/**', getSecrets: (p) => [...] });
+ * await plugin.serve();
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { type Logger, silentLogger } from '@secrets-engine/ipc';
+export {
+  createEnvelope,
+  type Envelope,
+  type EnvelopeInit,
+  isNotFoundError,
+  isValidId,
+  isValidPattern,
+  match,
+  NotFoundError,
+  parseId,
+  parsePattern,
+  type SecretId,
+  type SecretPattern,
+} from '@secrets-engine/secrets';
+export { PluginConfigError, PluginError, RegistrationError } from './errors.js';
+export {
+  createPlugin,
+  type GetSecretsHandler,
+  type GetSecretsOptions,
+  type Plugin,
+  type PluginOptions,
+  type ServeOptions,
+  type ServeResult,
+} from './plugin.js';

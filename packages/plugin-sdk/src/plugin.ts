@@ -1,0 +1,400 @@
+// The plugin side of the protocol (protocol.md §1.3, §3.2, §5.1, §7.1, §9): adopt fd 3 or dial and
+// upgrade, register over plugins.v1, serve GetSecrets (held until registered) and Shutdown, and end
+// when the engine goes away.
+import { basename, extname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { create } from '@bufbuild/protobuf';
+import { Code, ConnectError, createClient, type HandlerContext } from '@connectrpc/connect';
+import {
+  createMuxSession,
+  createSessionTransport,
+  defaultSocketPath,
+  dialAndUpgrade,
+  type Logger,
+  type MuxSession,
+  openLaunchChannel,
+  serveConnect,
+  silentLogger,
+  upgradeSocket,
+} from '@secrets-engine/ipc';
+import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import {
+  createEnvelope,
+  type Envelope,
+  type EnvelopeInit,
+  envelopeToProto,
+  isEnvelope,
+  isNotFoundError,
+  parsePattern,
+  parsePluginName,
+  parseVersion,
+  type SecretPattern,
+} from '@secrets-engine/secrets';
+import { PluginConfigError, RegistrationError } from './errors.js';
+
+/** What `getSecrets` receives besides the pattern. */
+export interface GetSecretsOptions {
+  /** Aborted when the engine gives up on the request (deadline, cancel, shutdown). */
+  signal: AbortSignal;
+}
+
+/**
+ * Resolves a pattern (already narrowed by the engine to this plugin's pattern, protocol.md §6.4)
+ * to envelopes. Return an empty list or throw `NotFoundError` when nothing matches.
+ */
+export type GetSecretsHandler = (
+  pattern: SecretPattern,
+  options: GetSecretsOptions,
+) => Iterable<Envelope | EnvelopeInit> | Promise<Iterable<Envelope | EnvelopeInit>>;
+
+export interface PluginOptions {
+  /** v-prefixed semver, e.g. `v1.2.0` (protocol.md §5.1). */
+  version: string;
+  /** The IDs this plugin serves, e.g. `myrealm/**` (protocol.md §6.2). */
+  pattern: string;
+  getSecrets: GetSecretsHandler;
+  /**
+   * The name to register with when started by hand. Default: the program's file name without its
+   * extension. An engine-launched plugin always uses the name the engine gave it.
+   */
+  name?: string;
+  logger?: Logger;
+  /** Engine socket to dial when started by hand. Default `$SECRETS_ENGINE_SOCKET`, else the default path. */
+  socketPath?: string;
+  /** How long registration may take when started by hand. Default 5 s; a launched plugin uses the engine's. */
+  registrationTimeoutMs?: number;
+  /** The environment to read the launch variable and socket override from. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface ServeOptions {
+  /** Aborting shuts the plugin down gracefully. */
+  signal?: AbortSignal;
+  /** Shut down gracefully on SIGINT and SIGTERM. Default true. */
+  handleSignals?: boolean;
+  /**
+   * A connection to the engine that has not been upgraded yet (Go's `WithConnection`): used instead
+   * of dialing. Ignored when the plugin was launched by an engine.
+   */
+  connection?: Duplex;
+  /**
+   * A launched plugin whose engine went away exits the process after this many ms if it is still
+   * alive, so it never outlives its engine. Default 1000; `false` turns it off.
+   */
+  orphanExitMs?: number | false;
+}
+
+/** How `serve()` ended. */
+export interface ServeResult {
+  /** `shutdown`: the engine asked; `engine-closed`: the connection ended; `local`: close(), signal or abort. */
+  reason: 'shutdown' | 'engine-closed' | 'local';
+  mode: 'launched' | 'external';
+}
+
+export interface Plugin {
+  readonly name: string;
+  readonly version: string;
+  readonly pattern: SecretPattern;
+  /**
+   * Connects to the engine, registers, and serves until the engine shuts the plugin down or goes
+   * away. Rejects if the connection or the registration fails.
+   */
+  serve(options?: ServeOptions): Promise<ServeResult>;
+  /** Shuts down gracefully (GoAway, drain, close). Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const DEFAULT_REGISTRATION_TIMEOUT_MS = 5_000;
+
+/** Creates a secrets-provider plugin. Validates the options at once (PluginConfigError). */
+export function createPlugin(options: PluginOptions): Plugin {
+  return new PluginImpl(options);
+}
+
+function defaultName(): string {
+  const program = process.argv[1] ?? process.argv[0] ?? 'plugin';
+  const base = basename(program);
+  const ext = extname(base);
+  return ['.js', '.mjs', '.cjs', '.ts', '.mts', '.exe'].includes(ext) ? base.slice(0, -ext.length) : base;
+}
+
+function configError(what: string, err: unknown): PluginConfigError {
+  return new PluginConfigError(`createPlugin: ${what}: ${(err as Error).message}`, { cause: err });
+}
+
+class PluginImpl implements Plugin {
+  readonly name: string;
+  readonly version: string;
+  readonly pattern: SecretPattern;
+  readonly #handler: GetSecretsHandler;
+  readonly #logger: Logger;
+  readonly #options: PluginOptions;
+  #session: MuxSession | undefined;
+  #serving: Promise<ServeResult> | undefined;
+  #closing = false;
+  #registered: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
+  #registrationTimeoutMs = DEFAULT_REGISTRATION_TIMEOUT_MS;
+  #shutdownRequested = false;
+
+  constructor(options: PluginOptions) {
+    if (typeof options?.getSecrets !== 'function') {
+      throw new PluginConfigError(
+        'createPlugin: getSecrets must be a function (pattern, { signal }) => envelopes',
+      );
+    }
+    try {
+      this.version = parseVersion(options.version);
+    } catch (err) {
+      throw configError('version', err);
+    }
+    try {
+      this.pattern = parsePattern(options.pattern);
+    } catch (err) {
+      throw configError('pattern', err);
+    }
+    try {
+      this.name = parsePluginName(options.name ?? defaultName());
+    } catch (err) {
+      throw configError('name', err);
+    }
+    if (
+      options.registrationTimeoutMs !== undefined &&
+      !(Number.isFinite(options.registrationTimeoutMs) && options.registrationTimeoutMs > 0)
+    ) {
+      throw new PluginConfigError(
+        `createPlugin: registrationTimeoutMs must be a positive number of milliseconds, got ${options.registrationTimeoutMs}`,
+      );
+    }
+    this.#handler = options.getSecrets;
+    this.#logger = options.logger ?? silentLogger;
+    this.#options = options;
+    this.#registered = deferred();
+    this.#registered.promise.catch(() => {});
+  }
+
+  serve(options: ServeOptions = {}): Promise<ServeResult> {
+    if (this.#serving !== undefined)
+      return Promise.reject(new PluginConfigError('serve() was already called on this plugin'));
+    this.#serving = this.#serve(options);
+    return this.#serving;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const session = this.#session;
+    if (session !== undefined) await session.close();
+    if (this.#serving !== undefined) await this.#serving.catch(() => {});
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #serve(options: ServeOptions): Promise<ServeResult> {
+    const env = this.#options.env ?? process.env;
+    options.signal?.throwIfAborted();
+    const launch = openLaunchChannel(env);
+    const mode: ServeResult['mode'] = launch === undefined ? 'external' : 'launched';
+    let name = this.name;
+    let socket: Duplex;
+    if (launch !== undefined) {
+      name = launch.config.name;
+      this.#registrationTimeoutMs = launch.config.timeoutMs;
+      socket = launch.socket;
+    } else {
+      this.#registrationTimeoutMs = this.#options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS;
+      const dialOptions = options.signal === undefined ? {} : { signal: options.signal };
+      if (options.connection !== undefined) {
+        socket = await upgradeSocket(options.connection, dialOptions);
+      } else {
+        socket = await dialAndUpgrade(this.#options.socketPath ?? defaultSocketPath(env), dialOptions);
+      }
+    }
+    const logger = this.#logger.child({ plugin: name });
+    const session = createMuxSession(socket, { role: 'client', logger });
+    this.#session = session;
+    if (this.#closing) await session.close();
+
+    const onSignal = (sig: NodeJS.Signals) => {
+      logger.info('shutting down on signal', { signal: sig });
+      void this.close();
+    };
+    const onAbort = () => void this.close();
+    if (options.handleSignals !== false) {
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+
+    const shutdown = () => {
+      this.#shutdownRequested = true;
+      logger.info('engine requested shutdown');
+      // Answer first; the graceful close drains the Shutdown stream before closing (§7.1).
+      setImmediate(() => void session.close());
+      return {};
+    };
+    serveConnect(session, {
+      logger,
+      routes: (router) => {
+        router.service(pluginsv1.PluginService, { shutdown });
+        router.service(resolverv1.PluginService, { shutdown });
+        router.service(resolverv1.ResolverService, {
+          getSecrets: (req, ctx) => this.#getSecrets(req.pattern, ctx, logger),
+        });
+      },
+    });
+
+    try {
+      await this.#register(session, name, logger);
+    } catch (err) {
+      cleanup();
+      this.#registered.reject(err as Error);
+      await session.close({ timeoutMs: 200 });
+      throw err;
+    }
+    this.#registered.resolve();
+
+    const reason = await session.closed;
+    cleanup();
+    const result: ServeResult = {
+      reason: this.#shutdownRequested ? 'shutdown' : reason.kind === 'local' ? 'local' : 'engine-closed',
+      mode,
+    };
+    logger.info('plugin stopped', { reason: result.reason });
+    if (mode === 'launched' && result.reason === 'engine-closed' && options.orphanExitMs !== false) {
+      // A launched plugin never outlives its engine (protocol.md §0).
+      const timer = setTimeout(() => process.exit(0), options.orphanExitMs ?? 1_000);
+      timer.unref();
+    }
+    return result;
+  }
+
+  async #register(session: MuxSession, name: string, logger: Logger): Promise<void> {
+    const transport = createSessionTransport(session);
+    const timeoutMs = this.#registrationTimeoutMs;
+    const started = Date.now();
+    try {
+      const res = await createClient(pluginsv1.RegisterService, transport).registerPlugin(
+        create(pluginsv1.RegisterPluginRequestSchema, {
+          name,
+          version: this.version,
+          metadata: { case: 'secretsProvider', value: { pattern: this.pattern } },
+        }),
+        { timeoutMs },
+      );
+      logger.info('registered with engine', { engine: `${res.engineName}@${res.engineVersion}` });
+      return;
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      if (ce.code !== Code.Unimplemented) throw registrationError(ce, timeoutMs);
+    }
+    // An engine that predates plugins.v1 serves the OLD route (protocol.md §4.1, §4.3).
+    const remaining = Math.max(1, timeoutMs - (Date.now() - started));
+    try {
+      const res = await createClient(resolverv1.RegisterService, transport).registerPlugin(
+        { name, version: this.version, pattern: this.pattern },
+        { timeoutMs: remaining },
+      );
+      logger.info('registered with engine (resolver.v1)', {
+        engine: `${res.engineName}@${res.engineVersion}`,
+      });
+    } catch (err) {
+      throw registrationError(ConnectError.from(err), timeoutMs);
+    }
+  }
+
+  async #getSecrets(rawPattern: string, ctx: HandlerContext, logger: Logger) {
+    await this.#waitRegistered(ctx);
+    let pattern: SecretPattern;
+    try {
+      pattern = parsePattern(rawPattern);
+    } catch (err) {
+      throw new ConnectError((err as Error).message, Code.InvalidArgument);
+    }
+    let result: Iterable<Envelope | EnvelopeInit>;
+    try {
+      result = await this.#handler(pattern, { signal: ctx.signal });
+    } catch (err) {
+      if (isNotFoundError(err)) throw new ConnectError('secret not found', Code.NotFound);
+      if (err instanceof ConnectError) throw err;
+      if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
+      const message = err instanceof Error ? err.message : String(err);
+      logger.warn('getSecrets failed', { pattern: rawPattern, error: message });
+      // The message, never the stack (protocol.md §6.4: `failed to get secret "<p>": <err>`).
+      throw new ConnectError(`failed to get secret "${rawPattern}": ${message}`, Code.Internal);
+    }
+    const envelopes = [];
+    for (const item of result ?? []) {
+      try {
+        envelopes.push(envelopeToProto(isEnvelope(item) ? item : createEnvelope(item)));
+      } catch (err) {
+        // Never log the value: only what was wrong with the envelope.
+        logger.warn('dropping an invalid envelope', { pattern: rawPattern, error: (err as Error).message });
+      }
+    }
+    if (envelopes.length === 0) throw new ConnectError('secret not found', Code.NotFound);
+    return create(resolverv1.GetSecretsResponseSchema, { envelopes });
+  }
+
+  /** Data calls wait for registration (protocol.md §5.1 step 7). */
+  async #waitRegistered(ctx: HandlerContext): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const timeoutMs = this.#registrationTimeoutMs;
+    try {
+      await Promise.race([
+        this.#registered.promise,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(
+                new ConnectError(
+                  `registration incomplete (timeout after ${formatDuration(timeoutMs)})`,
+                  Code.DeadlineExceeded,
+                ),
+              ),
+            timeoutMs,
+          );
+          onAbort = () =>
+            reject(new ConnectError('context cancelled while waiting for registration', Code.Internal));
+          ctx.signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof ConnectError) throw err;
+      throw new ConnectError(`registration failed: ${(err as Error).message}`, Code.Unavailable);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      if (onAbort !== undefined) ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function registrationError(err: ConnectError, timeoutMs: number): RegistrationError {
+  if (err.code === Code.DeadlineExceeded) {
+    return new RegistrationError(`registration timed out after ${formatDuration(timeoutMs)}`, { cause: err });
+  }
+  return new RegistrationError(`engine rejected the registration (${Code[err.code]}): ${err.rawMessage}`, {
+    cause: err,
+  });
+}
+
+function formatDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

@@ -1,0 +1,27 @@
+/**
+ * The secrets-engine runtime: launches and supervises provider plugins, accepts plugins started by
+ * hand, and serves secrets on its Unix socket, wire-compatible with Docker's Go secrets-engine.
+ *
+ * @packageDocumentation
+ */
+
+export { defaultSocketPath, type Logger, silentLogger } from '@secrets-engine/ipc';
+export {
+  type BuiltinPlugin,
+  createEngine,
+  ENGINE_NAME,
+  ENGINE_VERSION,
+  type Engine,
+  type EngineEvents,
+  type EngineOptions,
+  type PluginInfo,
+  type PluginKind,
+} from './engine.js';
+export {
+  EngineAlreadyRunningError,
+  EngineConfigError,
+  PluginNotFoundError,
+  PluginStopError,
+  RuntimeError,
+} from './errors.js';
+export type { RestartPolicy, RunStatus } from './launched.js';

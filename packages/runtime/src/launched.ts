@@ -1,0 +1,327 @@
+// One engine-launched plugin: launch with the fd-3 channel (protocol.md §1.2), wait for its single
+// registration (§5.1), watch the process, restart it with exponential backoff, and stop it with
+// Shutdown RPC → drain → signal to the process group → kill, every step bounded (§7.1). No orphan:
+// the plugin runs in its own process group, and stop() does not return before it is reaped.
+import type { ChildProcess } from 'node:child_process';
+import { ConnectError, createClient } from '@connectrpc/connect';
+import {
+  createMuxSession,
+  createSessionTransport,
+  type Logger,
+  launchPlugin,
+  type MuxSession,
+  serveConnect,
+} from '@secrets-engine/ipc';
+import { pluginsv1 } from '@secrets-engine/proto';
+import { forwardOutput } from './output.js';
+import { type Provider, sessionProvider } from './provider.js';
+import { createRegistrationEndpoint, type Registration } from './registration.js';
+
+export type RunStatus = 'running' | 'stopped' | 'crashed' | 'retries-exceeded';
+
+export interface RestartPolicy {
+  /** First delay before a restart. Default 2000 ms (Docker's), randomized ±50%. */
+  initialDelayMs: number;
+  /** Growth of the delay per consecutive failure. Default 1.5. */
+  multiplier: number;
+  /** Largest delay. Default 60 s. */
+  maxDelayMs: number;
+  /** Consecutive failed starts before giving up (RETRIES_EXCEEDED); 0 = never give up. Default 5. */
+  maxRetries: number;
+  /** A plugin that registered and stayed up this long resets the failure count. Default 10 s. */
+  healthyAfterMs: number;
+}
+
+export interface LaunchedPluginInit {
+  name: string;
+  path: string;
+  env: Record<string, string>;
+  registrationTimeoutMs: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  restart: RestartPolicy;
+  engineName: string;
+  engineVersion: string;
+  logger: Logger;
+  /** Claims the registered name (throws ConnectError already_exists on a clash). */
+  claim(registration: Registration): void;
+  /** Called on every status change. */
+  onChange(): void;
+}
+
+interface Attempt {
+  child: ChildProcess;
+  session: MuxSession;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+  registration: Registration | undefined;
+  registeredAt: number | undefined;
+}
+
+export class LaunchedPlugin {
+  readonly name: string;
+  readonly kind = 'launched';
+  status: RunStatus = 'stopped';
+  statusMessage = 'not started';
+  registration: Registration | undefined;
+  provider: Provider | undefined;
+  restarts = 0;
+  disabled = false;
+  readonly #init: LaunchedPluginInit;
+  readonly #logger: Logger;
+  #attempt: Attempt | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #wakeUp: (() => void) | undefined;
+  #firstTry: { promise: Promise<void>; resolve: () => void };
+
+  constructor(init: LaunchedPluginInit) {
+    this.name = init.name;
+    this.#init = init;
+    this.#logger = init.logger.child({ plugin: init.name });
+    let resolve!: () => void;
+    this.#firstTry = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+  }
+
+  get pid(): number | undefined {
+    return this.#attempt?.child.pid;
+  }
+
+  /** Starts the supervision loop. Resolves once the first attempt registered or failed. */
+  start(): Promise<void> {
+    if (this.#loop === undefined) {
+      this.#stopping = false;
+      this.#loop = this.#run().finally(() => {
+        this.#loop = undefined;
+      });
+    }
+    return this.#firstTry.promise;
+  }
+
+  /** Stops the plugin (and the supervision loop). Resolves once the process is reaped. */
+  async stop(reason = 'stopped by the engine'): Promise<void> {
+    this.#stopping = true;
+    this.#wakeUp?.();
+    const attempt = this.#attempt;
+    if (attempt !== undefined) await this.#shutdown(attempt);
+    await this.#loop;
+    this.provider = undefined;
+    this.#set('stopped', reason);
+    this.#firstTry.resolve();
+  }
+
+  /** Restart after a disable/enable or a RETRIES_EXCEEDED: a fresh failure count. */
+  restartLoop(): Promise<void> {
+    let resolve!: () => void;
+    this.#firstTry = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    return this.start();
+  }
+
+  #set(status: RunStatus, message: string): void {
+    this.status = status;
+    this.statusMessage = message;
+    this.#init.onChange();
+  }
+
+  async #run(): Promise<void> {
+    const policy = this.#init.restart;
+    let failures = 0;
+    while (!this.#stopping) {
+      const outcome = await this.#runOnce();
+      this.#firstTry.resolve();
+      if (this.#stopping) break;
+      if (outcome.upMs >= policy.healthyAfterMs) failures = 0;
+      failures++;
+      if (policy.maxRetries > 0 && failures > policy.maxRetries) {
+        this.#set('retries-exceeded', `${outcome.message}; gave up after ${failures} failed starts`);
+        this.#logger.error('plugin keeps failing, not restarting it', { failures, error: outcome.message });
+        break;
+      }
+      const base = Math.min(policy.initialDelayMs * policy.multiplier ** (failures - 1), policy.maxDelayMs);
+      const delay = Math.round(base * (0.5 + Math.random()));
+      this.#set('crashed', `${outcome.message}; restarting in ${(delay / 1000).toFixed(1)}s`);
+      this.#logger.warn('plugin failed, restarting', {
+        error: outcome.message,
+        delayMs: delay,
+        attempt: failures,
+      });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wakeUp = undefined;
+      if (!this.#stopping) this.restarts++;
+    }
+  }
+
+  /** One launch: returns when the process is gone, with why. */
+  async #runOnce(): Promise<{ message: string; upMs: number }> {
+    const init = this.#init;
+    let attempt: Attempt;
+    try {
+      attempt = this.#launch();
+    } catch (err) {
+      const message = `cannot launch ${init.path}: ${(err as Error).message}`;
+      this.#set('crashed', message);
+      this.#firstTry.resolve();
+      return { message, upMs: 0 };
+    }
+    this.#attempt = attempt;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      const t = setTimeout(() => resolve('timeout'), init.registrationTimeoutMs);
+      attempt.exited.finally(() => clearTimeout(t));
+    });
+    const endpoint = createRegistrationEndpoint({
+      expectedName: init.name,
+      engineName: init.engineName,
+      engineVersion: init.engineVersion,
+      requestTimeoutMs: init.requestTimeoutMs,
+      claim: (r) => init.claim(r),
+    });
+    serveConnect(attempt.session, { routes: (router) => endpoint.routes(router), logger: this.#logger });
+    const first = await Promise.race([
+      endpoint.registered,
+      attempt.exited.then(() => 'exited' as const),
+      timeout,
+    ]);
+    if (first === 'timeout' || first === 'exited') {
+      const message =
+        first === 'timeout'
+          ? `plugin registration timed out after ${init.registrationTimeoutMs} ms`
+          : `plugin exited before registering (${describeExit(await attempt.exited)})`;
+      this.#logger.error('plugin registration failed', { error: message });
+      await this.#shutdown(attempt, false);
+      this.#attempt = undefined;
+      this.#set('crashed', message);
+      this.#firstTry.resolve();
+      return { message, upMs: 0 };
+    }
+    const registration = first;
+    this.#firstTry.resolve();
+    attempt.registration = registration;
+    attempt.registeredAt = Date.now();
+    this.registration = registration;
+    this.provider = sessionProvider(attempt.session, registration);
+    this.#set('running', '');
+    this.#logger.info('plugin registered', {
+      version: registration.version,
+      pattern: registration.pattern,
+      pid: attempt.child.pid,
+    });
+    const exit = await attempt.exited;
+    this.provider = undefined;
+    attempt.session.abort();
+    this.#attempt = undefined;
+    const upMs = Date.now() - attempt.registeredAt;
+    if (this.#stopping) return { message: 'stopped', upMs };
+    const message = `plugin ${JSON.stringify(init.name)} stopped unexpectedly (${describeExit(exit)})`;
+    this.#logger.error('plugin crashed', { error: message });
+    return { message, upMs };
+  }
+
+  #launch(): Attempt {
+    const init = this.#init;
+    const launched = launchPlugin({
+      command: init.path,
+      name: init.name,
+      registrationTimeoutMs: init.registrationTimeoutMs,
+      env: init.env,
+      processGroup: true,
+      output: 'pipe',
+    });
+    const child = launched.child;
+    forwardOutput(child.stdout, this.#logger, 'stdout');
+    forwardOutput(child.stderr, this.#logger, 'stderr');
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+      (resolve) => {
+        let spawnError: Error | undefined;
+        child.once('error', (err) => {
+          spawnError = err;
+          // A failed spawn emits 'error' and maybe never 'exit'.
+          if (child.pid === undefined) resolve({ code: null, signal: null, error: err });
+        });
+        child.once('exit', (code, signal) =>
+          resolve(spawnError ? { code, signal, error: spawnError } : { code, signal }),
+        );
+      },
+    );
+    const session = createMuxSession(launched.socket, {
+      role: 'server',
+      logger: this.#logger,
+      closeTimeoutMs: init.shutdownTimeoutMs,
+    });
+    return { child, session, exited, registration: undefined, registeredAt: undefined };
+  }
+
+  /** Shutdown RPC → drain → SIGTERM to the group → SIGKILL, each step bounded (§7.1). */
+  async #shutdown(attempt: Attempt, askFirst = true): Promise<void> {
+    const t = this.#init.shutdownTimeoutMs;
+    const alive = () => attempt.child.exitCode === null && attempt.child.signalCode === null;
+    if (askFirst && attempt.registration !== undefined && attempt.session.status === 'open' && alive()) {
+      try {
+        const client = createClient(pluginsv1.PluginService, createSessionTransport(attempt.session));
+        await client.shutdown({}, { timeoutMs: t });
+      } catch (err) {
+        this.#logger.debug('shutdown RPC failed', { error: ConnectError.from(err).message });
+      }
+    }
+    await attempt.session.close({ timeoutMs: t });
+    if (await exitedWithin(attempt, t)) return killGroup(attempt.child, 'SIGKILL');
+    this.#logger.warn('plugin did not exit after shutdown, sending SIGTERM', { pid: attempt.child.pid });
+    killGroup(attempt.child, 'SIGTERM');
+    if (await exitedWithin(attempt, t)) return killGroup(attempt.child, 'SIGKILL');
+    this.#logger.warn('plugin did not shut down after timeout, killing it', { pid: attempt.child.pid });
+    killGroup(attempt.child, 'SIGKILL');
+    if (!(await exitedWithin(attempt, 2_000))) {
+      this.#logger.error(`timeout killing plugin ${JSON.stringify(this.name)}`, { pid: attempt.child.pid });
+    }
+  }
+}
+
+async function exitedWithin(attempt: Attempt, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    attempt.exited.then(() => true),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return done;
+}
+
+/** Signals the plugin's whole process group (it was launched as a group leader). */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error }): string {
+  if (exit.error !== undefined) return exit.error.message;
+  if (exit.signal !== null) return `killed by ${exit.signal}`;
+  return `exit code ${exit.code}`;
+}
+
+/** Maps our run status to the wire enum (protocol.md §4.2). */
+export function runStatusToProto(status: RunStatus): pluginsv1.RunStatus {
+  switch (status) {
+    case 'running':
+      return pluginsv1.RunStatus.RUNNING;
+    case 'stopped':
+      return pluginsv1.RunStatus.STOPPED;
+    case 'crashed':
+      return pluginsv1.RunStatus.CRASHED;
+    case 'retries-exceeded':
+      return pluginsv1.RunStatus.RETRIES_EXCEEDED;
+  }
+}

@@ -1,0 +1,111 @@
+// The registration services the engine serves on every plugin connection (protocol.md §5.1): the
+// HEAD `plugins.v1.RegisterService` and the OLD `resolver.v1.RegisterService`, one registration
+// per connection, validated in Go's order, a duplicate name refused in the response itself.
+import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
+import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { parsePattern, parsePluginName, parseVersion, type SecretPattern } from '@secrets-engine/secrets';
+
+/** A validated registration. */
+export interface Registration {
+  name: string;
+  version: string;
+  pattern: SecretPattern;
+  /** Which schema the plugin registered with (OLD plugins use resolver.v1). */
+  protocol: 'plugins.v1' | 'resolver.v1';
+}
+
+export interface RegistrationInit {
+  /** Launched plugins must keep the name they were launched with. */
+  expectedName?: string;
+  engineName: string;
+  engineVersion: string;
+  /** Advertised to the plugin as request_timeout (informational, like Go's engine). */
+  requestTimeoutMs: number;
+  /**
+   * Claims the name in the registry. Throws a ConnectError (already_exists) to refuse; the refusal
+   * is the RegisterPlugin response itself.
+   */
+  claim(registration: Registration): void;
+}
+
+export interface RegistrationEndpoint {
+  routes(router: ConnectRouter): void;
+  /** Resolves with the accepted registration. */
+  readonly registered: Promise<Registration>;
+}
+
+export function createRegistrationEndpoint(init: RegistrationInit): RegistrationEndpoint {
+  let attempted = false;
+  let resolve!: (r: Registration) => void;
+  const registered = new Promise<Registration>((res) => {
+    resolve = res;
+  });
+
+  const accept = (
+    raw: { name: string; version: string; pattern: string | undefined },
+    protocol: Registration['protocol'],
+  ) => {
+    if (attempted) throw new ConnectError('cannot rerun registration', Code.FailedPrecondition);
+    attempted = true;
+    if (init.expectedName !== undefined && raw.name !== init.expectedName) {
+      throw new ConnectError(
+        `plugin name cannot be changed when launched by engine: launched as ${JSON.stringify(init.expectedName)}, registered as ${JSON.stringify(raw.name)}`,
+        Code.InvalidArgument,
+      );
+    }
+    const registration: Registration = {
+      name: invalidArgument(() => parsePluginName(raw.name)),
+      version: invalidArgument(() => parseVersion(raw.version)),
+      pattern: invalidArgument(() => {
+        if (raw.pattern === undefined)
+          throw new Error('invalid pattern: a secrets provider must register a pattern');
+        return parsePattern(raw.pattern);
+      }),
+      protocol,
+    };
+    init.claim(registration);
+    resolve(registration);
+    return {
+      engineName: init.engineName,
+      engineVersion: init.engineVersion,
+      requestTimeout: durationFromMs(init.requestTimeoutMs),
+    };
+  };
+
+  return {
+    registered,
+    routes(router) {
+      router.service(pluginsv1.RegisterService, {
+        registerPlugin(req) {
+          if (req.metadata.case === 'accessControlModule') {
+            throw new ConnectError(
+              'access-control modules are not supported by this engine',
+              Code.Unimplemented,
+            );
+          }
+          const pattern = req.metadata.case === 'secretsProvider' ? req.metadata.value.pattern : undefined;
+          return accept({ name: req.name, version: req.version, pattern }, 'plugins.v1');
+        },
+      });
+      router.service(resolverv1.RegisterService, {
+        registerPlugin(req) {
+          return accept({ name: req.name, version: req.version, pattern: req.pattern }, 'resolver.v1');
+        },
+      });
+    },
+  };
+}
+
+function invalidArgument<T>(fn: () => T, prefix?: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new ConnectError(prefix === undefined ? message : `${prefix}: ${message}`, Code.InvalidArgument);
+  }
+}
+
+function durationFromMs(ms: number): { seconds: bigint; nanos: number } {
+  const whole = Math.floor(ms / 1000);
+  return { seconds: BigInt(whole), nanos: Math.round((ms - whole * 1000) * 1e6) };
+}

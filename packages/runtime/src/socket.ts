@@ -1,0 +1,76 @@
+// The engine socket file (protocol.md §3.1, issue requirements): the directory is created 0700,
+// the socket is 0600, a stale socket file is replaced, and a live engine listening there is
+// detected and reported, never stolen.
+import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { toNetPath } from '@secrets-engine/ipc';
+import { EngineAlreadyRunningError, EngineConfigError } from './errors.js';
+
+/** Prepares `socketPath` for listening. Throws if another engine is live there. */
+export async function prepareSocketPath(socketPath: string): Promise<void> {
+  if (socketPath.startsWith('@')) {
+    // Linux abstract socket: no file; a live engine makes listen fail with EADDRINUSE.
+    return;
+  }
+  const dir = dirname(socketPath);
+  try {
+    const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined) chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new EngineConfigError(`cannot create the socket directory ${dir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (!statSync(dir).isDirectory()) throw new EngineConfigError(`${dir} is not a directory`);
+  let stat: ReturnType<typeof lstatSync> | undefined;
+  try {
+    stat = lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) {
+    throw new EngineConfigError(`${socketPath} exists and is not a socket; refusing to replace it`);
+  }
+  if (await isLive(socketPath)) throw new EngineAlreadyRunningError(socketPath);
+  unlinkSync(socketPath);
+}
+
+function isLive(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ path: toNetPath(socketPath) });
+    const done = (live: boolean) => {
+      s.destroy();
+      resolve(live);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    setTimeout(() => done(false), 1_000).unref();
+  });
+}
+
+/** Restricts the socket to its owner once it exists. */
+export function restrictSocket(socketPath: string): void {
+  if (socketPath.startsWith('@')) return;
+  chmodSync(socketPath, 0o600);
+}
+
+/** Removes the socket file if it is still the one we created. */
+export function removeSocket(socketPath: string, ino: number | undefined): void {
+  if (socketPath.startsWith('@')) return;
+  try {
+    const stat = lstatSync(socketPath);
+    if (stat.isSocket() && (ino === undefined || stat.ino === ino)) unlinkSync(socketPath);
+  } catch {
+    // gone already
+  }
+}
+
+export function socketInode(socketPath: string): number | undefined {
+  if (socketPath.startsWith('@')) return undefined;
+  try {
+    return lstatSync(socketPath).ino;
+  } catch {
+    return undefined;
+  }
+}
