@@ -26,6 +26,10 @@ export class MuxStream extends Duplex {
   readonly id = ++nextId;
   #stream: YamuxStreamLike | undefined;
   #readyState: 'opening' | 'open' | 'closed' = 'opening';
+  #resuming = false;
+  #pauseAfterResume = false;
+  #remoteEnded = false;
+  #eofPushed = false;
   #idleMs = 0;
   #idleTimer: NodeJS.Timeout | undefined;
 
@@ -84,13 +88,27 @@ export class MuxStream extends Duplex {
           more = this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         }
       }
-      if (!more && s.readStatus === 'readable') s.pause();
+      if (!more && s.readStatus === 'readable') {
+        if (this.#resuming) this.#pauseAfterResume = true;
+        else s.pause();
+      }
+      if (this.#remoteEnded) this.#endIfDrained(s);
     });
+    // Fix "EOF before data": libp2p fires 'end' once its read buffer is empty and the peer sent FIN,
+    // which is too early or too late for us in two legal cases: a Data|FIN frame fires 'end' BEFORE
+    // its own payload is delivered (push() after EOF: the stream errored), and a stream whose SYN and
+    // FIN arrived in one read fired 'end' before this listener existed (the stream never ended).
+    // Remember the FIN and end the Readable only once every buffered byte has been pushed.
     s.addEventListener('end', () => {
       // On a reset @libp2p/utils fires 'end' before 'close'(error): not a clean EOF (P6).
       if (s.status === 'reset' || s.status === 'aborted') return;
-      this.push(null);
+      this.#remoteEnded = true;
+      queueMicrotask(() => this.#endIfDrained(s));
     });
+    if (s.readableEnded && s.status !== 'reset' && s.status !== 'aborted') {
+      this.#remoteEnded = true;
+      queueMicrotask(() => this.#endIfDrained(s));
+    }
     s.addEventListener('close', (evt) => {
       const error = (evt as CloseEvent).error;
       this.#readyState = 'closed';
@@ -109,9 +127,31 @@ export class MuxStream extends Duplex {
     this.emit('ready');
   }
 
+  #endIfDrained(s: YamuxStreamLike): void {
+    if (this.#eofPushed || s.readBufferLength > 0 || s.status === 'reset' || s.status === 'aborted') return;
+    this.#eofPushed = true;
+    this.push(null);
+  }
+
   override _read(): void {
     const s = this.#stream;
-    if (s !== undefined && s.readStatus === 'paused') s.resume();
+    if (s === undefined || s.readStatus !== 'paused') return;
+    // Fix "pause inside resume": resume() first dispatches the buffered data (our 'message' handler
+    // may fill the Readable and want to pause again) and THEN marks the yamux stream unpaused and
+    // grants window. A pause() made during that dispatch was silently undone: the stream kept
+    // granting window while its read status stayed 'paused', so a slow reader's buffer grew until
+    // libp2p aborted the stream (StreamBufferError). Re-pause only after resume() has returned.
+    this.#resuming = true;
+    try {
+      s.resume();
+    } finally {
+      this.#resuming = false;
+    }
+    if (this.#pauseAfterResume) {
+      this.#pauseAfterResume = false;
+      // (resume() changed readStatus behind TypeScript's narrowing, hence the re-read.)
+      if ((s as YamuxStreamLike).readStatus === 'readable') s.pause();
+    }
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
@@ -181,24 +221,33 @@ export class MuxStream extends Duplex {
       cb(err as Error);
       return;
     }
-    if (ok) {
+    // Fix "write backpressure": hold the callback until the yamux stream has handed every byte of
+    // this chunk to the socket and needs no drain. Releasing it on the first 'drain' (which a window
+    // update fires while most of the chunk is still queued) let Node hand over the next chunk on
+    // every window update: with 1 MiB writes, ~60 of 64 MiB piled up in the yamux write buffer.
+    // 'idle' fires from inside libp2p's send loop, so the callback runs in a microtask: Node may call
+    // _final() from it, and libp2p's close() would then wait for an 'idle' that already went by.
+    const flushed = () => s.writeBufferLength === 0 && !s.writableNeedsDrain;
+    if (ok && flushed()) {
       cb();
       return;
     }
-    // Hold the callback until the stream can take more: this is the write backpressure.
-    const onDrain = () => {
+    const onProgress = () => {
+      if (!flushed()) return;
       cleanup();
-      cb();
+      queueMicrotask(() => cb());
     };
     const onClose = (evt: Event) => {
       cleanup();
       cb((evt as CloseEvent).error ?? new Error('stream closed while writing'));
     };
     const cleanup = () => {
-      s.removeEventListener('drain', onDrain);
+      s.removeEventListener('drain', onProgress);
+      s.removeEventListener('idle', onProgress);
       s.removeEventListener('close', onClose);
     };
-    s.addEventListener('drain', onDrain);
+    s.addEventListener('drain', onProgress);
+    s.addEventListener('idle', onProgress);
     s.addEventListener('close', onClose);
   }
 

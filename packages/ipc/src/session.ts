@@ -100,6 +100,12 @@ const DEFAULTS = {
   closeTimeoutMs: 2_000,
 } as const;
 
+/** Socket error codes that only mean the peer closed its end first (see #onSocketClose). */
+const PEER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET']);
+
+/** Swallows the error of a queued inbound stream that no handler owns yet (see onStream). */
+function ignoreEarlyError(): void {}
+
 /** Creates a yamux session over `socket`. The session owns the socket from now on. */
 export function createMuxSession(socket: Duplex, init: MuxSessionInit): MuxSession {
   return new Session(socket, init);
@@ -174,8 +180,15 @@ class Session implements MuxSession {
       ackInboundStream(stream);
       this.#track(stream);
       const duplex = new MuxStream(stream);
-      if (this.#handler !== undefined) this.#handler(duplex);
-      else this.#early.push(duplex);
+      if (this.#handler !== undefined) {
+        this.#handler(duplex);
+      } else {
+        // Fix "early stream errors": a queued stream has no owner yet, so a reset by the peer or an
+        // abort of the session would emit 'error' with no listener: an uncaught exception. Hold a
+        // listener until onStream() hands the stream over.
+        duplex.on('error', ignoreEarlyError);
+        this.#early.push(duplex);
+      }
     });
   }
 
@@ -200,7 +213,11 @@ class Session implements MuxSession {
     this.#handler = handler;
     const early = this.#early;
     this.#early = [];
-    for (const stream of early) handler(stream);
+    for (const stream of early) {
+      stream.off('error', ignoreEarlyError);
+      // A stream that died while queued (reset, session gone) is of no use to the handler.
+      if (!stream.destroyed) handler(stream);
+    }
   }
 
   async ping(options: { signal?: AbortSignal } = {}): Promise<number> {
@@ -240,9 +257,12 @@ class Session implements MuxSession {
     if (this.#status === 'open') {
       this.#status = 'draining';
       this.#failWaiting();
-      // Go's teardown: GoAway(0) first, so the peer stops opening streams but finishes its calls.
-      if (muxer.localGoAway === undefined) muxer.sendGoAway(0);
     }
+    // Go's teardown: GoAway(0) first, so the peer stops opening streams but finishes its calls.
+    // Fix "GoAway after the peer's GoAway": this used to be skipped when the peer had sent its
+    // GoAway first (status already 'draining'), which let the peer keep opening streams into our
+    // drain; Go's Close() always sends it (§2.4 step 1).
+    if (muxer.localGoAway === undefined) muxer.sendGoAway(0);
     await this.#drain(options.timeoutMs ?? this.#closeTimeoutMs, options.signal);
     if (muxer.streams.length > 0) {
       this.#logger.debug('close: drain timeout expired', { open: muxer.streams.length });
@@ -301,7 +321,8 @@ class Session implements MuxSession {
     }
     return new Promise<void>((resolve, reject) => {
       this.#waiting.push(() => {
-        if (this.#status !== 'open') reject(new SessionClosedError('session closed before the stream opened'));
+        if (this.#status !== 'open')
+          reject(new SessionClosedError('session closed before the stream opened'));
         else resolve();
       });
     }).then(() => this.#create());
@@ -344,11 +365,24 @@ class Session implements MuxSession {
     if (code !== 0 && this.#reason === undefined) {
       this.#reason = { kind: 'error', error: new Error(`peer sent GoAway with error code ${code}`) };
     }
+    if (code !== 0) {
+      // Fix "GoAway error teardown": hashicorp ends the whole session on GoAway codes 1/2. The
+      // muxer's abort (which runs right after this callback) only resets the streams and leaves
+      // the socket open, so the session stayed 'draining' and `closed` never resolved. Close the
+      // socket once the muxer has sent its resets.
+      queueMicrotask(() => this.#socket.destroy());
+    }
   }
 
   #onSocketClose(socketError: Error | undefined): void {
     this.#status = 'closed';
     this.#failWaiting();
+    // Fix "EPIPE is the peer leaving": when the peer destroys its end first, our next write (a ping
+    // ACK, a window update) fails with EPIPE, or a read with ECONNRESET. That is the peer going
+    // away, not a failure of ours; Go filters EPIPE and EOF the same way (protocol.md §2.4).
+    if (socketError !== undefined && PEER_GONE_CODES.has((socketError as NodeJS.ErrnoException).code ?? '')) {
+      socketError = undefined;
+    }
     if (socketError !== undefined && (this.#reason === undefined || this.#reason.kind === 'peer')) {
       this.#reason = { kind: 'error', error: socketError };
     }

@@ -2,7 +2,8 @@
 // hashicorp/yamux v0.1.2, the Go implementation Docker's engine and plugins use
 // (yamux-interop.md). They patch TS-private members of one muxer instance (never the prototype,
 // never at install time), so the package version is pinned exactly and every fix has a regression
-// test in session.test.ts. Upstream reports are in docs/decisions.md.
+// test in frames.test.ts (wire bytes) or session.test.ts. Upstream reports are in docs/decisions.md.
+import { TransportClosedError } from './errors.js';
 import type { YamuxStreamLike } from './mux-stream.js';
 
 /** The TS-private members of YamuxMuxer that the fixes touch. */
@@ -44,13 +45,14 @@ export function assertPatchable(muxer: unknown): asserts muxer is YamuxMuxerInte
 /**
  * Mismatch 1: on GoAway code 0 hashicorp stops new streams but lets existing ones finish (Docker's
  * graceful teardown: GoAway, drain, close). libp2p closes every stream at once. Keep them.
- * Non-zero codes still abort the session.
+ * Non-zero codes still abort the session; the streams fail with TransportClosedError, an IpcError,
+ * so a call in flight is reported as a transport loss (`unavailable`), not as an unknown error.
  */
 export function keepStreamsOnGoAway(muxer: YamuxMuxerInternals, onGoAway: (code: number) => void): void {
   muxer.handleGoAway = function handleGoAway(this: YamuxMuxerInternals, reason: number) {
     this.remoteGoAway = reason;
     onGoAway(reason);
-    if (reason !== 0) this.abort(new Error(`remote sent GoAway with code ${reason}`));
+    if (reason !== 0) this.abort(new TransportClosedError(`peer sent GoAway with error code ${reason}`));
   };
 }
 
