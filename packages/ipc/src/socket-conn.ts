@@ -35,6 +35,9 @@ export class SocketConn extends AbstractMessageStream {
     });
     socket.on('end', () => {
       this.#ended = true;
+      // EOF ends the session (Go's yamux closes on read EOF), even on a socket that allows half-open
+      // connections, such as one taken over from node:http.
+      if (!socket.writableEnded) socket.end();
     });
     socket.once('close', () => {
       init.onSocketClose(socketError);
