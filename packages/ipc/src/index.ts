@@ -56,7 +56,6 @@ export {
 } from './launch.js';
 export { type Logger, silentLogger } from './logger.js';
 export type { MuxStream } from './mux-stream.js';
-export { defaultSocketPath, SOCKET_DIR_NAME, SOCKET_ENV, SOCKET_FILE_NAME } from './paths.js';
 export {
   type CloseOptions,
   createMuxSession,

@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 
-export { defaultSocketPath, type Logger, silentLogger } from '@secrets-engine/ipc';
+export { type Logger, silentLogger } from '@secrets-engine/ipc';
+export { defaultSocketPath } from '@secrets-engine/secrets';
 export {
   type BuiltinPlugin,
   createEngine,

@@ -44,6 +44,7 @@ export {
 } from './identifiers.js';
 export { expandId, expandPattern, filter, includes, match } from './match.js';
 export { isValidPluginName, type PluginName, parsePluginName } from './name.js';
+export { defaultSocketPath, SOCKET_DIR_NAME, SOCKET_ENV, SOCKET_FILE_NAME } from './paths.js';
 export {
   envelopeFromProto,
   envelopeToProto,

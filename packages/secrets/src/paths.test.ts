@@ -22,3 +22,12 @@ describe('defaultSocketPath', () => {
     );
   });
 });
+
+describe('defaultSocketPath without a home', () => {
+  it('falls back to the temporary directory, like Go', () => {
+    expect(defaultSocketPath({}, 'linux')).toBe('/tmp/secrets-engine/engine.sock');
+    expect(defaultSocketPath({ LOCALAPPDATA: 'C:\\Users\\me\\AppData\\Local' }, 'win32')).toBe(
+      'C:\\Users\\me\\AppData\\Local\\secrets-engine\\engine.sock',
+    );
+  });
+});
