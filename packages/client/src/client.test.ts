@@ -1,0 +1,122 @@
+// The client against a real engine on a temporary socket (protocol.md §10.2 behaviour).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine, type Engine } from '@secrets-engine/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createClient,
+  EngineUnavailableError,
+  InvalidPatternError,
+  isNotFoundError,
+  NotFoundError,
+  PluginNotFoundError,
+} from './index.js';
+
+let dir: string;
+let socketPath: string;
+let engine: Engine;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'se-client-'));
+  socketPath = join(dir, 'engine.sock');
+  engine = createEngine({
+    socketPath,
+    plugins: [
+      {
+        name: 'vault',
+        version: 'v1.0.0',
+        pattern: 'app/**',
+        getSecrets: (pattern) =>
+          pattern === 'app/missing'
+            ? []
+            : [
+                {
+                  id: 'app/db/password',
+                  value: new TextEncoder().encode('hunter2'),
+                  metadata: { owner: 'ops' },
+                },
+              ],
+      },
+    ],
+  });
+  await engine.start();
+});
+
+afterAll(async () => {
+  await engine.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('createClient', () => {
+  it('reads secrets with values, provider and metadata', async () => {
+    using client = createClient({ socketPath });
+    const [env] = await client.getSecrets('app/**');
+    expect(env?.id).toBe('app/db/password');
+    expect(env?.revealText()).toBe('hunter2');
+    expect(env?.provider).toBe('vault');
+    expect(env?.metadata).toEqual({ owner: 'ops' });
+    expect(env?.resolvedAt).toBeInstanceOf(Date);
+    expect(JSON.stringify(env)).not.toContain('hunter2');
+  });
+
+  it('not found is NotFoundError', async () => {
+    using client = createClient({ socketPath });
+    const err = await client.getSecrets('other/x').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(isNotFoundError(err)).toBe(true);
+    expect((err as Error).message).toBe('secret not found');
+  });
+
+  it('an invalid pattern is InvalidPatternError, before any I/O', async () => {
+    using client = createClient({ socketPath: join(dir, 'nothing-here.sock') });
+    const err = await client.getSecrets('a*b').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidPatternError);
+  });
+
+  it('a missing engine is EngineUnavailableError naming the path tried', async () => {
+    const path = join(dir, 'nothing-here.sock');
+    using client = createClient({ socketPath: path });
+    const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineUnavailableError);
+    expect((err as EngineUnavailableError).socketPath).toBe(path);
+    expect((err as Error).message).toContain(path);
+    expect((err as Error).message).toMatch(/is the engine running/);
+  });
+
+  it('lists, disables and enables plugins; unknown names are PluginNotFoundError', async () => {
+    using client = createClient({ socketPath });
+    expect(await client.listPlugins()).toEqual([
+      {
+        name: 'vault',
+        version: 'v1.0.0',
+        pattern: 'app/**',
+        kind: 'secrets-provider',
+        disabled: false,
+        external: false,
+        configurable: true,
+        runStatus: 'running',
+        statusMessage: '',
+      },
+    ]);
+    await client.disablePlugin('vault');
+    expect((await client.listPlugins())[0]?.disabled).toBe(true);
+    await expect(client.getSecrets('app/**')).rejects.toBeInstanceOf(NotFoundError);
+    await client.enablePlugin('vault');
+    expect((await client.getSecrets('app/**')).length).toBe(1);
+    await expect(client.disablePlugin('nope')).rejects.toBeInstanceOf(PluginNotFoundError);
+  });
+
+  it('reports the engine version as v-semver', async () => {
+    using client = createClient({ socketPath });
+    const v = await client.version();
+    expect(v.version).toMatch(/^v\d+\.\d+\.\d+/);
+  });
+
+  it('honours a per-call signal', async () => {
+    using client = createClient({ socketPath });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(client.getSecrets('app/**', { signal: ac.signal })).rejects.toThrow();
+  });
+});

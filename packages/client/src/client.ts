@@ -1,0 +1,233 @@
+// A client of the engine socket (ours or Docker's Go engine, protocol.md §10.2): HTTP/1.1
+// keep-alive over the Unix socket, Connect unary calls, typed errors.
+import { Agent } from 'node:http';
+import { Code, ConnectError, createClient as createConnectClient, type Transport } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import {
+  defaultSocketPath,
+  type Envelope,
+  envelopeFromProto,
+  InvalidPatternError,
+  isValidId,
+  isValidPattern,
+  isValidPluginName,
+  isValidVersion,
+  NotFoundError,
+  parsePattern,
+  type SecretPattern,
+} from '@secrets-engine/secrets';
+import { AccessDeniedError, EngineError, EngineUnavailableError, PluginNotFoundError } from './errors.js';
+
+export interface ClientOptions {
+  /** The engine socket. Default `$SECRETS_ENGINE_SOCKET`, else the default path. A leading `@` is a Linux abstract socket. */
+  socketPath?: string;
+  /** Deadline of every call, in ms. Default none. */
+  timeoutMs?: number;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's timeoutMs for this call. */
+  timeoutMs?: number;
+}
+
+export type RunStatus = 'unspecified' | 'running' | 'stopped' | 'crashed' | 'retries-exceeded';
+
+/** A plugin as the engine lists it. */
+export interface PluginStatus {
+  name: string;
+  version: string;
+  /** The plugin's pattern; undefined for access-control modules. */
+  pattern: SecretPattern | undefined;
+  kind: 'secrets-provider' | 'access-control';
+  disabled: boolean;
+  external: boolean;
+  configurable: boolean;
+  runStatus: RunStatus;
+  statusMessage: string;
+}
+
+export interface EngineVersion {
+  version: string;
+  date: string;
+  commitHash: string;
+}
+
+export interface SecretsClient {
+  readonly socketPath: string;
+  /** Secrets whose IDs match `pattern` (`*` one component, `**` any). Throws NotFoundError when none. */
+  getSecrets(pattern: string, options?: CallOptions): Promise<Envelope[]>;
+  listPlugins(options?: CallOptions): Promise<PluginStatus[]>;
+  enablePlugin(name: string, options?: CallOptions): Promise<void>;
+  disablePlugin(name: string, options?: CallOptions): Promise<void>;
+  version(options?: CallOptions): Promise<EngineVersion>;
+  /** Closes idle keep-alive connections. Idempotent. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+export function createClient(options: ClientOptions = {}): SecretsClient {
+  const socketPath = options.socketPath ?? defaultSocketPath();
+  if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
+    throw new RangeError(`createClient: timeoutMs must be a positive number of ms, got ${options.timeoutMs}`);
+  }
+  // Go's client: keep-alive on, up to 100 connections, 10 idle (protocol.md §10.2).
+  const agent = new Agent({ keepAlive: true, maxSockets: 100, maxFreeSockets: 10, timeout: 90_000 });
+  const netPath = socketPath.startsWith('@') ? `\0${socketPath.slice(1)}` : socketPath;
+  const transport: Transport = createConnectTransport({
+    httpVersion: '1.1',
+    baseUrl: 'http://unix',
+    nodeOptions: { socketPath: netPath, agent },
+  });
+  const resolver = createConnectClient(resolverv1.ResolverService, transport);
+  const management = createConnectClient(pluginsv1.PluginManagementService, transport);
+  const health = createConnectClient(healthv1.VersionService, transport);
+  const callOptions = (o: CallOptions = {}) => {
+    const timeoutMs = o.timeoutMs ?? options.timeoutMs;
+    return {
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    };
+  };
+  const fail = (err: unknown, context: { pattern?: string; plugin?: string }): never => {
+    throw toClientError(err, socketPath, context);
+  };
+  return {
+    socketPath,
+    async getSecrets(pattern, o) {
+      parsePattern(pattern); // InvalidPatternError before any I/O
+      const res = await resolver
+        .getSecrets({ pattern }, callOptions(o))
+        .catch((e: unknown) => fail(e, { pattern }));
+      // Drop envelopes with invalid IDs, as Go's client does (§10.2).
+      const envelopes = res.envelopes.filter((e) => isValidId(e.id)).map(envelopeFromProto);
+      if (envelopes.length === 0) throw new NotFoundError();
+      return envelopes;
+    },
+    async listPlugins(o) {
+      const res = await management.listPlugins({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
+      const out: PluginStatus[] = [];
+      for (const p of res.plugins) {
+        const pattern = p.metadata.case === 'secretsProvider' ? p.metadata.value.pattern : undefined;
+        // Entries with an invalid name, version or pattern are skipped (§10.2).
+        if (!isValidPluginName(p.name) || !isValidVersion(p.version)) continue;
+        if (pattern !== undefined && !isValidPattern(pattern)) continue;
+        out.push({
+          name: p.name,
+          version: p.version,
+          pattern: pattern as SecretPattern | undefined,
+          kind: p.metadata.case === 'accessControlModule' ? 'access-control' : 'secrets-provider',
+          disabled: p.disabled,
+          external: p.external,
+          configurable: p.configurable,
+          runStatus: runStatusName(p.runStatus),
+          statusMessage: p.statusMessage,
+        });
+      }
+      return out;
+    },
+    async enablePlugin(name, o) {
+      await management
+        .enablePlugin({ name }, callOptions(o))
+        .catch((e: unknown) => fail(e, { plugin: name }));
+    },
+    async disablePlugin(name, o) {
+      await management
+        .disablePlugin({ name }, callOptions(o))
+        .catch((e: unknown) => fail(e, { plugin: name }));
+    },
+    async version(o) {
+      const res = await health.getVersion({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
+      return { version: res.version, date: res.date, commitHash: res.commitHash };
+    },
+    close() {
+      agent.destroy();
+    },
+    [Symbol.dispose]() {
+      agent.destroy();
+    },
+  };
+}
+
+function runStatusName(status: pluginsv1.RunStatus): RunStatus {
+  switch (status) {
+    case pluginsv1.RunStatus.RUNNING:
+      return 'running';
+    case pluginsv1.RunStatus.STOPPED:
+      return 'stopped';
+    case pluginsv1.RunStatus.CRASHED:
+      return 'crashed';
+    case pluginsv1.RunStatus.RETRIES_EXCEEDED:
+      return 'retries-exceeded';
+    default:
+      return 'unspecified';
+  }
+}
+
+const DIAL_CODES: Record<string, string> = {
+  ENOENT: 'no such socket (is the engine running?)',
+  ECONNREFUSED: 'connection refused (is the engine running?)',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTSOCK: 'not a socket',
+};
+
+function dialReason(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e instanceof Error && i < 8; e = e.cause, i++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const syscall = (e as NodeJS.ErrnoException).syscall;
+    if (
+      code !== undefined &&
+      DIAL_CODES[code] !== undefined &&
+      (syscall === undefined || syscall === 'connect')
+    ) {
+      return DIAL_CODES[code];
+    }
+  }
+  return undefined;
+}
+
+/** Maps a call failure to the error an application can act on. */
+function toClientError(
+  err: unknown,
+  socketPath: string,
+  context: { pattern?: string; plugin?: string },
+): Error {
+  const dial = dialReason(err);
+  if (dial !== undefined) return new EngineUnavailableError(socketPath, dial, { cause: err });
+  const ce = ConnectError.from(err);
+  switch (ce.code) {
+    case Code.NotFound:
+      if (context.plugin !== undefined) return new PluginNotFoundError(context.plugin, { cause: ce });
+      return new NotFoundError(ce.rawMessage || 'secret not found', { cause: ce });
+    case Code.InvalidArgument:
+      if (context.pattern !== undefined) {
+        return new InvalidPatternError(ce.rawMessage, {
+          pattern: context.pattern,
+          reason: ce.rawMessage,
+          cause: ce,
+        });
+      }
+      break;
+    case Code.PermissionDenied:
+      return new AccessDeniedError(ce.rawMessage || 'access denied', { cause: ce });
+    case Code.Unimplemented:
+      return new EngineError(
+        `the engine at ${socketPath} does not support this call: ${ce.rawMessage}`,
+        'unimplemented',
+        {
+          cause: ce,
+        },
+      );
+    default:
+      break;
+  }
+  return new EngineError(
+    ce.rawMessage || ce.message,
+    Code[ce.code].replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase()),
+    {
+      cause: ce,
+    },
+  );
+}

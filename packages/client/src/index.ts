@@ -1,0 +1,31 @@
+/**
+ * Read secrets from a secrets-engine (ours or Docker's Go engine) over its Unix socket.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  defaultSocketPath,
+  type Envelope,
+  InvalidPatternError,
+  isInvalidPatternError,
+  isNotFoundError,
+  NotFoundError,
+  type SecretPattern,
+} from '@secrets-engine/secrets';
+export {
+  type CallOptions,
+  type ClientOptions,
+  createClient,
+  type EngineVersion,
+  type PluginStatus,
+  type RunStatus,
+  type SecretsClient,
+} from './client.js';
+export {
+  AccessDeniedError,
+  ClientError,
+  EngineError,
+  EngineUnavailableError,
+  PluginNotFoundError,
+} from './errors.js';
