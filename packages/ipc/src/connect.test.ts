@@ -111,3 +111,24 @@ describe('Connect over yamux (protocol.md §2.3)', () => {
     expect((err as ConnectError).code).toBe(Code.Unavailable);
   });
 });
+
+describe('HTTP client streams (allowHalfOpen: false)', () => {
+  it('a stream opened for an HTTP client closes when the peer ends it, so keep-alive pools drop it', async () => {
+    const { plugin, engine } = await pair();
+    plugin.onStream((s) => {
+      s.on('error', () => {});
+      s.resume();
+      s.end();
+    });
+    const stream = engine.open({ allowHalfOpen: false });
+    stream.resume();
+    await new Promise<void>((resolve) => stream.once('close', () => resolve()));
+    expect(stream.destroyed).toBe(true);
+    const halfOpen = engine.open();
+    halfOpen.resume();
+    await new Promise<void>((resolve) => halfOpen.once('end', () => resolve()));
+    // The default keeps yamux half-close semantics: still writable after the peer's FIN.
+    expect(halfOpen.writable).toBe(true);
+    halfOpen.end();
+  });
+});

@@ -147,7 +147,7 @@ export function createSessionTransport(
     readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     nodeOptions: {
       // No agent: one stream per request, `Connection: close`, nothing idle to wait for.
-      createConnection: () => session.open() as never,
+      createConnection: () => session.open({ allowHalfOpen: false }) as never,
     },
   };
   if (options.defaultTimeoutMs !== undefined) transportOptions.defaultTimeoutMs = options.defaultTimeoutMs;

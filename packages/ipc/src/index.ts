@@ -61,6 +61,7 @@ export {
   createMuxSession,
   type MuxSession,
   type MuxSessionInit,
+  type OpenOptions,
   type SessionCloseReason,
   type SessionRole,
 } from './session.js';

@@ -16,6 +16,12 @@ export type YamuxStreamLike = Stream & {
 };
 
 export interface MuxStreamInit {
+  /**
+   * Keep the writable side open after the peer's FIN (a yamux half-close). Default true. An HTTP
+   * client connection wants false, like net.Socket: a keep-alive pool must see the stream close
+   * when the server ends it.
+   */
+  allowHalfOpen?: boolean;
   /** Called when the underlying stream could not be opened. */
   onOpenError?: (error: Error) => void;
 }
@@ -34,7 +40,12 @@ export class MuxStream extends Duplex {
   #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(stream: YamuxStreamLike | Promise<YamuxStreamLike>, init: MuxStreamInit = {}) {
-    super({ allowHalfOpen: true, decodeStrings: true, emitClose: true, autoDestroy: true });
+    super({
+      allowHalfOpen: init.allowHalfOpen ?? true,
+      decodeStrings: true,
+      emitClose: true,
+      autoDestroy: true,
+    });
     if (stream instanceof Promise) {
       stream.then(
         (s) => {

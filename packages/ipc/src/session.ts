@@ -52,6 +52,11 @@ export type SessionCloseReason =
   /** The socket failed or the peer broke the protocol. */
   | { kind: 'error'; error: Error };
 
+export interface OpenOptions {
+  /** See MuxStreamInit.allowHalfOpen. Default true (yamux half-close semantics). */
+  allowHalfOpen?: boolean;
+}
+
 export interface CloseOptions {
   /** Override the drain timeout of this close. */
   timeoutMs?: number;
@@ -71,7 +76,7 @@ export interface MuxSession {
    * Opens a stream. Synchronous, so it can serve as `createConnection` for node:http; throws
    * SessionClosedError at once when the session is closing or closed (ts-notes P12).
    */
-  open(): MuxStream;
+  open(options?: OpenOptions): MuxStream;
   /**
    * Sets the handler for streams the peer opens. Streams that arrived before (for example in the
    * upgrade's `head` bytes) are queued and handed over now (ts-notes P11).
@@ -200,13 +205,16 @@ class Session implements MuxSession {
     return this.#muxer.streams.length;
   }
 
-  open(): MuxStream {
+  open(options: OpenOptions = {}): MuxStream {
     if (this.#status !== 'open') {
       throw new SessionClosedError(
         this.#status === 'closed' ? 'session is closed' : 'session is shutting down (GoAway)',
       );
     }
-    return new MuxStream(this.#openStream());
+    return new MuxStream(
+      this.#openStream(),
+      options.allowHalfOpen === undefined ? {} : { allowHalfOpen: options.allowHalfOpen },
+    );
   }
 
   onStream(handler: (stream: MuxStream) => void): void {

@@ -258,7 +258,9 @@ function callUnary(
     stream.on('end', onEnd);
     stream.on('close', onClose);
     stream.on('error', onError);
-    signal.addEventListener('abort', onAbort, { once: true });
+    // NEVER is shared by every call without a signal and can never fire: no listener (it would pile
+    // up past Node's 10-listener warning with concurrent calls).
+    if (signal !== NEVER) signal.addEventListener('abort', onAbort, { once: true });
     if (req.timeoutMs !== undefined) {
       timer = setTimeout(
         () =>
