@@ -12,16 +12,25 @@ export interface SocketConnInit {
   log: Libp2pLogger;
   /** Called once when the socket has closed, before the muxer is told. */
   onSocketClose: (error: Error | undefined) => void;
+  /** Coalesce the frames of one event-loop turn into one write. Default false. */
+  batchWrites?: boolean;
 }
 
 export class SocketConn extends AbstractMessageStream {
   readonly socket: Duplex;
   #ended = false;
+  readonly #batch: boolean;
+  #corked = false;
+  readonly #flush = () => {
+    this.#corked = false;
+    this.socket.uncork();
+  };
 
   constructor(init: SocketConnInit) {
     // The socket has its own read buffer and flow control; this layer never buffers reads.
     super({ log: init.log, direction: init.direction, maxReadBufferLength: Number.POSITIVE_INFINITY });
     this.socket = init.socket;
+    this.#batch = init.batchWrites ?? false;
     const socket = init.socket;
     socket.on('data', (chunk: Buffer) => {
       this.onData(chunk);
@@ -60,6 +69,17 @@ export class SocketConn extends AbstractMessageStream {
       return { sentBytes: data.byteLength, canSendMore: true };
     }
     let canSendMore = true;
+    if (this.#batch) {
+      // Frames produced in the same turn of the event loop (SYN, data, window updates, FIN of
+      // several streams) leave in one writev when the microtask queue drains.
+      if (!this.#corked) {
+        this.#corked = true;
+        socket.cork();
+        queueMicrotask(this.#flush);
+      }
+      for (const buf of data) canSendMore = socket.write(buf);
+      return { sentBytes: data.byteLength, canSendMore };
+    }
     socket.cork();
     for (const buf of data) {
       canSendMore = socket.write(buf);
