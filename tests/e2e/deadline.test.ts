@@ -1,0 +1,73 @@
+// Scenario 6: a plugin that hangs in getSecrets costs one request its deadline and nothing more
+// (protocol.md §0 "Requests", unlike Go's engine where a hung plugin blocks the fan-out, §5.1 step 8):
+// the good plugin's secrets come back after about the deadline, and the hanging plugin stays
+// RUNNING and answers the next request.
+import { pluginsv1 } from '@secrets-engine/proto';
+import { describe, expect, it } from 'vitest';
+import { engineClients, isAlive, listByName, useE2E } from './support/e2e.js';
+
+describe('a plugin that hangs in getSecrets', () => {
+  const e2e = useE2E();
+
+  it('costs the request its deadline, not its result, and is still serving afterwards', async () => {
+    e2e.addPlugin('good');
+    e2e.addPlugin('slow');
+    const engine = e2e.engine({
+      requestTimeoutMs: 300,
+      fixture: { FIXTURE_PATTERN: 'shared/**', FIXTURE_MODE_SLOW: 'hang' },
+    });
+    await engine.start();
+    const clients = engineClients(e2e.socketPath);
+    const pids = new Map(engine.listPlugins().map((p) => [p.name, p.pid]));
+
+    // "shared/hang/**" covers both plugins; "slow" hangs on it.
+    const started = Date.now();
+    const res = await clients.resolver.getSecrets({ pattern: 'shared/hang/**' });
+    const tookMs = Date.now() - started;
+    expect(res.envelopes.map((e) => [e.id, e.provider])).toEqual([['shared/hang/x', 'good']]);
+    expect(tookMs).toBeGreaterThanOrEqual(290);
+    expect(tookMs).toBeLessThan(3_000);
+    console.log(`request with a hanging plugin took ${tookMs} ms (deadline 300 ms)`);
+
+    // The hanging plugin was not punished: still RUNNING, same process, and it answers.
+    const slow = (await listByName(clients)).get('slow');
+    expect(slow).toMatchObject({ runStatus: pluginsv1.RunStatus.RUNNING, statusMessage: '' });
+    expect(engine.listPlugins().find((p) => p.name === 'slow')).toMatchObject({
+      pid: pids.get('slow'),
+      restarts: 0,
+    });
+    const next = await clients.resolver.getSecrets({ pattern: 'shared/ok' });
+    // Ordered by plugin name (§6.4 step 2), concatenated, not de-duplicated (step 6).
+    expect(next.envelopes.map((e) => [e.id, e.provider, e.metadata.pid])).toEqual([
+      ['shared/ok', 'good', String(pids.get('good'))],
+      ['shared/ok', 'slow', String(pids.get('slow'))],
+    ]);
+
+    // Concurrent requests: each hanging call costs only its own deadline.
+    const t2 = Date.now();
+    const results = await Promise.all(
+      [1, 2, 3].map((i) => clients.resolver.getSecrets({ pattern: `shared/hang/${i}` })),
+    );
+    expect(results.map((r) => r.envelopes.map((e) => e.provider))).toEqual([['good'], ['good'], ['good']]);
+    expect(Date.now() - t2).toBeLessThan(3_000);
+    expect((await listByName(clients)).get('slow')?.runStatus).toBe(pluginsv1.RunStatus.RUNNING);
+  });
+
+  it('a plugin that dies in the middle of a request costs nothing: the others answer at once', async () => {
+    e2e.addPlugin('crashy');
+    e2e.addPlugin('good');
+    const engine = e2e.engine({
+      restart: { initialDelayMs: 50 },
+      fixture: { FIXTURE_PATTERN: 'shared/**', FIXTURE_MODE_CRASHY: 'crash' },
+    });
+    await engine.start();
+    const clients = engineClients(e2e.socketPath);
+    const crashyPid = engine.listPlugins()[0]!.pid!;
+    const started = Date.now();
+    const res = await clients.resolver.getSecrets({ pattern: 'shared/a' });
+    // The lost transport fails crashy's part at once (§6.4 step 4), far from the 60 s deadline.
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(res.envelopes.map((e) => e.provider)).toEqual(['good']);
+    expect(isAlive(crashyPid)).toBe(false);
+  });
+});

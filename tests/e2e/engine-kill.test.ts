@@ -1,0 +1,89 @@
+// Scenario 7: SIGKILL of the engine process. The engine cannot clean up, so the plugins must exit by
+// themselves: the SDK ends serve() when the launch channel closes and a launched plugin never
+// outlives its engine (protocol.md §0 "No orphans", §7.5). The engine runs in a child process
+// (fixtures/engine.mjs); its plugins are in their own process groups and are reparented to init
+// when the engine dies, so they are watched through /proc, not waited for.
+import { ConnectError } from '@connectrpc/connect';
+import { describe, expect, it } from 'vitest';
+import {
+  baseEnv,
+  type E2EContext,
+  ENGINE_FIXTURE,
+  engineClients,
+  isAlive,
+  type SpawnedProcess,
+  useE2E,
+  waitFor,
+  waitGone,
+} from './support/e2e.js';
+
+interface Ready {
+  ready: true;
+  pid: number;
+  plugins: { name: string; pid: number; status: string }[];
+}
+
+/** Starts fixtures/engine.mjs on the test's socket and plugins folder; resolves once it is ready. */
+async function startEngineProcess(
+  e2e: E2EContext,
+  fixture: Record<string, string> = {},
+): Promise<{ engine: SpawnedProcess; ready: Ready }> {
+  const engine = e2e.spawn(ENGINE_FIXTURE, [], {
+    ...baseEnv(),
+    ...e2e.fixtureEnv(fixture),
+    E2E_SOCKET: e2e.socketPath,
+    E2E_PLUGINS_DIR: e2e.pluginsDir,
+  });
+  const ready = await waitFor(
+    'the engine process to report ready',
+    () => {
+      const line = engine.stdout().split('\n')[0];
+      if (engine.child.exitCode !== null) throw new Error(`engine exited: ${engine.stderr()}`);
+      return line?.endsWith('}') ? (JSON.parse(line) as Ready) : undefined;
+    },
+    { timeoutMs: 20_000 },
+  );
+  return { engine, ready };
+}
+
+describe('engine process death', () => {
+  const e2e = useE2E();
+
+  it('SIGKILL: every launched plugin exits by itself within a second (one of them mid-request)', async () => {
+    const names = ['p1', 'p2', 'p3'];
+    for (const name of names) e2e.addPlugin(name);
+    // p3 hangs on a request whose pattern contains "hang": it is busy when the engine dies.
+    const { engine, ready } = await startEngineProcess(e2e, { FIXTURE_MODE_P3: 'hang' });
+    expect(ready.plugins.map((p) => [p.name, p.status])).toEqual(names.map((n) => [n, 'running']));
+    const pids = ready.plugins.map((p) => p.pid);
+    expect(pids.every(isAlive)).toBe(true);
+    expect(e2e.recordedPids().sort()).toEqual([...pids].sort());
+
+    const clients = engineClients(e2e.socketPath);
+    expect((await clients.resolver.getSecrets({ pattern: 'p1/a' })).envelopes).toHaveLength(1);
+    const inFlight = clients.resolver
+      .getSecrets({ pattern: 'p3/hang' })
+      .catch((e: unknown) => ConnectError.from(e));
+    await new Promise((r) => setTimeout(r, 100));
+
+    const killedAt = Date.now();
+    engine.child.kill('SIGKILL');
+    const goneAfter = await waitGone(pids, { timeoutMs: 5_000, since: killedAt });
+    expect((await engine.exited).signal).toBe('SIGKILL');
+    expect(await inFlight).toBeInstanceOf(ConnectError);
+    const times = [...goneAfter.values()];
+    console.log(`plugins gone after engine SIGKILL: ${times.map((t) => `${t} ms`).join(', ')}`);
+    // ≤ 1 s, plus a little slack for the kernel and init.
+    for (const t of times) expect(t).toBeLessThanOrEqual(1_250);
+  });
+
+  it('SIGTERM: graceful close, every plugin stopped and reaped, exit 0', async () => {
+    for (const name of ['q1', 'q2']) e2e.addPlugin(name);
+    const { engine, ready } = await startEngineProcess(e2e);
+    const pids = ready.plugins.map((p) => p.pid);
+    engine.child.kill('SIGTERM');
+    expect(await engine.exited).toEqual({ code: 0, signal: null });
+    // The engine stops its plugins before it exits (§7.4 stop).
+    for (const pid of pids) expect(isAlive(pid), `plugin ${pid}`).toBe(false);
+  });
+});
