@@ -12,7 +12,6 @@ import {
   createConnectHandler,
   createMuxSession,
   createSessionTransport,
-  defaultSocketPath,
   type Logger,
   type MuxSession,
   serveConnect,
@@ -21,6 +20,7 @@ import {
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
   createEnvelope,
+  defaultSocketPath,
   type Envelope,
   type EnvelopeInit,
   envelopeFromProto,
@@ -32,7 +32,7 @@ import {
   parseVersion,
   type SecretPattern,
 } from '@secrets-engine/secrets';
-import { EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
+import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { LaunchedPlugin, type RestartPolicy, type RunStatus, runStatusToProto } from './launched.js';
 import { notFound, type ProtoEnvelope, type Provider, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
@@ -229,8 +229,9 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async start(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#state !== 'new') throw new RuntimeError(`start(): the engine is ${this.#state}`);
-    this.#state = 'starting';
+    // Before the state change: an already-aborted start() leaves the engine startable.
     options.signal?.throwIfAborted();
+    this.#state = 'starting';
     try {
       await this.#listen();
       const launched =
@@ -283,7 +284,8 @@ class EngineImpl extends EventEmitter implements Engine {
     await prepareSocketPath(this.socketPath);
     const handler = createConnectHandler({
       routes: (router) => this.#publicRoutes(router),
-      fallback: (req, res) => publicFallback(req as IncomingMessage, res as ServerResponse),
+      fallback: (req, res) =>
+        publicFallback(req as IncomingMessage, res as ServerResponse, this.#opts.externalPlugins),
     });
     const server = createServer(handler);
     // Longer than Go clients' 90 s idle timeout, so a client never reuses a connection we closed.
@@ -299,12 +301,8 @@ class EngineImpl extends EventEmitter implements Engine {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? new RuntimeError(
-                `cannot listen on ${this.socketPath}: address in use (is another engine running?)`,
-                {
-                  cause: err,
-                },
-              )
+            ? // A live listener (an abstract socket has no file to probe, or one won the race).
+              new EngineAlreadyRunningError(this.socketPath, { cause: err })
             : new RuntimeError(`cannot listen on ${this.socketPath}: ${err.message}`, { cause: err }),
         );
       });
@@ -506,10 +504,10 @@ class EngineImpl extends EventEmitter implements Engine {
     const t = this.#opts.shutdownTimeoutMs;
     if (entry.session.status === 'open') {
       try {
-        await createClient(pluginsv1.PluginService, createSessionTransport(entry.session)).shutdown(
-          {},
-          { timeoutMs: t },
-        );
+        // On the schema it registered with: OLD plugins serve resolver.v1.PluginService (§4.1).
+        const service =
+          entry.registration.protocol === 'resolver.v1' ? resolverv1.PluginService : pluginsv1.PluginService;
+        await createClient(service, createSessionTransport(entry.session)).shutdown({}, { timeoutMs: t });
       } catch {
         // the plugin may be gone already
       }
@@ -543,12 +541,29 @@ class EngineImpl extends EventEmitter implements Engine {
   }
 
   async getSecrets(pattern: string, options: { signal?: AbortSignal } = {}): Promise<Envelope[]> {
-    return (await this.#resolve(pattern, options.signal)).map(envelopeFromProto);
+    const out: Envelope[] = [];
+    for (const message of await this.#resolve(pattern, options.signal)) {
+      try {
+        out.push(envelopeFromProto(message));
+      } catch (err) {
+        // E.g. a time no Date can hold: this envelope only, never the whole request (the socket
+        // passes it through as Go does).
+        this.#logger.warn('dropping an envelope the engine cannot represent', {
+          plugin: message.provider,
+          id: message.id,
+          error: (err as Error).message,
+        });
+      }
+    }
+    if (out.length === 0) throw notFound();
+    return out;
   }
 
   async enablePlugin(name: string): Promise<void> {
     const entry = this.#entry(name);
-    if (!entry.disabled) return;
+    // Enabling a launched plugin that gave up (RETRIES_EXCEEDED) starts it again with a fresh count.
+    const gaveUp = entry instanceof LaunchedPlugin && entry.status === 'retries-exceeded';
+    if (!entry.disabled && !gaveUp) return;
     entry.disabled = false;
     this.#logger.info('plugin enabled', { plugin: name });
     if (entry instanceof LaunchedPlugin) {
@@ -597,7 +612,9 @@ class EngineImpl extends EventEmitter implements Engine {
               name: p.name,
               version: p.version ?? '',
               disabled: p.disabled,
-              external: p.kind === 'external',
+              // §7.6: launched and hijacked plugins are both external (Go's flag: not builtin);
+              // `configurable` tells a launched plugin (the engine manages it) from a hijacked one.
+              external: p.kind !== 'builtin',
               configurable: p.kind !== 'external',
               runStatus: runStatusToProto(p.status),
               statusMessage: p.statusMessage,
@@ -624,7 +641,7 @@ class EngineImpl extends EventEmitter implements Engine {
               name: p.name,
               version: p.version!,
               pattern: p.pattern!,
-              external: p.kind === 'external',
+              external: p.kind !== 'builtin',
             })),
         }),
     });
@@ -643,14 +660,15 @@ class EngineImpl extends EventEmitter implements Engine {
   }
 }
 
-function publicFallback(req: IncomingMessage, res: ServerResponse): void {
+function publicFallback(req: IncomingMessage, res: ServerResponse, hijackEnabled: boolean): void {
   const path = (req.url ?? '').split('?')[0];
   if (path === '/health') {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' });
     res.end('ok');
     return;
   }
-  if (path === '/hijack') {
+  // With external plugins off, /hijack does not exist, whatever the method (protocol.md §3.3).
+  if (path === '/hijack' && hijackEnabled) {
     const body = 'use GET /hijack with "Connection: upgrade" and "Upgrade: tcp" to join as a plugin\n';
     res.writeHead(426, {
       'content-type': 'text/plain; charset=utf-8',

@@ -9,14 +9,20 @@ export class RuntimeError extends Error {
     Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
-      return false;
-    return (
-      this.name === 'RuntimeError' ||
-      (value as Error).name === this.name ||
-      Object.prototype.isPrototypeOf.call(this.prototype, value)
-    );
+    // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
+    return isKind(value, this);
   }
+}
+
+/** Works across package copies: every RuntimeError carries the brand; subclasses match by name. */
+function isKind(value: unknown, cls: { name: string; prototype: object }): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return (
+    cls.name === 'RuntimeError' ||
+    (value as Error).name === cls.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
+  );
 }
 
 /** The engine options are invalid. */
@@ -25,8 +31,8 @@ export class EngineConfigError extends RuntimeError {}
 /** Another engine is already listening on the socket path; it is never taken over. */
 export class EngineAlreadyRunningError extends RuntimeError {
   readonly socketPath: string;
-  constructor(socketPath: string) {
-    super(`another secrets engine is already listening on ${socketPath}`);
+  constructor(socketPath: string, options?: { cause?: unknown }) {
+    super(`another secrets engine is already listening on ${socketPath}`, options);
     this.socketPath = socketPath;
   }
 }

@@ -12,7 +12,7 @@ import {
   type MuxSession,
   serveConnect,
 } from '@secrets-engine/ipc';
-import { pluginsv1 } from '@secrets-engine/proto';
+import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { forwardOutput } from './output.js';
 import { type Provider, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
@@ -212,6 +212,8 @@ export class LaunchedPlugin {
     });
     const exit = await attempt.exited;
     this.provider = undefined;
+    // No orphans (§0): whatever the plugin started in its process group dies with it, as on stop.
+    killGroup(attempt.child, 'SIGKILL');
     attempt.session.abort();
     this.#attempt = undefined;
     const upMs = Date.now() - attempt.registeredAt;
@@ -261,7 +263,12 @@ export class LaunchedPlugin {
     const alive = () => attempt.child.exitCode === null && attempt.child.signalCode === null;
     if (askFirst && attempt.registration !== undefined && attempt.session.status === 'open' && alive()) {
       try {
-        const client = createClient(pluginsv1.PluginService, createSessionTransport(attempt.session));
+        // On the schema it registered with: OLD plugins serve resolver.v1.PluginService (§4.1).
+        const service =
+          attempt.registration.protocol === 'resolver.v1'
+            ? resolverv1.PluginService
+            : pluginsv1.PluginService;
+        const client = createClient(service, createSessionTransport(attempt.session));
         await client.shutdown({}, { timeoutMs: t });
       } catch (err) {
         this.#logger.debug('shutdown RPC failed', { error: ConnectError.from(err).message });

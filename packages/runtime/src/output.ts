@@ -9,11 +9,15 @@ const LINES_PER_SECOND = 200;
 
 export function forwardOutput(stream: Readable | null, logger: Logger, name: 'stdout' | 'stderr'): void {
   if (stream === null) return;
-  let partial = '';
+  // The current line: its first MAX_LINE characters, and how many more were dropped. A long line
+  // is logged once, cut, when its newline (or the end) arrives, never as several fragments.
+  let head = '';
+  let extra = 0;
+  let lastChar = '';
   let windowStart = Date.now();
   let inWindow = 0;
   let dropped = 0;
-  const emit = (line: string) => {
+  const emit = (line: string, cut: number) => {
     const now = Date.now();
     if (now - windowStart >= 1000) {
       if (dropped > 0) logger.warn('plugin output rate-limited', { stream: name, dropped });
@@ -26,29 +30,44 @@ export function forwardOutput(stream: Readable | null, logger: Logger, name: 'st
       return;
     }
     inWindow++;
-    const text =
-      line.length > MAX_LINE
-        ? `${line.slice(0, MAX_LINE)}… (${line.length - MAX_LINE} more characters)`
-        : line;
+    const text = cut > 0 ? `${line}… (${cut} more characters)` : line;
     // Plugins log to stderr as a matter of course: both streams are info, tagged with the stream.
     logger.info(text, { stream: name });
   };
+  const append = (text: string) => {
+    if (text === '') return;
+    lastChar = text[text.length - 1]!;
+    const room = MAX_LINE - head.length;
+    if (extra === 0 && text.length <= room) {
+      head += text;
+    } else {
+      head += text.slice(0, Math.max(0, room));
+      extra += text.length - Math.max(0, room);
+    }
+  };
+  const endLine = () => {
+    // CRLF: the CR is not part of the line.
+    if (lastChar === '\r') {
+      if (extra > 0) extra--;
+      else head = head.slice(0, -1);
+    }
+    emit(head, extra);
+    head = '';
+    extra = 0;
+    lastChar = '';
+  };
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
-    partial += chunk;
-    let nl = partial.indexOf('\n');
-    while (nl !== -1) {
-      emit(partial.slice(0, nl).replace(/\r$/, ''));
-      partial = partial.slice(nl + 1);
-      nl = partial.indexOf('\n');
+    let start = 0;
+    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+      append(chunk.slice(start, nl));
+      endLine();
+      start = nl + 1;
     }
-    if (partial.length > MAX_LINE) {
-      emit(partial);
-      partial = '';
-    }
+    append(chunk.slice(start));
   });
   stream.on('end', () => {
-    if (partial !== '') emit(partial);
+    if (head !== '' || extra > 0) endLine();
     if (dropped > 0) logger.warn('plugin output rate-limited', { stream: name, dropped });
   });
   stream.on('error', () => {});

@@ -6,7 +6,13 @@ import { TimestampSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@secrets-engine/ipc';
 import { resolverv1 } from '@secrets-engine/proto';
-import { filter, isGoZeroTime, isValidId, parsePattern } from '@secrets-engine/secrets';
+import {
+  filter,
+  isGoZeroTime,
+  isInvalidPatternError,
+  isValidId,
+  parsePattern,
+} from '@secrets-engine/secrets';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 
 export interface ResolveOptions {
@@ -29,8 +35,11 @@ export async function resolveSecrets(
   try {
     pattern = parsePattern(rawPattern);
   } catch (err) {
+    // parsePattern already says `invalid pattern "<p>": <why>` (Go quoting); don't say it twice.
     throw new ConnectError(
-      `invalid pattern ${JSON.stringify(rawPattern)}: ${(err as Error).message}`,
+      isInvalidPatternError(err)
+        ? err.message
+        : `invalid pattern ${JSON.stringify(rawPattern)}: ${(err as Error).message}`,
       Code.InvalidArgument,
     );
   }

@@ -55,12 +55,15 @@ export function restrictSocket(socketPath: string): void {
   chmodSync(socketPath, 0o600);
 }
 
-/** Removes the socket file if it is still the one we created. */
+/**
+ * Removes the socket file if it is still the one we created. Without an inode we never listened
+ * (e.g. start() found another engine there): the file is someone else's, leave it.
+ */
 export function removeSocket(socketPath: string, ino: number | undefined): void {
-  if (socketPath.startsWith('@')) return;
+  if (socketPath.startsWith('@') || ino === undefined) return;
   try {
     const stat = lstatSync(socketPath);
-    if (stat.isSocket() && (ino === undefined || stat.ino === ino)) unlinkSync(socketPath);
+    if (stat.isSocket() && stat.ino === ino) unlinkSync(socketPath);
   } catch {
     // gone already
   }
