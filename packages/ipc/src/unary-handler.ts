@@ -316,6 +316,8 @@ class LazyContext implements HandlerContext {
           controller.abort(new ConnectError('the client went away', Code.Canceled));
       };
       this.#res.once('close', this.#onClose);
+      // The client may have gone away before the implementation first asked for its signal.
+      if (this.#res.destroyed && !this.#res.writableFinished) this.#onClose();
       if (this.#deadline !== undefined) {
         this.#timer = setTimeout(
           () =>
@@ -363,10 +365,18 @@ class LazyContext implements HandlerContext {
     const remaining = this.#deadline - Date.now();
     return new Promise<T>((resolve, reject) => {
       const t = setTimeout(
-        () =>
-          reject(
-            new ConnectError(`the operation timed out after ${this.#timeoutMs} ms`, Code.DeadlineExceeded),
-          ),
+        () => {
+          const error = new ConnectError(
+            `the operation timed out after ${this.#timeoutMs} ms`,
+            Code.DeadlineExceeded,
+          );
+          // As with connect-node's handler, an implementation that honours its signal answers with its
+          // own error: abort the signal first (its timer may be a tick behind this one) and give the
+          // reaction one turn before cutting the call off.
+          if (this.#controller !== undefined && !this.#controller.signal.aborted)
+            this.#controller.abort(error);
+          setImmediate(() => reject(error));
+        },
         Math.max(0, remaining),
       );
       p.then(

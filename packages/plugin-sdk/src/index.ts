@@ -9,7 +9,15 @@
  * @packageDocumentation
  */
 
-export { type Logger, silentLogger } from '@secrets-engine/ipc';
+export {
+  DialError,
+  LaunchConfigError,
+  type Logger,
+  silentLogger,
+  TimeoutError,
+  UnsupportedPlatformError,
+  UpgradeError,
+} from '@secrets-engine/ipc';
 export {
   createEnvelope,
   type Envelope,

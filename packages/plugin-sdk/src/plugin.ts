@@ -8,7 +8,6 @@ import { Code, ConnectError, createClient, type HandlerContext } from '@connectr
 import {
   createMuxSession,
   createSessionTransport,
-  defaultSocketPath,
   dialAndUpgrade,
   type Logger,
   type MuxSession,
@@ -20,6 +19,7 @@ import {
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
   createEnvelope,
+  defaultSocketPath,
   type Envelope,
   type EnvelopeInit,
   envelopeToProto,
@@ -106,6 +106,8 @@ export interface Plugin {
 }
 
 const DEFAULT_REGISTRATION_TIMEOUT_MS = 5_000;
+/** Go's hijackTimeout (protocol.md §3.2). */
+const UPGRADE_TIMEOUT_MS = 2_000;
 
 /** Creates a secrets-provider plugin. Validates the options at once (PluginConfigError). */
 export function createPlugin(options: PluginOptions): Plugin {
@@ -133,9 +135,13 @@ class PluginImpl implements Plugin {
   #session: MuxSession | undefined;
   #serving: Promise<ServeResult> | undefined;
   #closing = false;
+  /** Settles when registration ends; rejects with the ConnectError waiting data calls get. */
   #registered: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
+  #isRegistered = false;
   #registrationTimeoutMs = DEFAULT_REGISTRATION_TIMEOUT_MS;
   #shutdownRequested = false;
+  /** Aborted by close(): stops a dial or upgrade still in progress. */
+  readonly #closeController = new AbortController();
 
   constructor(options: PluginOptions) {
     if (typeof options?.getSecrets !== 'function') {
@@ -182,6 +188,7 @@ class PluginImpl implements Plugin {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#closeController.abort(new Error('plugin closed'));
     const session = this.#session;
     if (session !== undefined) await session.close();
     if (this.#serving !== undefined) await this.#serving.catch(() => {});
@@ -204,17 +211,39 @@ class PluginImpl implements Plugin {
       socket = launch.socket;
     } else {
       this.#registrationTimeoutMs = this.#options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS;
-      const dialOptions = options.signal === undefined ? {} : { signal: options.signal };
-      if (options.connection !== undefined) {
-        socket = await upgradeSocket(options.connection, dialOptions);
-      } else {
-        socket = await dialAndUpgrade(this.#options.socketPath ?? defaultSocketPath(env), dialOptions);
+      // close() (and the caller's signal) also stop a dial or upgrade that is still in progress.
+      const signal =
+        options.signal === undefined
+          ? this.#closeController.signal
+          : AbortSignal.any([options.signal, this.#closeController.signal]);
+      try {
+        if (options.connection !== undefined) {
+          // Bounded like Go's hijackTimeout (2 s), also when a signal is given (§3.2).
+          const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS);
+          socket = await upgradeSocket(options.connection, {
+            signal: AbortSignal.any([signal, timeout]),
+            timeoutMs: UPGRADE_TIMEOUT_MS,
+            timedOut: () => timeout.aborted,
+          });
+        } else {
+          socket = await dialAndUpgrade(this.#options.socketPath ?? defaultSocketPath(env), { signal });
+        }
+      } catch (err) {
+        if (this.#closing || options.signal?.aborted) {
+          options.connection?.destroy();
+          return { reason: 'local', mode };
+        }
+        throw err;
       }
     }
     const logger = this.#logger.child({ plugin: name });
     const session = createMuxSession(socket, { role: 'client', logger });
     this.#session = session;
-    if (this.#closing) await session.close();
+    if (this.#closing) {
+      // close() was called while connecting: leave without registering.
+      await session.close({ timeoutMs: 200 });
+      return { reason: 'local', mode };
+    }
 
     const onSignal = (sig: NodeJS.Signals) => {
       logger.info('shutting down on signal', { signal: sig });
@@ -254,10 +283,22 @@ class PluginImpl implements Plugin {
       await this.#register(session, name, logger);
     } catch (err) {
       cleanup();
-      this.#registered.reject(err as Error);
+      // Data calls waiting for registration fail as Go's setupInterceptor makes them fail (§5.1 step 7).
+      const timedOut =
+        err instanceof RegistrationError &&
+        err.cause instanceof ConnectError &&
+        err.cause.code === Code.DeadlineExceeded;
+      this.#registered.reject(
+        timedOut
+          ? registrationIncomplete(this.#registrationTimeoutMs)
+          : new ConnectError(`registration failed: ${(err as Error).message}`, Code.Unavailable),
+      );
       await session.close({ timeoutMs: 200 });
+      // close() during registration (a signal, an abort): a local stop, not a failure.
+      if (this.#closing) return { reason: 'local', mode };
       throw err;
     }
+    this.#isRegistered = true;
     this.#registered.resolve();
 
     const reason = await session.closed;
@@ -286,7 +327,7 @@ class PluginImpl implements Plugin {
           version: this.version,
           metadata: { case: 'secretsProvider', value: { pattern: this.pattern } },
         }),
-        { timeoutMs },
+        { timeoutMs, signal: this.#closeController.signal },
       );
       logger.info('registered with engine', { engine: `${res.engineName}@${res.engineVersion}` });
       return;
@@ -299,7 +340,7 @@ class PluginImpl implements Plugin {
     try {
       const res = await createClient(resolverv1.RegisterService, transport).registerPlugin(
         { name, version: this.version, pattern: this.pattern },
-        { timeoutMs: remaining },
+        { timeoutMs: remaining, signal: this.#closeController.signal },
       );
       logger.info('registered with engine (resolver.v1)', {
         engine: `${res.engineName}@${res.engineVersion}`,
@@ -329,8 +370,16 @@ class PluginImpl implements Plugin {
       // The message, never the stack (protocol.md §6.4: `failed to get secret "<p>": <err>`).
       throw new ConnectError(`failed to get secret "${rawPattern}": ${message}`, Code.Internal);
     }
+    if (result === undefined || result === null) result = [];
+    if (typeof (result as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function') {
+      logger.warn('getSecrets returned something that is not a list of envelopes', { pattern: rawPattern });
+      throw new ConnectError(
+        `failed to get secret "${rawPattern}": getSecrets must return an iterable of envelopes`,
+        Code.Internal,
+      );
+    }
     const envelopes = [];
-    for (const item of result ?? []) {
+    for (const item of result) {
       try {
         envelopes.push(envelopeToProto(isEnvelope(item) ? item : createEnvelope(item)));
       } catch (err) {
@@ -344,6 +393,11 @@ class PluginImpl implements Plugin {
 
   /** Data calls wait for registration (protocol.md §5.1 step 7). */
   async #waitRegistered(ctx: HandlerContext): Promise<void> {
+    if (this.#isRegistered) return;
+    const signal = ctx.signal;
+    const cancelled = () =>
+      new ConnectError('context cancelled while waiting for registration', Code.Internal);
+    if (signal.aborted) throw cancelled();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     const timeoutMs = this.#registrationTimeoutMs;
@@ -351,19 +405,9 @@ class PluginImpl implements Plugin {
       await Promise.race([
         this.#registered.promise,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new ConnectError(
-                  `registration incomplete (timeout after ${formatDuration(timeoutMs)})`,
-                  Code.DeadlineExceeded,
-                ),
-              ),
-            timeoutMs,
-          );
-          onAbort = () =>
-            reject(new ConnectError('context cancelled while waiting for registration', Code.Internal));
-          ctx.signal.addEventListener('abort', onAbort, { once: true });
+          timer = setTimeout(() => reject(registrationIncomplete(timeoutMs)), timeoutMs);
+          onAbort = () => reject(cancelled());
+          signal.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
     } catch (err) {
@@ -371,18 +415,36 @@ class PluginImpl implements Plugin {
       throw new ConnectError(`registration failed: ${(err as Error).message}`, Code.Unavailable);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      if (onAbort !== undefined) ctx.signal.removeEventListener('abort', onAbort);
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+function registrationIncomplete(timeoutMs: number): ConnectError {
+  return new ConnectError(
+    `registration incomplete (timeout after ${formatDuration(timeoutMs)})`,
+    Code.DeadlineExceeded,
+  );
 }
 
 function registrationError(err: ConnectError, timeoutMs: number): RegistrationError {
   if (err.code === Code.DeadlineExceeded) {
     return new RegistrationError(`registration timed out after ${formatDuration(timeoutMs)}`, { cause: err });
   }
-  return new RegistrationError(`engine rejected the registration (${Code[err.code]}): ${err.rawMessage}`, {
-    cause: err,
-  });
+  return new RegistrationError(
+    `engine rejected the registration (${codeName(err.code)}): ${err.rawMessage}`,
+    {
+      cause: err,
+    },
+  );
+}
+
+/** The Connect wire name of a code (`already_exists`), as engines and Go clients print it. */
+function codeName(code: Code): string {
+  const name = Code[code];
+  return name === undefined
+    ? String(code)
+    : name.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? '' : '_') + c.toLowerCase());
 }
 
 function formatDuration(ms: number): string {

@@ -1,0 +1,16 @@
+// The README example runs as written (against the built package): a provider plugin served to the
+// in-process harness of the testing entry.
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { readmeExample, runReadmeExample } from '../../../test-utils/readme.js';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+
+it('README example: the harness resolves demo/db/* and the value stays redacted', async () => {
+  const printed = await runReadmeExample(packageDir);
+  expect(printed).toEqual(['demo/db/password Envelope{id: "demo/db/password", value: <redacted 7 bytes>}']);
+});
+
+it('README shows the production serve() form second', () => {
+  expect(readmeExample(packageDir, 1)).toContain('await plugin.serve()');
+});
