@@ -10,14 +10,20 @@ export class IpcError extends Error {
     Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
-    // Works across package copies: every IpcError carries the brand; subclasses match by name.
-    if (!isIpcError(value)) return false;
-    return (
-      this.name === 'IpcError' ||
-      (value as Error).name === this.name ||
-      Object.prototype.isPrototypeOf.call(this.prototype, value)
-    );
+    // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
+    return isKind(value, this);
   }
+}
+
+/** Works across package copies: every IpcError carries the brand; subclasses match by name. */
+function isKind(value: unknown, cls: { name: string; prototype: object }): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return (
+    cls.name === 'IpcError' ||
+    (value as Error).name === cls.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
+  );
 }
 
 /** True for every error thrown by this package, whichever copy of the package threw it. */

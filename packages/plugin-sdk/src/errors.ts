@@ -10,14 +10,20 @@ export class PluginError extends Error {
     Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
-      return false;
-    return (
-      this.name === 'PluginError' ||
-      (value as Error).name === this.name ||
-      Object.prototype.isPrototypeOf.call(this.prototype, value)
-    );
+    // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
+    return isKind(value, this);
   }
+}
+
+/** Works across package copies: every PluginError carries the brand; subclasses match by name. */
+function isKind(value: unknown, cls: { name: string; prototype: object }): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return (
+    cls.name === 'PluginError' ||
+    (value as Error).name === cls.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
+  );
 }
 
 /** The options given to `createPlugin` are invalid (bad version, pattern, name, ...). */

@@ -39,7 +39,9 @@ describe('runtime errors', () => {
     expect(foreign).toBeInstanceOf(RuntimeError);
     expect(foreign).not.toBeInstanceOf(PluginNotFoundError);
     // A look-alike without the brand is not one.
-    expect(Object.assign(new Error('x'), { name: 'EngineConfigError' })).not.toBeInstanceOf(EngineConfigError);
+    expect(Object.assign(new Error('x'), { name: 'EngineConfigError' })).not.toBeInstanceOf(
+      EngineConfigError,
+    );
     expect(null).not.toBeInstanceOf(RuntimeError);
   });
 });
