@@ -186,7 +186,14 @@ class Children {
       command: process.execPath,
       args: [CHILD_JS],
       name: `bench-${label}`,
-      env: { ...env, [ENV_MODE]: mode },
+      // Session tuning switches reach the children too, so both ends of a session run the same code.
+      env: {
+        ...(process.env.SECRETS_ENGINE_BATCH_WRITES === undefined
+          ? {}
+          : { SECRETS_ENGINE_BATCH_WRITES: process.env.SECRETS_ENGINE_BATCH_WRITES }),
+        ...env,
+        [ENV_MODE]: mode,
+      },
       output: 'pipe',
     });
     const { child } = launched;

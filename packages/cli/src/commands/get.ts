@@ -1,0 +1,78 @@
+// secrets-engine get PATTERN [--socket P] [--json] [--reveal]
+import { type Envelope, parsePattern } from '@secrets-engine/secrets';
+import { parseCommand, positionals, socketOption } from '../args.js';
+import { fromClientError, openClient, socketFlag } from '../engine-client.js';
+import { CliError, ExitCode } from '../errors.js';
+import { COMMAND_HELP } from '../help.js';
+import type { Io } from '../io.js';
+import { formatTable } from '../text.js';
+
+export async function getCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals: rest } = parseCommand('get', args, {
+    ...socketOption,
+    json: { type: 'boolean' },
+    reveal: { type: 'boolean' },
+  });
+  if (values.help) {
+    io.out(COMMAND_HELP.get!);
+    return ExitCode.ok;
+  }
+  const [pattern] = positionals('get', rest, ['PATTERN']) as [string];
+  try {
+    parsePattern(pattern); // before any I/O: exit 4 even without an engine
+  } catch (err) {
+    throw fromClientError(err);
+  }
+  const client = openClient(socketFlag(values.socket));
+  let envelopes: Envelope[];
+  try {
+    envelopes = await client.getSecrets(pattern);
+  } catch (err) {
+    const cli = fromClientError(err);
+    if (cli.exitCode === ExitCode.notFound) {
+      throw new CliError(`no secret matches ${JSON.stringify(pattern)}`, ExitCode.notFound, { cause: err });
+    }
+    throw cli;
+  } finally {
+    client.close();
+  }
+  envelopes.sort((a, b) => compare(a.id, b.id) || compare(a.provider, b.provider));
+  const reveal = values.reveal === true;
+  if (values.json) {
+    io.out(
+      `${JSON.stringify(
+        envelopes.map((e) => toJson(e, reveal)),
+        null,
+        2,
+      )}\n`,
+    );
+    return ExitCode.ok;
+  }
+  const headers = ['ID', 'PROVIDER', 'VERSION', 'EXPIRES', ...(reveal ? ['VALUE'] : [])];
+  const rows = envelopes.map((e) => [
+    e.id,
+    e.provider || '-',
+    e.version || '-',
+    e.expiresAt?.toISOString() ?? '-',
+    ...(reveal ? [e.revealText()] : []),
+  ]);
+  io.out(`${formatTable(headers, rows)}\n`);
+  return ExitCode.ok;
+}
+
+function toJson(e: Envelope, reveal: boolean) {
+  return {
+    id: e.id,
+    provider: e.provider,
+    version: e.version,
+    createdAt: e.createdAt?.toISOString() ?? null,
+    resolvedAt: e.resolvedAt?.toISOString() ?? null,
+    expiresAt: e.expiresAt?.toISOString() ?? null,
+    metadata: { ...e.metadata },
+    ...(reveal ? { value: e.revealText() } : {}),
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,163 @@
+// secrets-engine serve: the engine in the foreground, logs on stderr, one ready line on stdout,
+// SIGINT/SIGTERM → engine.close() → exit 0, a second signal during shutdown → exit 130 at once.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  createEngine,
+  type Engine,
+  EngineAlreadyRunningError,
+  type EngineOptions,
+} from '@secrets-engine/runtime';
+import { parseCommand, positionals, socketOption } from '../args.js';
+import { socketFlag } from '../engine-client.js';
+import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
+import { COMMAND_HELP } from '../help.js';
+import type { Io } from '../io.js';
+import { createCliLogger, isLogLevel, LOG_LEVELS } from '../logger.js';
+import { PROGRAM } from '../meta.js';
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export async function serveCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals: rest } = parseCommand('serve', args, {
+    ...socketOption,
+    'plugins-dir': { type: 'string', short: 'd' },
+    'no-launch': { type: 'boolean' },
+    'no-external': { type: 'boolean' },
+    'request-timeout': { type: 'string' },
+    'log-level': { type: 'string' },
+    'plugin-env': { type: 'string', multiple: true },
+  });
+  if (values.help) {
+    io.out(COMMAND_HELP.serve!);
+    return ExitCode.ok;
+  }
+  positionals('serve', rest, []);
+
+  const level = values['log-level'] ?? 'info';
+  if (!isLogLevel(level)) {
+    throw new UsageError(
+      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+      'serve',
+    );
+  }
+  const options: EngineOptions = { logger: createCliLogger({ level }) };
+  const socket = socketFlag(values.socket);
+  if (socket !== undefined) options.socketPath = socket;
+  const timeout = values['request-timeout'];
+  if (timeout !== undefined) {
+    if (!/^\d+$/.test(timeout)) {
+      throw new UsageError(
+        `--request-timeout must be a whole number of ms, got ${JSON.stringify(timeout)}`,
+        'serve',
+      );
+    }
+    options.requestTimeoutMs = Number(timeout);
+  }
+  const pluginEnv: Record<string, string> = {};
+  for (const pair of values['plugin-env'] ?? []) {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    if (eq === -1 || !ENV_NAME.test(key)) {
+      throw new UsageError(`--plugin-env expects NAME=VALUE, got ${JSON.stringify(pair)}`, 'serve');
+    }
+    pluginEnv[key] = pair.slice(eq + 1);
+  }
+  if (Object.keys(pluginEnv).length > 0) options.pluginEnv = pluginEnv;
+  const dir = values['plugins-dir'];
+  if (dir !== undefined) {
+    options.pluginsDir = resolve(dir);
+    checkDirectory(options.pluginsDir);
+  }
+  if (values['no-launch']) options.launchPlugins = false;
+  if (values['no-external']) options.externalPlugins = false;
+
+  let engine: Engine;
+  try {
+    engine = createEngine(options);
+  } catch (err) {
+    throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
+  }
+  return run(engine, io, options.logger!);
+}
+
+function checkDirectory(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CliError(
+      code === 'ENOENT'
+        ? `plugins folder ${dir} does not exist`
+        : `cannot read plugins folder ${dir}: ${errorMessage(err)}`,
+      ExitCode.error,
+      { cause: err },
+    );
+  }
+  if (!isDir) throw new CliError(`plugins folder ${dir} is not a folder`, ExitCode.error);
+}
+
+function run(engine: Engine, io: Io, logger: NonNullable<EngineOptions['logger']>): Promise<number> {
+  return new Promise<number>((done, fail) => {
+    let signals = 0;
+    const detach = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    const starting = engine.start();
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        detach();
+        io.err(`${PROGRAM}: ${signal} during shutdown, exiting now\n`);
+        done(ExitCode.interrupted);
+        return;
+      }
+      logger.info('shutting down', { signal });
+      // A signal during start: let start finish (each plugin is tried once, bounded), then close,
+      // so no plugin it launched is left behind.
+      starting
+        .catch(() => {})
+        .then(() => engine.close())
+        .then(
+          () => {
+            logger.info('engine stopped');
+            detach();
+            done(ExitCode.ok);
+          },
+          (err: unknown) => {
+            detach();
+            fail(err);
+          },
+        );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    starting.then(
+      () => {
+        if (signals === 0) io.out(`${readyLine(engine)}\n`);
+      },
+      (err: unknown) => {
+        if (signals > 0) return; // shutting down anyway
+        detach();
+        fail(
+          err instanceof EngineAlreadyRunningError
+            ? new CliError(`${err.message}; stop it first or use --socket`, ExitCode.error, { cause: err })
+            : new CliError(errorMessage(err), ExitCode.error, { cause: err }),
+        );
+      },
+    );
+  });
+}
+
+function readyLine(engine: Engine): string {
+  const plugins = engine.listPlugins();
+  const running = plugins.filter((p) => p.status === 'running' && !p.disabled).map((p) => p.name);
+  const failed = plugins
+    .filter((p) => p.status !== 'running' && !p.disabled)
+    .map((p) => `${p.name} (${p.status})`);
+  const parts = [`plugins started: ${running.length === 0 ? 'none' : running.join(', ')}`];
+  if (failed.length > 0) parts.push(`not running: ${failed.join(', ')}`);
+  return `${PROGRAM} ready on ${engine.socketPath}; ${parts.join('; ')}`;
+}

@@ -1,0 +1,202 @@
+// Help texts. Every command has one (`secrets-engine <command> --help`), with examples and the exit
+// codes it can return. The README's tables are checked against these texts by src/readme.test.ts.
+
+const SOCKET_FLAG =
+  '  -s, --socket PATH        the engine socket (default: $SECRETS_ENGINE_SOCKET, else\n' +
+  '                           $XDG_RUNTIME_DIR/secrets-engine/engine.sock, else ~/.cache/secrets-engine/engine.sock)';
+
+export const MAIN_HELP = `secrets-engine: run a secrets engine, read secrets, manage its plugins, and run commands
+with secrets in their environment.
+
+Usage:
+  secrets-engine <command> [flags]
+
+Commands:
+  serve      run the engine in the foreground
+  get        list the secrets matching a pattern
+  plugins    list, enable or disable plugins
+  run        run a command with se://ID references in its environment replaced by secrets
+  version    print the CLI version and, if an engine is reachable, the engine's
+  help       show the help of a command
+
+Flags:
+  -h, --help      help (also: secrets-engine <command> --help)
+  -V, --version   same as the version command
+
+Exit codes:
+  0     success
+  1     error (the engine could not start, a run reference is unresolved, ...)
+  2     not found: no secret matches the pattern, or no plugin has that name
+  3     engine not available at the socket
+  4     invalid secret pattern
+  64    usage: unknown command or flag, missing or malformed argument
+  126   run: the command cannot be executed
+  127   run: the command was not found
+  130   serve: a second signal arrived during shutdown
+  run otherwise exits with the command's exit code (128+N when signal N killed it).
+
+Environment:
+  SECRETS_ENGINE_SOCKET   the engine socket when --socket is not given
+  SECRETS_ENGINE_DEBUG    1: print the stack trace of unexpected errors
+
+Examples:
+  secrets-engine serve --plugins-dir ~/.local/lib/secrets-engine/plugins
+  secrets-engine get 'myapp/**'
+  DB_PASSWORD=se://myapp/db/password secrets-engine run -- ./server
+`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  serve: `Run the engine in the foreground until SIGINT or SIGTERM.
+
+Usage:
+  secrets-engine serve [flags]
+
+Launches every executable in the plugins folder, accepts plugins started by hand (they join
+through the socket), and serves secrets on the socket. Logs go to stderr as
+"HH:MM:SS.mmm LEVEL message key=value ..."; secret values are never logged. Once ready, one line
+naming the socket and the plugins goes to stdout. SIGINT or SIGTERM stops every plugin and removes
+the socket (exit 0); a second signal during that shutdown exits at once (exit 130).
+
+Flags:
+${SOCKET_FLAG}
+  -d, --plugins-dir DIR    launch the executables in DIR as plugins (default: none)
+      --no-launch          do not launch the plugins in --plugins-dir
+      --no-external        refuse plugins started by hand
+      --request-timeout MS deadline of each plugin's part of a request, in ms (default 60000)
+      --log-level LEVEL    debug, info, warn or error (default info)
+      --plugin-env K=V     an extra environment variable for launched plugins (repeatable)
+  -h, --help               this help
+
+Exit codes:
+  0     stopped by SIGINT or SIGTERM
+  1     the engine could not start (another engine listens on the socket, bad plugins folder, ...)
+  64    usage: unknown flag or malformed value
+  130   a second signal arrived during shutdown
+
+Examples:
+  secrets-engine serve --plugins-dir ~/.local/lib/secrets-engine/plugins
+  secrets-engine serve --socket /tmp/se.sock --no-external --log-level debug
+  secrets-engine serve -d ./plugins --plugin-env VAULT_ADDR=https://vault.internal:8200
+`,
+
+  get: `List the secrets whose IDs match a pattern.
+
+Usage:
+  secrets-engine get PATTERN [flags]
+
+A pattern is an ID whose components may be '*' (exactly one component) or '**' (any number):
+'myapp/db/password', 'myapp/*/password', 'myapp/**'. Prints a table (ID, PROVIDER, VERSION,
+EXPIRES); values are printed only with --reveal.
+
+Flags:
+${SOCKET_FLAG}
+      --json               print a JSON array: id, provider, version, createdAt, resolvedAt,
+                           expiresAt (ISO 8601 or null), metadata, and value with --reveal
+      --reveal             print the secret values (a VALUE column, or "value" in JSON)
+  -h, --help               this help
+
+Exit codes:
+  0     at least one secret matched
+  1     other error
+  2     no secret matches the pattern
+  3     engine not available at the socket
+  4     invalid pattern
+  64    usage: missing PATTERN, unknown flag
+
+Examples:
+  secrets-engine get 'myapp/**'
+  secrets-engine get myapp/db/password --reveal
+  secrets-engine get 'myapp/*/password' --json | jq -r '.[].id'
+`,
+
+  plugins: `List, enable or disable the engine's plugins.
+
+Usage:
+  secrets-engine plugins [ls] [flags]
+  secrets-engine plugins enable NAME [flags]
+  secrets-engine plugins disable NAME [flags]
+
+ls (the default) prints NAME, VERSION, PATTERN, KIND, STATUS and MESSAGE. KIND is builtin (in the
+engine's process), launched (started and supervised by the engine) or external (started by hand,
+joined through the socket); it is derived from the plugin's external and configurable flags.
+STATUS is running, stopped, crashed or retries-exceeded, and disabled for a disabled plugin.
+A disabled plugin answers no request; a launched one is stopped, and started again when enabled.
+
+Flags:
+${SOCKET_FLAG}
+      --json               print JSON (ls: an array; enable/disable: the plugin afterwards)
+  -h, --help               this help
+
+Exit codes:
+  0     success
+  1     other error
+  2     no plugin has that name
+  3     engine not available at the socket
+  64    usage: unknown subcommand or flag, missing NAME
+
+Examples:
+  secrets-engine plugins
+  secrets-engine plugins ls --json
+  secrets-engine plugins disable vault
+  secrets-engine plugins enable vault
+`,
+
+  run: `Run a command with secrets in its environment.
+
+Usage:
+  secrets-engine run [flags] -- CMD [ARGS...]
+
+The command's environment is this process's environment, then each --env-file in order (later
+files win). Every variable whose value is exactly se://ID (ID a secret ID, no wildcards) is
+replaced by that secret's value. All references are resolved before the command starts: if any
+fails, one line names every unresolved reference and why (not found, engine not available,
+invalid ID), and the command is not started.
+
+The command runs in its own process group with this terminal's stdin, stdout and stderr;
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to that group.
+
+Flags:
+${SOCKET_FLAG}
+  -e, --env-file FILE      read KEY=VALUE lines from FILE (repeatable; later files win). Prefer -e:
+                           Node.js itself rejects a missing file after --env-file (exit 9)
+  -h, --help               this help
+
+Exit codes:
+  the command's exit code, or 128+N when signal N killed it
+  1     a reference could not be resolved (the command did not start), or an env file is unreadable
+  64    usage: no command, unknown flag
+  126   the command cannot be executed
+  127   the command was not found
+
+Examples:
+  DB_PASSWORD=se://myapp/db/password secrets-engine run -- ./server --port 8080
+  secrets-engine run -e .env -e .env.local -- npm start
+`,
+
+  version: `Print the CLI version and, if an engine is reachable, the engine's version.
+
+Usage:
+  secrets-engine version [flags]
+
+Flags:
+${SOCKET_FLAG}
+  -h, --help               this help
+
+Exit codes:
+  0     always (an unreachable engine is reported, not an error)
+  64    usage: unknown flag
+
+Examples:
+  secrets-engine version
+  secrets-engine version --socket /tmp/se.sock
+`,
+
+  help: `Show the help of a command.
+
+Usage:
+  secrets-engine help [COMMAND]
+
+Examples:
+  secrets-engine help run
+`,
+};

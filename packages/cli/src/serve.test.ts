@@ -1,0 +1,124 @@
+// `secrets-engine serve` as a user runs it: the ready line, the log format, clean shutdown on
+// SIGINT/SIGTERM (socket removed, no plugin left), a second signal during shutdown, and the errors
+// that stop it from starting.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  expectNoStack,
+  isAlive,
+  recordedPids,
+  runCli,
+  serve,
+  startExternalPlugin,
+  tempDir,
+  useCli,
+  waitFor,
+} from './__tests__/cli.js';
+
+useCli();
+
+const LOG_LINE = /^\d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO |WARN |ERROR) \S.*$/;
+
+describe('serve', () => {
+  it('serves until SIGINT, then stops every plugin, removes the socket and exits 0', async () => {
+    const engine = await serve({ plugins: ['fixture'], args: ['--request-timeout', '5000'] });
+    expect(engine.ready).toBe(`secrets-engine ready on ${engine.socket}; plugins started: fixture`);
+    expect(existsSync(engine.socket)).toBe(true);
+    const [pid] = recordedPids(engine.pidDir);
+    expect(pid !== undefined && isAlive(pid)).toBe(true);
+
+    const r = await engine.stop('SIGINT');
+    expect(r.code).toBe(0);
+    expect(r.signal).toBeNull();
+    expect(existsSync(engine.socket)).toBe(false);
+    expect(isAlive(pid!)).toBe(false);
+    const lines = r.stderr.trimEnd().split('\n');
+    for (const line of lines) expect(line).toMatch(LOG_LINE);
+    expect(r.stderr).toMatch(/ INFO {2}engine listening socket=\S+engine\.sock$/m);
+    expect(r.stderr).toMatch(
+      / INFO {2}plugin registered plugin=fixture version=v1\.2\.3 pattern=fixture\/\*\* pid=\d+$/m,
+    );
+    expect(r.stderr).toMatch(/ INFO {2}shutting down signal=SIGINT$/m);
+    expect(lines.at(-1)).toMatch(/ INFO {2}engine stopped$/);
+    expectNoStack(r.stderr);
+  });
+
+  it('names the plugins that did not start in the ready line', async () => {
+    const engine = await serve({ plugins: ['fixture'] });
+    await engine.stop();
+    // Same plugins folder plus a plugin that exits at once.
+    const broken = join(engine.pluginsDir, 'broken');
+    writeFileSync(broken, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    const again = await serve({ reuse: engine });
+    expect(again.ready).toMatch(/; plugins started: fixture; not running: broken \(crashed\)$/);
+    expect((await again.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('SIGTERM stops it too; --log-level warn hides info lines; --no-external refuses plugins started by hand', async () => {
+    const engine = await serve({ args: ['--log-level', 'warn', '--no-external'] });
+    const byHand = startExternalPlugin(engine.socket, 'byhand', engine.pidDir);
+    const joined = await byHand.exited;
+    expect(joined.code).not.toBe(0);
+    const ls = await runCli(['plugins', '--socket', engine.socket]);
+    // Only the header: the launched fixture, no plugin started by hand.
+    expect(ls.stdout).toMatch(/^NAME +VERSION +PATTERN +KIND +STATUS +MESSAGE\nfixture .+\n$/);
+    const r = await engine.stop('SIGTERM');
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/ (INFO|DEBUG) /);
+  });
+
+  it('a second signal during shutdown exits at once with 130', async () => {
+    // The plugin ignores SIGTERM and stays up after Shutdown: the engine's shutdown takes seconds.
+    const engine = await serve({ pluginEnv: { FIXTURE_STUBBORN: '1' } });
+    const [pid] = recordedPids(engine.pidDir);
+    try {
+      engine.proc.child.kill('SIGINT');
+      await engine.proc.waitFor(/shutting down signal=SIGINT/, 'stderr');
+      const started = Date.now();
+      engine.proc.child.kill('SIGTERM');
+      const r = await engine.proc.exited;
+      expect(r.code).toBe(130);
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(r.stderr).toMatch(/^secrets-engine: SIGTERM during shutdown, exiting now$/m);
+    } finally {
+      // The stubborn plugin outlived its engine by design here: end it.
+      if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await waitFor('the stubborn plugin to exit', () => pid === undefined || !isAlive(pid));
+    }
+  });
+
+  it('refuses to start when another engine listens on the socket (exit 1, one line)', async () => {
+    const engine = await serve({ plugins: [] });
+    expect(engine.ready).toBe(`secrets-engine ready on ${engine.socket}; plugins started: none`);
+    const second = await runCli(['serve', '--socket', engine.socket]);
+    expect(second.code).toBe(1);
+    expect(second.stdout).toBe('');
+    expect(second.stderr).toBe(
+      `secrets-engine: another secrets engine is already listening on ${engine.socket}; stop it first or use --socket\n`,
+    );
+    expectNoStack(second.stderr);
+    // The running engine is untouched; with no plugin, plugins prints the header only.
+    const ls = await runCli(['plugins', '--socket', engine.socket]);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toBe('NAME   VERSION   PATTERN   KIND   STATUS   MESSAGE\n');
+    expect((await engine.stop()).code).toBe(0);
+  });
+
+  it('exits 1 when the plugins folder does not exist', async () => {
+    const dir = tempDir();
+    const r = await runCli(['serve', '--socket', join(dir, 'e.sock'), '--plugins-dir', join(dir, 'absent')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`secrets-engine: plugins folder ${join(dir, 'absent')} does not exist\n`);
+  });
+
+  it('exits 1 when the socket path cannot be used', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'not-a-socket');
+    writeFileSync(file, '');
+    const r = await runCli(['serve', '--socket', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`secrets-engine: ${file} exists and is not a socket; refusing to replace it\n`);
+    expectNoStack(r.stderr);
+  });
+});
