@@ -188,9 +188,11 @@ class Children {
       name: `bench-${label}`,
       // Session tuning switches reach the children too, so both ends of a session run the same code.
       env: {
-        ...(process.env.SECRETS_ENGINE_BATCH_WRITES === undefined
-          ? {}
-          : { SECRETS_ENGINE_BATCH_WRITES: process.env.SECRETS_ENGINE_BATCH_WRITES }),
+        ...Object.fromEntries(
+          ['SECRETS_ENGINE_BATCH_WRITES', 'SECRETS_ENGINE_MAX_FRAME'].flatMap((k) =>
+            process.env[k] === undefined ? [] : [[k, process.env[k] as string]],
+          ),
+        ),
         ...env,
         [ENV_MODE]: mode,
       },

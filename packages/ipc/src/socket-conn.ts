@@ -12,7 +12,7 @@ export interface SocketConnInit {
   log: Libp2pLogger;
   /** Called once when the socket has closed, before the muxer is told. */
   onSocketClose: (error: Error | undefined) => void;
-  /** Coalesce the frames of one event-loop turn into one write. Default false. */
+  /** Coalesce the frames of one event-loop turn into one write. */
   batchWrites?: boolean;
 }
 

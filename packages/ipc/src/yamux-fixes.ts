@@ -76,15 +76,16 @@ export function ignoreStalePingAcks(muxer: YamuxMuxerInternals): void {
 export function clampFrameSize(muxer: YamuxMuxerInternals, maxFrameSize: number): void {
   const original = muxer._newStream;
   muxer._newStream = function _newStream(this: YamuxMuxerInternals, ...args) {
-    const stream = original.apply(this, args) as YamuxStreamLike & YamuxStreamInternals;
-    let value = Math.min(stream.maxMessageSize ?? maxFrameSize, maxFrameSize);
+    const stream = original.apply(this, args) as YamuxStreamLike &
+      YamuxStreamInternals & { sendWindowCapacity: number };
+    // The chunk size follows the live send window (libp2p stores `window - 12`, a stale snapshot that
+    // strands the window's last 12 bytes when a zero-delta update arrives, and splits large writes
+    // into a frame plus a 12-byte remainder), capped at maxFrameSize. libp2p's writes are ignored.
     Object.defineProperty(stream, 'maxMessageSize', {
       configurable: true,
       enumerable: true,
-      get: () => value,
-      set: (next: number) => {
-        value = Math.min(next, maxFrameSize);
-      },
+      get: () => Math.min(stream.sendWindowCapacity, maxFrameSize),
+      set: () => {},
     });
     return stream;
   };
