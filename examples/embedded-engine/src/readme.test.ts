@@ -1,0 +1,9 @@
+// The README example runs as written (against the built packages).
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { runReadmeExample } from '../../../test-utils/readme.js';
+
+it('README example embeds an engine and reads through the client', async () => {
+  const printed = await runReadmeExample(fileURLToPath(new URL('..', import.meta.url)));
+  expect(printed).toEqual(['app/db-password app-local']);
+});

@@ -1,0 +1,12 @@
+// The README example runs as written (against the built package).
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { runReadmeExample } from '../../../test-utils/readme.js';
+
+it('README example serves the file through an engine as a builtin plugin', async () => {
+  const printed = await runReadmeExample(fileURLToPath(new URL('..', import.meta.url)));
+  expect(printed).toEqual([
+    'file/api-token file-provider {}',
+    'file/db/password file-provider {"owner":"dba"}',
+  ]);
+});
