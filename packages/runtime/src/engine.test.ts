@@ -1,5 +1,6 @@
 // The engine with builtin plugins only (no processes, protocol.md §7.6, §7.7): option validation,
 // failure isolation of builtins, listing, enable/disable, events.
+import { Code } from '@connectrpc/connect';
 import { NotFoundError } from '@secrets-engine/secrets';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { builtin, captureLogger, tempSocketPath } from './__tests__/helpers.js';
@@ -369,11 +370,14 @@ describe('lifecycle', () => {
     await expect(e.start()).rejects.toThrow(RuntimeError);
   });
 
-  it('after close(), builtins no longer answer', async () => {
+  it('after close(), nothing answers: unavailable, the engine is shutting down', async () => {
     const e = engine({ plugins: [ok()] });
     await e.start();
     await e.close();
-    await expect(e.getSecrets('**')).rejects.toMatchObject({ rawMessage: 'secret not found' });
+    await expect(e.getSecrets('**')).rejects.toMatchObject({
+      code: Code.Unavailable,
+      rawMessage: 'the secrets engine is shutting down',
+    });
   });
 
   it('start() with an already-aborted signal is refused and leaves the engine startable', async () => {

@@ -176,6 +176,7 @@ class EngineImpl extends EventEmitter implements Engine {
   #inode: number | undefined;
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
+  readonly #shutdown = new AbortController();
 
   constructor(options: EngineOptions) {
     super();
@@ -232,6 +233,9 @@ class EngineImpl extends EventEmitter implements Engine {
     // Before the state change: an already-aborted start() leaves the engine startable.
     options.signal?.throwIfAborted();
     this.#state = 'starting';
+    // Aborting while plugins are still starting closes the engine at once (and start() rejects).
+    const onAbort = () => void this.close();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await this.#listen();
       const launched =
@@ -239,9 +243,12 @@ class EngineImpl extends EventEmitter implements Engine {
       for (const plugin of launched) this.#entries.set(plugin.name, plugin);
       // Parallel start: ready once every plugin has been tried once (§7, issue).
       await Promise.all(launched.map((p) => p.start()));
+      options.signal?.throwIfAborted();
     } catch (err) {
       await this.close();
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
     if (this.#state === 'starting') this.#state = 'running';
     this.emit('ready');
@@ -258,6 +265,8 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async #close(): Promise<void> {
     this.#state = 'closing';
+    // Requests still being resolved fail now (unavailable) instead of holding every plugin's drain.
+    this.#shutdown.abort(new ConnectError('the secrets engine is shutting down', Code.Unavailable));
     const server = this.#server;
     const serverClosed =
       server === undefined
@@ -531,13 +540,13 @@ class EngineImpl extends EventEmitter implements Engine {
     return out;
   }
 
-  async #resolve(pattern: string, signal?: AbortSignal): Promise<ProtoEnvelope[]> {
+  async #resolve(pattern: string, callerSignal?: AbortSignal): Promise<ProtoEnvelope[]> {
     const options = { requestTimeoutMs: this.#opts.requestTimeoutMs, logger: this.#logger };
-    return resolveSecrets(
-      pattern,
-      this.#providers(),
-      signal === undefined ? options : { ...options, signal },
-    );
+    const signal =
+      callerSignal === undefined
+        ? this.#shutdown.signal
+        : AbortSignal.any([callerSignal, this.#shutdown.signal]);
+    return resolveSecrets(pattern, this.#providers(), { ...options, signal });
   }
 
   async getSecrets(pattern: string, options: { signal?: AbortSignal } = {}): Promise<Envelope[]> {
