@@ -102,9 +102,15 @@ async function main() {
     { mode: 0o600 },
   );
   symlinkSync(join(root, 'examples/file-provider/dist/file-provider.mjs'), join(pluginsDir, 'file-provider'));
-  writeFileSync(join(pluginsDir, 'file-provider.json'), JSON.stringify({ file: secretsFile, pattern: 'demo/**' }));
+  writeFileSync(
+    join(pluginsDir, 'file-provider.json'),
+    JSON.stringify({ file: secretsFile, pattern: 'demo/**' }),
+  );
   const helper = join(work, 'docker-credential-demo');
-  copyFileSync(join(root, 'examples/exec-provider/src/__tests__/fixtures/fake-credential-helper.mjs'), helper);
+  copyFileSync(
+    join(root, 'examples/exec-provider/src/__tests__/fixtures/fake-credential-helper.mjs'),
+    helper,
+  );
   chmodSync(helper, 0o755);
   writeFileSync(
     `${helper}.store.json`,
@@ -117,9 +123,13 @@ async function main() {
   step('Start the engine with two plugins from a plugins folder');
   show(`secrets-engine serve --socket ${socket} --plugins-dir ${pluginsDir}`);
   const started = Date.now();
-  engine = spawn(process.execPath, [cli, 'serve', '--socket', socket, '--plugins-dir', pluginsDir, '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  engine = spawn(
+    process.execPath,
+    [cli, 'serve', '--socket', socket, '--plugins-dir', pluginsDir, '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   pids.add(engine.pid);
   let engineLog = '';
   engine.stdout.on('data', (d) => (engineLog += d));
@@ -143,7 +153,9 @@ async function main() {
   show("secrets-engine get 'docker-credentials/*' --json");
   say(indent(secretsEngine(['get', 'docker-credentials/*', '--json'])));
   show("secrets-engine get 'nothing/here'");
-  const miss = spawnSync(process.execPath, [cli, 'get', 'nothing/here', '--socket', socket], { encoding: 'utf8' });
+  const miss = spawnSync(process.execPath, [cli, 'get', 'nothing/here', '--socket', socket], {
+    encoding: 'utf8',
+  });
   say(indent(`${miss.stderr.trim()}\n${dim(`exit code ${miss.status}`)}`));
 
   step('Inject a secret into a child process');
@@ -158,10 +170,14 @@ async function main() {
   if (!ran.includes(expected)) throw new Error('the child did not see the secret from the file');
   say(`  ${green('✓')} same hash as the value in ${secretsFile}: ${expected}`);
   show('API_TOKEN=se://demo/api/missing secrets-engine run -- node -e "…"');
-  const refused = spawnSync(process.execPath, [cli, 'run', '--socket', socket, '--', process.execPath, '-e', 'process.exit(0)'], {
-    encoding: 'utf8',
-    env: { ...process.env, API_TOKEN: 'se://demo/api/missing' },
-  });
+  const refused = spawnSync(
+    process.execPath,
+    [cli, 'run', '--socket', socket, '--', process.execPath, '-e', 'process.exit(0)'],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, API_TOKEN: 'se://demo/api/missing' },
+    },
+  );
   say(indent(`${refused.stderr.trim()}\n${dim(`exit code ${refused.status}: the command never started`)}`));
 
   step('Kill a plugin: the engine restarts it');
@@ -182,7 +198,9 @@ async function main() {
   });
   const restarted = childrenOf(engine.pid).find((c) => c.args.includes('file-provider'));
   if (restarted !== undefined) pids.add(restarted.pid);
-  say(`  ${green('✓')} running again as pid ${restarted?.pid ?? '?'}, ${Date.now() - killedAt} ms after the kill`);
+  say(
+    `  ${green('✓')} running again as pid ${restarted?.pid ?? '?'}, ${Date.now() - killedAt} ms after the kill`,
+  );
   show('secrets-engine plugins');
   say(indent(secretsEngine(['plugins'])));
   show("secrets-engine get 'demo/db/*'");
