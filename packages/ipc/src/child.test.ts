@@ -31,7 +31,7 @@ beforeAll(() => {
       `child.test.ts: ${distIndex} is missing; the child fixtures import the built package: ${BUILD_HINT}`,
     );
   }
-  const buildInfo = join(packageDir, 'tsconfig.build.tsbuildinfo');
+  const buildInfo = join(packageDir, 'dist', 'tsconfig.build.tsbuildinfo');
   const builtAt = existsSync(buildInfo) ? statSync(buildInfo).mtimeMs : 0;
   const srcDir = join(packageDir, 'src');
   for (const file of readdirSync(srcDir)) {

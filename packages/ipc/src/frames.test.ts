@@ -319,6 +319,35 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     expect(new Set(streams.map((s) => s.streamId)).size).toBe(N);
   });
 
+  it('no window update once we stopped reading or the peer finished (hashicorp: "frame for missing stream")', async () => {
+    // tests/interop-go-peer: a call's stream is closed from the 'data' handler that completes the
+    // response, and libp2p then granted window for that very frame, after our FIN. hashicorp forgets
+    // a stream once both FINs crossed and logs a warning (error level in Docker) for such an update.
+    const { session, peer } = await raw('client');
+    const call = session.open();
+    const normal = session.open();
+    const finished = session.open();
+    await peer.until((f) => f.filter(is.syn).length === 3, 'three SYNs');
+    for (const id of [1, 3, 5]) peer.ack(id);
+    call.write('request');
+    call.on('data', () => call.destroy()); // the response is complete: close gracefully
+    await peer.next(is.data(1), 'request');
+    peer.data(1, Buffer.alloc(230, 1));
+    peer.data(3, Buffer.alloc(1000, 3));
+    peer.data(5, Buffer.alloc(500, 5), F.FIN); // Data|FIN: the peer has finished sending
+    normal.resume();
+    finished.resume();
+    await peer.next(is.fin(1), 'our FIN on 1');
+    await barrier(peer);
+    const updates = (id: number) =>
+      peer
+        .filter((f) => f.streamId === id && f.type === T.WindowUpdate && f.flags === 0)
+        .map((f) => f.length);
+    expect(updates(1)).toEqual([]);
+    expect(updates(5)).toEqual([]);
+    expect(updates(3)).toEqual([1000]); // an open stream still grants window at once
+  });
+
   it('ts-notes P9: data frames never exceed maxFrameSize (256 KiB), even with a huge window', async () => {
     const { session, peer } = await raw('client');
     const s = session.open();

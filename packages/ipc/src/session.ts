@@ -16,6 +16,7 @@ import {
   ignoreStalePingAcks,
   keepStreamsOnGoAway,
   onOutboundAck,
+  skipUselessWindowUpdates,
   type YamuxMuxerInternals,
 } from './yamux-fixes.js';
 
@@ -185,6 +186,7 @@ class Session implements MuxSession {
     keepStreamsOnGoAway(this.#muxer, (code) => this.#onRemoteGoAway(code));
     ignoreStalePingAcks(this.#muxer);
     clampFrameSize(this.#muxer, init.maxFrameSize ?? DEFAULTS.maxFrameSize);
+    skipUselessWindowUpdates(this.#muxer);
 
     (muxer as unknown as EventTarget).addEventListener('stream', (evt) => {
       const stream = (evt as CustomEvent<YamuxStreamLike>).detail;

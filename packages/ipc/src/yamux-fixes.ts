@@ -91,6 +91,41 @@ export function clampFrameSize(muxer: YamuxMuxerInternals, maxFrameSize: number)
   };
 }
 
+/** YamuxStream.state values (libp2p-yamux StreamState) that still owe the peer a SYN or an ACK. */
+const STATE_INIT = 0;
+const STATE_SYN_RECEIVED = 2;
+
+/**
+ * "Window update after FIN" (found by tests/interop-go-peer): a window update only lets the peer
+ * send more. libp2p still sends one for a data frame that arrives after we stopped reading: a
+ * call's stream is closed (our FIN, read side closed) from the 'message' handler that completes
+ * the response, and the update for that same frame follows our FIN. The peer's FIN crosses it, and
+ * hashicorp, which forgets a stream as soon as both FINs have crossed, logs `[WARN] yamux: frame
+ * for missing stream`: once per call, at error level in Docker's engine and plugins. Skip updates
+ * once we have stopped reading, the peer has finished sending, or the stream is gone. SYN and ACK
+ * frames always go out.
+ */
+export function skipUselessWindowUpdates(muxer: YamuxMuxerInternals): void {
+  const original = muxer._newStream;
+  muxer._newStream = function _newStream(this: YamuxMuxerInternals, ...args) {
+    const stream = original.apply(this, args) as YamuxStreamLike & YamuxStreamInternals & { state: number };
+    const sendWindowUpdate = stream.sendWindowUpdate;
+    stream.sendWindowUpdate = function (this: typeof stream) {
+      const owesFlags = this.state === STATE_INIT || this.state === STATE_SYN_RECEIVED;
+      const useless =
+        this.readStatus === 'closing' ||
+        this.readStatus === 'closed' ||
+        this.remoteWriteStatus === 'closed' ||
+        this.status === 'closed' ||
+        this.status === 'aborted' ||
+        this.status === 'reset';
+      if (useless && !owesFlags) return;
+      sendWindowUpdate.call(this);
+    };
+    return stream;
+  };
+}
+
 /**
  * Mismatch 2: libp2p ACKs an inbound stream only with the first frame it sends on it; hashicorp
  * closes the whole session when a stream it opened is not ACKed within 75 s. ACK on arrival.

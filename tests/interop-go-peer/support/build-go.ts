@@ -1,0 +1,51 @@
+// vitest globalSetup: builds the Go peers (go/cmd/go-engine, go/cmd/yamux-peer) into go/bin with
+// GOFLAGS=-mod=mod GOTOOLCHAIN=local. A missing toolchain or a failed build FAILS the run, loudly:
+// these wire checks must never turn into a silent skip.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { TestProject } from 'vitest/node';
+import { GO_BIN_DIR, GO_DIR } from './paths.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    goVersion: string;
+    goBuildMs: number;
+  }
+}
+
+/** `$GO`, else `go` on PATH, else the standard install location. */
+function findGo(): string {
+  const candidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter(
+    (c): c is string => c !== undefined && c !== '',
+  );
+  for (const go of candidates) {
+    if (go.includes('/') && !existsSync(go)) continue;
+    const probe = spawnSync(go, ['version'], { encoding: 'utf8' });
+    if (probe.status === 0) return go;
+  }
+  throw new Error(
+    `interop-go-peer: no Go toolchain found (tried ${candidates.join(', ')}). These checks need Go ≥ 1.25 ` +
+      'and the Go module proxy (or a warm module cache); install Go or set $GO. They never skip.',
+  );
+}
+
+export default function setup(project: TestProject): void {
+  const go = findGo();
+  const env = { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' };
+  const goVersion = execFileSync(go, ['version'], { encoding: 'utf8', env }).trim();
+  const started = Date.now();
+  const build = spawnSync(go, ['build', '-o', `${GO_BIN_DIR}/`, './cmd/...'], {
+    cwd: GO_DIR,
+    env,
+    encoding: 'utf8',
+    timeout: 10 * 60_000,
+  });
+  if (build.status !== 0) {
+    throw new Error(
+      `interop-go-peer: \`go build ./cmd/...\` failed in ${GO_DIR} (${goVersion}, exit ${build.status ?? build.signal}):\n` +
+        `${build.stderr}${build.error === undefined ? '' : `\n${build.error.message}`}`,
+    );
+  }
+  project.provide('goVersion', goVersion);
+  project.provide('goBuildMs', Date.now() - started);
+}

@@ -1,0 +1,282 @@
+// gostack-plugin: a secrets-provider plugin on the Go stack Docker's SDK uses (hashicorp/yamux
+// v0.1.2, net/http, connect-go, Go protobuf), speaking the HEAD (plugins.v1) or OLD (resolver.v1)
+// registration protocol. Written by us from protocol.md; it does NOT use Docker's SDK.
+//
+// Same environment contract as the Docker-SDK plugins in ../../plugin-head and ../../plugin-old
+// (see tests/interop/README.md):
+//
+//	DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG  set by the engine when it launches the plugin (fd 3)
+//	INTEROP_SOCKET     manual launch: the engine socket to dial and hijack
+//	INTEROP_NAME       manual launch: the name to register (default: the binary's base name)
+//	INTEROP_PROTOCOL   head (default) or old
+//	INTEROP_KIND       access-control: register as an access-control module (HEAD only; go-stack only)
+//	INTEROP_VERSION    the plugin version (default v0.0.1)
+//	INTEROP_PATTERN    the registered pattern (default go/**)
+//	INTEROP_SECRETS    JSON [{id, value (base64), version, metadata, createdAt, expiresAt}]
+//	INTEROP_SECRETS_FILE  the same JSON from a file (values beyond the 128 KiB env limit)
+//	INTEROP_ERROR_ON   a request pattern answered with a plain (non not-found) error
+//	INTEROP_PID_DIR    if set: writes <pid> at start and <pid>.exit ("<code> <reason>") at exit
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pluginsv1 "secrets-engine-interop/gostack/gen/plugins/v1"
+	"secrets-engine-interop/gostack/gen/plugins/v1/pluginsv1connect"
+	resolverv1 "secrets-engine-interop/gostack/gen/resolver/v1"
+	"secrets-engine-interop/gostack/gen/resolver/v1/resolverv1connect"
+	"secrets-engine-interop/gostack/internal/ipc"
+	"secrets-engine-interop/gostack/internal/match"
+)
+
+type secret struct {
+	ID        string            `json:"id"`
+	Value     []byte            `json:"value"`
+	Version   string            `json:"version"`
+	Metadata  map[string]string `json:"metadata"`
+	CreatedAt time.Time         `json:"createdAt"`
+	ExpiresAt time.Time         `json:"expiresAt"`
+}
+
+var logger = log.New(os.Stderr, "gostack-plugin: ", log.Lmsgprefix)
+
+func main() {
+	code, reason := run()
+	if dir := os.Getenv("INTEROP_PID_DIR"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".exit"),
+			[]byte(fmt.Sprintf("%d %s", code, reason)), 0o644)
+	}
+	logger.Printf("exiting with code %d: %s", code, reason)
+	os.Exit(code)
+}
+
+func run() (int, string) {
+	// Before anything else: once registered the plugin must handle SIGINT/SIGTERM (§7.5).
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	if dir := os.Getenv("INTEROP_PID_DIR"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+	}
+	protocol := envOr("INTEROP_PROTOCOL", "head")
+	version := envOr("INTEROP_VERSION", "v0.0.1")
+	pattern := envOr("INTEROP_PATTERN", "go/**")
+	var store []secret
+	if err := loadSecrets(&store); err != nil {
+		return 2, err.Error()
+	}
+
+	var conn net.Conn
+	var name string
+	registrationTimeout := 5 * time.Second
+	if raw, ok := os.LookupEnv(ipc.LaunchEnv); ok {
+		cfg, err := ipc.ParseLaunchConfig(raw)
+		if err != nil {
+			return 2, err.Error()
+		}
+		if conn, err = ipc.ConnFromFd(cfg.Fd); err != nil {
+			return 2, err.Error()
+		}
+		name, registrationTimeout = cfg.Name, cfg.Timeout
+	} else {
+		socket := os.Getenv("INTEROP_SOCKET")
+		if socket == "" {
+			return 2, "neither " + ipc.LaunchEnv + " nor INTEROP_SOCKET is set"
+		}
+		var err error
+		if conn, err = ipc.DialAndHijack(socket); err != nil {
+			return 2, err.Error()
+		}
+		name = envOr("INTEROP_NAME", filepath.Base(os.Args[0]))
+	}
+
+	setupDone := make(chan struct{})
+	var shutdown func()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	resolver := &resolverHandler{store: store, errorOn: os.Getenv("INTEROP_ERROR_ON"), setupDone: setupDone, timeout: registrationTimeout}
+	mux.Handle(resolverv1connect.NewResolverServiceHandler(resolver))
+	shutdownCalled := make(chan struct{}, 1)
+	onShutdown := func() {
+		select {
+		case shutdownCalled <- struct{}{}:
+			go shutdown()
+		default:
+		}
+	}
+	if protocol == "old" {
+		mux.Handle(resolverv1connect.NewPluginServiceHandler(oldShutdown{onShutdown}))
+	} else {
+		mux.Handle(pluginsv1connect.NewPluginServiceHandler(headShutdown{onShutdown}))
+	}
+
+	session, err := ipc.New(conn, mux, logger)
+	if err != nil {
+		return 2, err.Error()
+	}
+	shutdown = session.Close
+
+	ctx, cancel := context.WithTimeout(context.Background(), registrationTimeout)
+	engine, err := register(ctx, session.Client, protocol, name, version, pattern)
+	cancel()
+	if err != nil {
+		session.Close()
+		return 1, "registration failed: " + err.Error()
+	}
+	close(setupDone)
+	logger.Printf("registered %s@%s pattern %s over %s (engine: %s)", name, version, pattern, protocol, engine)
+
+	select {
+	case sig := <-sigs:
+		session.Close()
+		return 0, "signal " + sig.String()
+	case <-session.Done():
+	}
+	select {
+	case <-shutdownCalled:
+		return 0, "shutdown rpc"
+	default:
+	}
+	if err := session.Err(); err != nil {
+		// §7.5: the engine went away; not an error for the plugin.
+		return 0, "engine gone: " + err.Error()
+	}
+	return 0, "closed"
+}
+
+func register(ctx context.Context, client *http.Client, protocol, name, version, pattern string) (string, error) {
+	if protocol == "old" {
+		c := resolverv1connect.NewRegisterServiceClient(client, ipc.BaseURL)
+		res, err := c.RegisterPlugin(ctx, connect.NewRequest(&resolverv1.RegisterPluginRequest{
+			Name: proto.String(name), Version: proto.String(version), Pattern: proto.String(pattern),
+		}))
+		if err != nil {
+			return "", err
+		}
+		return res.Msg.GetEngineName() + "@" + res.Msg.GetEngineVersion(), nil
+	}
+	c := pluginsv1connect.NewRegisterServiceClient(client, ipc.BaseURL)
+	req := &pluginsv1.RegisterPluginRequest{
+		Name: proto.String(name), Version: proto.String(version),
+		Metadata: &pluginsv1.RegisterPluginRequest_SecretsProvider{
+			SecretsProvider: &pluginsv1.SecretsProvider{Pattern: proto.String(pattern)},
+		},
+	}
+	if os.Getenv("INTEROP_KIND") == "access-control" {
+		// What Docker's NewAccessControlModule registers (HEAD, §4.2, §10.1).
+		req.Metadata = &pluginsv1.RegisterPluginRequest_AccessControlModule{AccessControlModule: &pluginsv1.AccessControlModule{}}
+	}
+	res, err := c.RegisterPlugin(ctx, connect.NewRequest(req))
+	if err != nil {
+		return "", err
+	}
+	return res.Msg.GetEngineName() + "@" + res.Msg.GetEngineVersion(), nil
+}
+
+type headShutdown struct{ fn func() }
+
+func (h headShutdown) Shutdown(context.Context, *connect.Request[pluginsv1.ShutdownRequest]) (*connect.Response[pluginsv1.ShutdownResponse], error) {
+	h.fn()
+	return connect.NewResponse(&pluginsv1.ShutdownResponse{}), nil
+}
+
+type oldShutdown struct{ fn func() }
+
+func (h oldShutdown) Shutdown(context.Context, *connect.Request[resolverv1.ShutdownRequest]) (*connect.Response[resolverv1.ShutdownResponse], error) {
+	h.fn()
+	return connect.NewResponse(&resolverv1.ShutdownResponse{}), nil
+}
+
+type resolverHandler struct {
+	store     []secret
+	errorOn   string
+	setupDone chan struct{}
+	timeout   time.Duration
+}
+
+// GetSecrets answers like Docker's SDK handler (§5.1 step 7, §6.4 step 7): gated on registration,
+// not_found "secret not found" when nothing matches, internal for other errors.
+func (h *resolverHandler) GetSecrets(ctx context.Context, req *connect.Request[resolverv1.GetSecretsRequest]) (*connect.Response[resolverv1.GetSecretsResponse], error) {
+	select {
+	case <-h.setupDone:
+	case <-time.After(h.timeout):
+		return nil, connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("registration incomplete (timeout after %s)", h.timeout))
+	case <-ctx.Done():
+		return nil, connect.NewError(connect.CodeInternal, errors.New("context cancelled while waiting for registration"))
+	}
+	pattern := req.Msg.GetPattern()
+	// connect-go gzips every response when the caller accepts it (§2.3): log what the engine sent.
+	logger.Printf("GetSecrets %s accept-encoding=%s", pattern, req.Header().Get("Accept-Encoding"))
+	if !match.Valid(pattern) {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("invalid pattern"))
+	}
+	if pattern == h.errorOn {
+		return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("failed to get secret %q: boom", pattern))
+	}
+	var out []*resolverv1.GetSecretsResponse_Envelope
+	for _, s := range h.store {
+		if !match.Match(pattern, s.ID) {
+			continue
+		}
+		metadata := map[string]string{"requested": pattern}
+		for k, v := range s.Metadata {
+			metadata[k] = v
+		}
+		out = append(out, &resolverv1.GetSecretsResponse_Envelope{
+			Id:       proto.String(s.ID),
+			Value:    s.Value,
+			Provider: proto.String("gostack-plugin"),
+			Version:  proto.String(s.Version),
+			Metadata: metadata,
+			// Go writes every time with timestamppb.New; unset is the Go zero time (§4.4).
+			CreatedAt:  timestamppb.New(s.CreatedAt),
+			ResolvedAt: timestamppb.New(time.Time{}),
+			ExpiresAt:  timestamppb.New(s.ExpiresAt),
+		})
+	}
+	if len(out) == 0 {
+		return nil, connect.NewError(connect.CodeNotFound, errors.New("secret not found"))
+	}
+	return connect.NewResponse(&resolverv1.GetSecretsResponse{Envelopes: out}), nil
+}
+
+func envOr(key, fallback string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// loadSecrets reads the static store from INTEROP_SECRETS_FILE (for values beyond the 128 KiB limit
+// of one environment variable) or INTEROP_SECRETS.
+func loadSecrets(store *[]secret) error {
+	raw := []byte(os.Getenv("INTEROP_SECRETS"))
+	if path := os.Getenv("INTEROP_SECRETS_FILE"); path != "" {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return err
+		}
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, store); err != nil {
+		return fmt.Errorf("bad INTEROP_SECRETS: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,347 @@
+// Per-test harness of the interop suite: temp folders and sockets, engines, Go processes, and
+// bookkeeping so nothing outlives its test. Every Go plugin records its pid in INTEROP_PID_DIR at
+// start and writes <pid>.exit ("<code> <reason>") when it exits by itself.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import { createEngine, type Engine, type EngineOptions, type Logger } from '@secrets-engine/runtime';
+import { afterEach, beforeEach, inject } from 'vitest';
+import { CLIENT_PEERS, type ClientPeer, PLUGIN_PEERS, type PluginPeer } from './go.js';
+
+// --- binaries and peers ---
+
+/** The path of a built Go binary; throws the build error (loudly) when it could not be built. */
+export function goBinary(binary: string): string {
+  const build = inject('goBuilds').find((b) => b.binary === binary);
+  if (build === undefined) {
+    throw new Error(`interop: Go binary ${binary} was not built (its tier is not in INTEROP_TIERS)`);
+  }
+  if (!build.ok) {
+    throw new Error(
+      `interop: cannot run ${build.what}: the Go binary ${binary} could not be built.\n${build.error}`,
+    );
+  }
+  return build.path;
+}
+
+export function pluginPeers(): PluginPeer[] {
+  const tiers = inject('tiers');
+  return PLUGIN_PEERS.filter((p) => tiers.includes(p.tier));
+}
+
+export function clientPeers(): ClientPeer[] {
+  const tiers = inject('tiers');
+  return CLIENT_PEERS.filter((p) => tiers.includes(p.tier));
+}
+
+// --- the static store every Go plugin serves (INTEROP_SECRETS) ---
+
+export const GO_ZERO = '0001-01-01T00:00:00Z';
+export const GO_ZERO_SECONDS = -62_135_596_800n;
+export const BLOB = Uint8Array.from([0, 1, 2, 0x7f, 0x80, 0xfe, 0xff]);
+
+export const GO_SECRETS = [
+  {
+    id: 'go/db/password',
+    value: Buffer.from('hunter2').toString('base64'),
+    version: 'sv3',
+    metadata: { owner: 'go', 'rotated-by': 'ops@example.com' },
+    createdAt: '2024-05-06T07:08:09.123456789Z',
+    expiresAt: '2030-01-02T03:04:05Z',
+  },
+  {
+    id: 'go/bin/blob',
+    value: Buffer.from(BLOB).toString('base64'),
+    version: '',
+    metadata: {},
+    createdAt: GO_ZERO,
+    expiresAt: GO_ZERO,
+  },
+];
+
+/** Environment of a Go plugin: the static store and the knobs of the contract (README). */
+export function pluginEnv(peer: PluginPeer, pidDir: string, extra: Record<string, string> = {}) {
+  return {
+    INTEROP_SECRETS: JSON.stringify(GO_SECRETS),
+    INTEROP_VERSION: 'v1.2.3',
+    INTEROP_PATTERN: 'go/**',
+    INTEROP_ERROR_ON: 'go/boom',
+    INTEROP_PID_DIR: pidDir,
+    ...peer.env,
+    ...extra,
+  };
+}
+
+// --- processes ---
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X' && state !== 'x';
+  } catch {
+    if (existsSync('/proc/self/stat')) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Node 20 ships libuv 1.46, which binds and connects Linux abstract sockets with the whole
+ * sockaddr_un length: the name is padded with NUL bytes to 108 bytes, so it is a different address
+ * from the exact-length one Go uses (nodejs/node#50889, fixed in libuv 1.48, libuv/libuv#4266).
+ */
+export const NODE_PADS_ABSTRACT_SOCKETS = (() => {
+  const [major = 0, minor = 0] = process.versions.uv.split('.').map(Number);
+  return major === 1 && minor < 48;
+})();
+
+/** An engine in a process of its own (fixtures/engine.mjs), so a test can SIGKILL it. */
+export const ENGINE_FIXTURE = fileURLToPath(new URL('../fixtures/engine.mjs', import.meta.url));
+
+/** Lines a Go plugin's yamux printed on stderr (forwarded into the engine log): warnings, errors. */
+export function goYamuxLines(lines: readonly string[]): string[] {
+  return lines.filter((l) => l.includes('"stream":"stderr"') && /yamux/i.test(l));
+}
+
+/** Runs a Go client binary and parses the one JSON object it prints. */
+export function runClient(binary: string, socketPath: string, ...args: string[]): Promise<ClientOutput> {
+  return new Promise((resolve, reject) => {
+    execFile(binary, ['-socket', socketPath, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`${binary} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(stdout) as ClientOutput);
+      } catch {
+        reject(new Error(`${binary} ${args.join(' ')} printed no JSON: ${stdout}\n${stderr}`));
+      }
+    });
+  });
+}
+
+export interface ClientEnvelope {
+  id: string;
+  /** base64 (Go's encoding of []byte). */
+  value: string;
+  provider: string;
+  version: string;
+  metadata: Record<string, string> | null;
+  createdAt: string;
+  resolvedAt: string;
+  expiresAt: string;
+}
+
+export interface ClientPlugin {
+  name: string;
+  version: string;
+  pattern: string;
+  disabled: boolean;
+  external: boolean;
+  configurable: boolean;
+  runStatus: string;
+  statusMessage: string;
+}
+
+export type ClientOutput =
+  | {
+      ok: true;
+      envelopes?: ClientEnvelope[];
+      plugins?: ClientPlugin[];
+      version?: string;
+      date?: string;
+      commitHash?: string;
+    }
+  | { ok: false; error: string; code: string; notFound: boolean; notAvailable: boolean };
+
+/** A raw Connect transport on the engine socket, as any client would use. */
+export function engineTransport(socketPath: string) {
+  return createConnectTransport({
+    httpVersion: '1.1',
+    baseUrl: 'http://secrets-engine.localhost',
+    useBinaryFormat: true,
+    nodeOptions: { socketPath },
+  });
+}
+
+function captureLogger(lines: string[], prefix = ''): Logger {
+  const write = (level: string) => (message: string, attrs?: Record<string, unknown>) => {
+    const line = `${level} ${prefix}${message}${attrs === undefined ? '' : ` ${JSON.stringify(attrs)}`}`;
+    lines.push(line);
+    if (process.env.INTEROP_VERBOSE) process.stderr.write(`${line}\n`);
+  };
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (attrs: Record<string, unknown>) =>
+      captureLogger(
+        lines,
+        `${prefix}${Object.entries(attrs)
+          .map(([k, v]) => `${k}=${String(v)} `)
+          .join('')}`,
+      ),
+  };
+}
+
+// --- per-test context ---
+
+export interface SpawnedProcess {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stdout(): string;
+  stderr(): string;
+}
+
+export interface InteropContext {
+  dir: string;
+  socketPath: string;
+  pluginsDir: string;
+  pidDir: string;
+  logs: string[];
+  /** Puts `binary` into the plugins folder under `name` (a symlink, protocol.md §1.1). */
+  addPlugin(name: string, binary: string): void;
+  /** An engine on this test's socket and plugins folder; closed after the test. */
+  engine(options?: EngineOptions): Engine;
+  /** Spawns a process; SIGKILLed and reaped after the test if still running. */
+  spawn(command: string, args: string[], env: Record<string, string>): SpawnedProcess;
+  /** Pids the Go plugins recorded so far. */
+  recordedPids(): number[];
+  /** The exit marker a Go plugin wrote when it exited by itself, if any. */
+  exitMarker(pid: number): string | undefined;
+}
+
+export function useInterop(): InteropContext {
+  const ctx = {} as InteropContext;
+  let engines: Engine[] = [];
+  let children: SpawnedProcess[] = [];
+
+  beforeEach(({ onTestFailed }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-interop-'));
+    const pluginsDir = join(dir, 'plugins');
+    const pidDir = join(dir, 'pids');
+    mkdirSync(pluginsDir);
+    mkdirSync(pidDir);
+    const logs: string[] = [];
+    onTestFailed(() => {
+      process.stderr.write(`--- engine log ---\n${logs.join('\n')}\n`);
+      for (const c of children) process.stderr.write(`--- stderr of pid ${c.pid} ---\n${c.stderr()}\n`);
+    });
+    engines = [];
+    children = [];
+    Object.assign(ctx, {
+      dir,
+      socketPath: join(dir, 'engine.sock'),
+      pluginsDir,
+      pidDir,
+      logs,
+      addPlugin(name: string, binary: string) {
+        symlinkSync(binary, join(pluginsDir, name));
+      },
+      engine(options: EngineOptions = {}) {
+        const engine = createEngine({
+          socketPath: ctx.socketPath,
+          pluginsDir,
+          logger: captureLogger(logs),
+          ...options,
+        });
+        engines.push(engine);
+        return engine;
+      },
+      spawn(command: string, args: string[], env: Record<string, string>) {
+        const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+        });
+        child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+          err += d;
+          if (process.env.INTEROP_VERBOSE) process.stderr.write(d);
+        });
+        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+          child.once('exit', (code, signal) => resolve({ code, signal }));
+        });
+        if (child.pid === undefined) throw new Error(`cannot spawn ${command}`);
+        const spawned: SpawnedProcess = {
+          child,
+          pid: child.pid,
+          exited,
+          stdout: () => out,
+          stderr: () => err,
+        };
+        children.push(spawned);
+        return spawned;
+      },
+      recordedPids() {
+        return readdirSync(pidDir)
+          .filter((f) => /^\d+$/.test(f))
+          .map(Number);
+      },
+      exitMarker(pid: number) {
+        const path = join(pidDir, `${pid}.exit`);
+        return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+      },
+    } satisfies InteropContext);
+  });
+
+  afterEach(async () => {
+    await Promise.allSettled(engines.map((e) => e.close()));
+    for (const c of children) {
+      if (c.child.exitCode === null && c.child.signalCode === null) {
+        c.child.kill('SIGKILL');
+        await c.exited;
+      }
+    }
+    // Nothing a test started may outlive it.
+    const pids = ctx.recordedPids();
+    let leftover: number[] = [];
+    try {
+      await waitFor('every Go plugin to exit', () => pids.every((pid) => !isAlive(pid)), {
+        timeoutMs: 3_000,
+      });
+    } catch {
+      leftover = pids.filter(isAlive);
+      for (const pid of leftover) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+    }
+    rmSync(ctx.dir, { recursive: true, force: true });
+    if (leftover.length > 0) {
+      process.stderr.write(`--- engine log ---\n${ctx.logs.join('\n')}\n`);
+      throw new Error(`Go processes left after the test (now killed): ${leftover.join(', ')}`);
+    }
+  });
+
+  return ctx;
+}
