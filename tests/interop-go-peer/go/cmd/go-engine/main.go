@@ -42,10 +42,10 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	pluginsv1 "github.com/secrets-engine/secrets-engine-ts/tests/interop-go-peer/go/gen/plugins/v1"
-	"github.com/secrets-engine/secrets-engine-ts/tests/interop-go-peer/go/gen/plugins/v1/pluginsv1connect"
-	resolverv1 "github.com/secrets-engine/secrets-engine-ts/tests/interop-go-peer/go/gen/resolver/v1"
-	"github.com/secrets-engine/secrets-engine-ts/tests/interop-go-peer/go/gen/resolver/v1/resolverv1connect"
+	pluginsv1 "secrets-engine-interop/gostack/gen/plugins/v1"
+	"secrets-engine-interop/gostack/gen/plugins/v1/pluginsv1connect"
+	resolverv1 "secrets-engine-interop/gostack/gen/resolver/v1"
+	"secrets-engine-interop/gostack/gen/resolver/v1/resolverv1connect"
 	"github.com/secrets-engine/secrets-engine-ts/tests/interop-go-peer/go/internal/ipcstack"
 	"github.com/secrets-engine/secrets-engine-ts/tests/interop-go-peer/go/internal/wire"
 )
