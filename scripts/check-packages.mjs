@@ -1,0 +1,160 @@
+// Packs every published package the way `pnpm publish` would and checks the tarball:
+//   - publint --strict (package.json fields, exports, files);
+//   - attw --profile esm-only (types resolve for ESM consumers; CJS resolution is not checked,
+//     the packages are ESM-only);
+//   - no tests, fixtures, test helpers or tsbuildinfo are shipped;
+//   - every .d.ts.map / .js.map `sources` entry points at a file inside the tarball;
+//   - no `workspace:` ranges are left in the packed package.json.
+// Builds first (turbo, cached) unless --no-build is given. Exits 1 with a summary on any problem.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix } from 'node:path';
+
+export const PUBLISHED = ['proto', 'secrets', 'ipc', 'plugin-sdk', 'runtime', 'client', 'cli'];
+
+const root = new URL('..', import.meta.url).pathname;
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+const args = process.argv.slice(2);
+const only = args.filter((a) => !a.startsWith('--'));
+const packages = only.length ? PUBLISHED.filter((p) => only.includes(p)) : PUBLISHED;
+
+function run(cmd, cmdArgs, opts = {}) {
+  const r = spawnSync(cmd, cmdArgs, {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    maxBuffer: 64 * 1024 * 1024,
+    ...opts,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+const log = (s) => process.stdout.write(`${s}\n`);
+
+if (!args.includes('--no-build')) {
+  log('building the published packages (turbo, cached)...');
+  const filters = PUBLISHED.flatMap((p) => ['--filter', `@secrets-engine/${p}`]);
+  const b = run(bin('turbo'), ['run', 'build', '--output-logs=errors-only', ...filters], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (b.code !== 0) {
+    log('build failed');
+    process.exit(1);
+  }
+}
+
+// Paths (inside the tarball, without the leading `package/`) that must never be published.
+const FORBIDDEN = [
+  [/(^|\/)__tests__(\/|$)/, 'test helper or fixture (__tests__)'],
+  [/\.test\.[cm]?[jt]s(\.map)?$/, 'test file'],
+  [/\.test\.d\.[cm]?ts(\.map)?$/, 'test declaration'],
+  [/(^|\/)fixtures?(\/|$)/, 'fixture'],
+  [/\.tsbuildinfo$/, 'tsbuildinfo'],
+  [/(^|\/)vitest\.config\./, 'vitest config'],
+  [/(^|\/)tsconfig[^/]*\.json$/, 'tsconfig'],
+  [/(^|\/)test-results\.json$/, 'test report'],
+];
+
+const work = mkdtempSync(join(tmpdir(), 'check-packages-'));
+const results = [];
+try {
+  for (const pkg of packages) {
+    const dir = join(root, 'packages', pkg);
+    const name = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).name;
+    const problems = [];
+    const dest = join(work, pkg);
+    mkdirSync(dest);
+    log(`\n--- ${name}`);
+
+    const packed = run('pnpm', ['pack', '--pack-destination', dest], { cwd: dir });
+    const tarball = packed.out
+      .split('\n')
+      .map((l) => l.trim())
+      .reverse()
+      .find((l) => l.endsWith('.tgz'));
+    if (packed.code !== 0 || !tarball) {
+      log(packed.out);
+      results.push({ name, problems: ['pnpm pack failed'] });
+      continue;
+    }
+
+    // Contents.
+    const files = run('tar', ['-tzf', tarball])
+      .out.split('\n')
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ''));
+    const shipped = new Set(files);
+    for (const f of files) {
+      for (const [re, what] of FORBIDDEN) {
+        if (re.test(f)) problems.push(`ships ${what}: ${f}`);
+      }
+    }
+    for (const must of ['package.json', 'README.md', 'CHANGELOG.md']) {
+      if (!shipped.has(must)) problems.push(`does not ship ${must}`);
+    }
+
+    // Packed package.json.
+    const unpack = join(dest, 'unpacked');
+    mkdirSync(unpack);
+    run('tar', ['-xzf', tarball, '-C', unpack]);
+    const pkgDir = join(unpack, 'package');
+    const manifest = readFileSync(join(pkgDir, 'package.json'), 'utf8');
+    if (manifest.includes('workspace:')) problems.push('packed package.json still has workspace: ranges');
+
+    // Source maps and declaration maps resolve inside the tarball.
+    let maps = 0;
+    for (const f of files.filter((x) => x.endsWith('.map'))) {
+      maps++;
+      const map = JSON.parse(readFileSync(join(pkgDir, f), 'utf8'));
+      for (const src of map.sources ?? []) {
+        const target = posix.normalize(posix.join(posix.dirname(f), map.sourceRoot ?? '', src));
+        if (!shipped.has(target)) problems.push(`${f}: source ${src} -> ${target} is not in the tarball`);
+      }
+      const generated = posix.join(posix.dirname(f), map.file ?? posix.basename(f, '.map'));
+      if (!shipped.has(generated)) problems.push(`${f}: its file ${map.file} is not in the tarball`);
+    }
+
+    // publint.
+    const pl = run(bin('publint'), [tarball, '--strict'], { cwd: dirname(tarball) });
+    log(pl.out.trim());
+    if (pl.code !== 0) problems.push('publint --strict reported problems (see above)');
+
+    // attw. A package with no typed entry point (the CLI) has nothing for attw to check.
+    const exportsField = JSON.parse(manifest).exports ?? {};
+    const typed = Object.keys(exportsField).some((k) => k !== './package.json');
+    if (typed) {
+      const at = run(bin('attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii'], {
+        cwd: dirname(tarball),
+      });
+      log(at.out.trim());
+      if (at.code !== 0) problems.push('attw --profile esm-only reported problems (see above)');
+    } else {
+      log('attw: skipped (no importable entry point; bin only)');
+    }
+
+    log(`${files.length} files, ${maps} maps checked`);
+    for (const p of problems) log(`  PROBLEM: ${p}`);
+    results.push({ name, problems });
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+log('\n=== check:packages summary ===');
+let bad = 0;
+for (const { name, problems } of results) {
+  if (problems.length === 0) {
+    log(`  ok    ${name}`);
+  } else {
+    bad++;
+    log(`  FAIL  ${name} (${problems.length} problem${problems.length === 1 ? '' : 's'})`);
+    for (const p of problems.slice(0, 20)) log(`          ${p}`);
+    if (problems.length > 20) log(`          ... and ${problems.length - 20} more`);
+  }
+}
+log(
+  `${results.length - bad} of ${results.length} published packages pass publint, attw and the tarball checks`,
+);
+process.exit(bad > 0 ? 1 : 0);
