@@ -1,0 +1,512 @@
+#!/usr/bin/env node
+// Pack-and-install test of the published packages: `pnpm pack` each one, install the tarballs with
+// plain npm into scratch projects outside the workspace (no workspace links), and run a small
+// program per package. Assumes `pnpm build` ran. Prints one PASS/FAIL line per scenario, leaves no
+// process and no file behind, exits non-zero on failure.
+//
+// @secrets-engine/* packages come only from the tarballs: the scope's registry is pointed at a
+// closed port, so a dependency missing from a tarball set fails the install instead of silently
+// coming from the public registry. (npm still asks the registry about a scoped dependency that a
+// tarball on the command line satisfies; the scope's registry is a local server that answers 404
+// at once, so that costs nothing.) Third-party dependencies come from the npm registry.
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SCOPE = '@secrets-engine';
+const PUBLISHED = ['proto', 'secrets', 'ipc', 'plugin-sdk', 'runtime', 'client', 'cli'];
+
+// The registry of the @secrets-engine scope: 404 for everything.
+const scopeRequests = new Set();
+const scopeRegistry = createServer((req, res) => {
+  scopeRequests.add(decodeURIComponent(req.url ?? ''));
+  res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+});
+await new Promise((resolve) => scopeRegistry.listen(0, '127.0.0.1', resolve));
+const NO_REGISTRY = `--${SCOPE}:registry=http://127.0.0.1:${scopeRegistry.address().port}/`;
+const NPM_FLAGS = ['--no-audit', '--no-fund', '--loglevel=error', '--no-update-notifier', NO_REGISTRY];
+
+const work = mkdtempSync(join(tmpdir(), 'se-pack-install-'));
+const children = new Set();
+const t0 = Date.now();
+const secs = (since) => `${((Date.now() - since) / 1000).toFixed(1)}s`;
+const log = (s) => process.stdout.write(`${s}\n`);
+
+/** Runs a command; resolves with { code, signal, stdout, stderr } (never rejects on exit status). */
+function run(cmd, args, { cwd = work, timeoutMs = 120_000, env } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, npm_config_update_notifier: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      stderr += `\n[timed out after ${timeoutMs} ms]`;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Like run, but throws (with the output) unless the exit code is `expect`. */
+async function check(what, cmd, args, options = {}) {
+  const res = await run(cmd, args, options);
+  const expect = options.expect ?? 0;
+  if (res.code !== expect) {
+    throw new Error(
+      `${what}: exit ${res.code ?? res.signal}, expected ${expect}\n--- stdout\n${res.stdout.trim()}\n--- stderr\n${res.stderr.trim()}`,
+    );
+  }
+  return res;
+}
+
+/** Starts a long-running process and resolves once a stdout line matches `ready`. */
+function startUntil(what, cmd, args, ready, { cwd = work, timeoutMs = 30_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const fail = (why) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${what}: ${why}\n--- stdout\n${stdout.trim()}\n--- stderr\n${stderr.trim()}`));
+    };
+    const timer = setTimeout(() => fail(`no ready line within ${timeoutMs} ms`), timeoutMs);
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      const line = stdout.split('\n').find((l) => ready.test(l));
+      if (line !== undefined && !settled) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ child, line, output: () => ({ stdout, stderr }) });
+      }
+    });
+    child.on('error', (err) => fail(err.message));
+    child.on('close', (code, signal) => {
+      children.delete(child);
+      fail(`exited early (${code ?? signal})`);
+    });
+  });
+}
+
+/** Sends `signal` and resolves with the exit code (or signal name). */
+function stop(child, signal = 'SIGTERM', timeoutMs = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve(child.exitCode ?? child.signalCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(`timeout (killed after ${timeoutMs} ms)`);
+    }, timeoutMs);
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      resolve(code ?? sig);
+    });
+    child.kill(signal);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing
+
+const manifests = new Map(
+  PUBLISHED.map((p) => [p, JSON.parse(readFileSync(join(root, 'packages', p, 'package.json'), 'utf8'))]),
+);
+const shortName = (name) => name.slice(SCOPE.length + 1);
+
+/** The published package plus its @secrets-engine runtime dependencies, transitively. */
+function closure(pkg) {
+  const seen = new Set();
+  const visit = (p) => {
+    if (seen.has(p)) return;
+    seen.add(p);
+    for (const dep of Object.keys(manifests.get(p).dependencies ?? {})) {
+      if (dep.startsWith(`${SCOPE}/`)) visit(shortName(dep));
+    }
+  };
+  visit(pkg);
+  return [...seen];
+}
+
+const tarballDir = join(work, 'tarballs');
+const tarballs = new Map();
+
+async function packAll() {
+  mkdirSync(tarballDir);
+  await Promise.all(
+    PUBLISHED.map(async (p) => {
+      const dir = join(tarballDir, p);
+      mkdirSync(dir);
+      await check(`pnpm pack (${p})`, 'pnpm', ['pack', '--pack-destination', dir], {
+        cwd: join(root, 'packages', p),
+      });
+      const files = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
+      if (files.length !== 1) throw new Error(`pnpm pack (${p}) produced ${files.length} tarballs`);
+      tarballs.set(p, join(dir, files[0]));
+    }),
+  );
+  // `workspace:^` must be rewritten to real versions in every packed manifest.
+  for (const p of PUBLISHED) {
+    const res = await check(`tar (${p})`, 'tar', ['-xzOf', tarballs.get(p), 'package/package.json']);
+    const packed = JSON.parse(res.stdout);
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const [dep, range] of Object.entries(packed[field] ?? {})) {
+        if (String(range).startsWith('workspace:')) {
+          throw new Error(`packed ${packed.name}: ${field}.${dep} is still "${range}"`);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scratch projects
+
+/** A fresh npm project outside the workspace with `pkgs` (and their closures) installed from tarballs. */
+async function scratchProject(name, pkgs) {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ name: `scratch-${name}`, version: '0.0.0', private: true, type: 'module' }, null, 2)}\n`,
+  );
+  const wanted = [...new Set(pkgs.flatMap(closure))];
+  await check(
+    `npm install (${name})`,
+    'npm',
+    ['install', ...NPM_FLAGS, ...wanted.map((p) => tarballs.get(p))],
+    {
+      cwd: dir,
+    },
+  );
+  assertFromTarballs(dir, name);
+  return { dir, installed: wanted };
+}
+
+/** Every @secrets-engine package in the lockfile must come from a local tarball. */
+function assertFromTarballs(dir, what) {
+  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8'));
+  for (const [path, entry] of Object.entries(lock.packages ?? {})) {
+    if (path.includes(`node_modules/${SCOPE}/`) && !String(entry.resolved ?? '').startsWith('file:')) {
+      throw new Error(`${what}: ${path} was not installed from a tarball (resolved: ${entry.resolved})`);
+    }
+  }
+}
+
+/** Names of every @secrets-engine package in `npm ls --all --json` of `dir`. */
+async function scopeClosure(dir) {
+  const res = await run('npm', ['ls', '--all', '--json', NO_REGISTRY], { cwd: dir });
+  if (res.code !== 0) throw new Error(`npm ls: exit ${res.code}\n${res.stdout}\n${res.stderr}`);
+  const names = new Set();
+  const walk = (deps) => {
+    for (const [name, info] of Object.entries(deps ?? {})) {
+      names.add(name);
+      walk(info.dependencies);
+    }
+  };
+  walk(JSON.parse(res.stdout).dependencies);
+  return names;
+}
+
+function assertAbsent(dir, pkgs, why) {
+  for (const p of pkgs) {
+    if (existsSync(join(dir, 'node_modules', SCOPE, p))) {
+      throw new Error(`node_modules/${SCOPE}/${p} exists: ${why}`);
+    }
+  }
+}
+
+const runNode = (dir, file, source, what) => {
+  writeFileSync(join(dir, file), source);
+  return check(what, process.execPath, [file], { cwd: dir, timeoutMs: 30_000 });
+};
+
+function expectLine(res, line, what) {
+  if (!res.stdout.split('\n').includes(line)) {
+    throw new Error(
+      `${what}: expected the line "${line}"\n--- stdout\n${res.stdout.trim()}\n--- stderr\n${res.stderr}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+const PLUGIN_PROGRAM = `
+import { createPlugin, match, NotFoundError } from '@secrets-engine/plugin-sdk';
+import { startPluginHarness } from '@secrets-engine/plugin-sdk/testing';
+
+const store = { 'demo/db/password': 'hunter2', 'demo/api/token': 'tok-123' };
+const plugin = createPlugin({
+  name: 'demo',
+  version: 'v1.0.0',
+  pattern: 'demo/**',
+  getSecrets(pattern) {
+    const found = Object.entries(store)
+      .filter(([id]) => match(pattern, id))
+      .map(([id, value]) => ({ id, value }));
+    if (found.length === 0) throw new NotFoundError();
+    return found;
+  },
+});
+const harness = await startPluginHarness(plugin);
+try {
+  for (const s of await harness.getSecrets('demo/db/*')) console.log('resolved ' + s.id + '=' + s.revealText());
+} finally {
+  await harness.close();
+}
+`;
+
+// Also the engine of scenario (c): started with a socket path, it prints a ready line and serves
+// until SIGTERM.
+const ENGINE_PROGRAM = `
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine } from '@secrets-engine/runtime';
+
+const serve = process.argv[2];
+const dir = serve ? undefined : mkdtempSync(join(tmpdir(), 'se-rt-'));
+const engine = createEngine({
+  socketPath: serve ?? join(dir, 'engine.sock'),
+  plugins: [
+    {
+      name: 'memory',
+      version: 'v1.0.0',
+      pattern: 'mem/**',
+      getSecrets: (pattern) =>
+        pattern === 'mem/db/password' || pattern === 'mem/db/*' || pattern === 'mem/**'
+          ? [{ id: 'mem/db/password', value: 'hunter2' }]
+          : [],
+    },
+  ],
+});
+await engine.start();
+if (serve) {
+  console.log('engine ready');
+  process.once('SIGTERM', () => engine.close().then(() => process.exit(0)));
+} else {
+  try {
+    for (const s of await engine.getSecrets('mem/db/*')) console.log('resolved ' + s.id + '=' + s.revealText() + ' by ' + s.provider);
+  } finally {
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('closed');
+}
+`;
+
+const CLIENT_PROGRAM = `
+import { createClient, NotFoundError } from '@secrets-engine/client';
+
+const client = createClient({ socketPath: process.argv[2], timeoutMs: 5_000 });
+try {
+  const [secret] = await client.getSecrets('mem/db/*');
+  console.log('resolved ' + secret?.id + '=' + secret?.revealText() + ' by ' + secret?.provider);
+  try {
+    await client.getSecrets('nothing/here');
+    console.log('miss: no error');
+  } catch (err) {
+    console.log('miss: ' + (err instanceof NotFoundError ? 'NotFoundError' : String(err)));
+  }
+} finally {
+  client.close();
+}
+`;
+
+async function pluginSdkAlone() {
+  const { dir } = await scratchProject('plugin-sdk', ['plugin-sdk']);
+  assertAbsent(dir, ['runtime', 'client', 'cli'], "a plugin author's install must not pull in the runtime");
+  if ((await scopeClosure(dir)).has(`${SCOPE}/runtime`)) {
+    throw new Error(`npm ls: ${SCOPE}/runtime is in the plugin-sdk's dependency tree`);
+  }
+  const res = await runNode(dir, 'plugin.mjs', PLUGIN_PROGRAM, 'plugin program');
+  expectLine(res, 'resolved demo/db/password=hunter2', 'plugin program');
+  return 'createPlugin + startPluginHarness resolved demo/db/password; no runtime installed';
+}
+
+let runtimeProject;
+async function runtimeAlone() {
+  runtimeProject = scratchProject('runtime', ['runtime']);
+  const { dir } = await runtimeProject;
+  assertAbsent(dir, ['plugin-sdk', 'client', 'cli'], 'not a dependency of the runtime');
+  const res = await runNode(dir, 'engine.mjs', ENGINE_PROGRAM, 'engine program');
+  expectLine(res, 'resolved mem/db/password=hunter2 by memory', 'engine program');
+  expectLine(res, 'closed', 'engine program');
+  return 'createEngine with a builtin plugin started, resolved via engine.getSecrets, closed';
+}
+
+async function clientAlone() {
+  const { dir } = await scratchProject('client', ['client']);
+  const forbidden = ['ipc', 'runtime', 'plugin-sdk', 'cli'];
+  assertAbsent(dir, forbidden, 'an application that only reads secrets must not pull it in');
+  const names = await scopeClosure(dir);
+  for (const p of forbidden) {
+    if (names.has(`${SCOPE}/${p}`))
+      throw new Error(`npm ls: ${SCOPE}/${p} is in the client's dependency tree`);
+  }
+  if (names.has('@chainsafe/libp2p-yamux'))
+    throw new Error("npm ls: the yamux stack is in the client's tree");
+  const scope = [...names].filter((n) => n.startsWith(`${SCOPE}/`)).sort();
+
+  // The engine runs in another process, from the runtime project of scenario (b).
+  writeFileSync(join(dir, 'client.mjs'), CLIENT_PROGRAM);
+  const rt = await runtimeProject.catch(() => {
+    throw new Error('the runtime project of scenario (b) did not install; no engine to read from');
+  });
+  const socket = join(mkdtempSync(join(work, 'c-')), 'engine.sock');
+  const engineFile = join(rt.dir, 'engine.mjs');
+  writeFileSync(engineFile, ENGINE_PROGRAM);
+  const engine = await startUntil(
+    'engine process',
+    process.execPath,
+    [engineFile, socket],
+    /^engine ready$/,
+    {
+      cwd: rt.dir,
+    },
+  );
+  let res;
+  let code;
+  try {
+    res = await check('client program', process.execPath, ['client.mjs', socket], {
+      cwd: dir,
+      timeoutMs: 30_000,
+    });
+  } finally {
+    code = await stop(engine.child);
+  }
+  expectLine(res, 'resolved mem/db/password=hunter2 by memory', 'client program');
+  expectLine(res, 'miss: NotFoundError', 'client program');
+  if (code !== 0) throw new Error(`engine process: exit ${code} after SIGTERM`);
+  return `read mem/db/password from an engine in another process; tree: ${scope.join(', ')} (no ipc, runtime, yamux)`;
+}
+
+async function cliGlobal() {
+  const prefix = join(work, 'cli-prefix');
+  mkdirSync(prefix);
+  const wanted = closure('cli');
+  await check(
+    'npm install -g',
+    'npm',
+    ['install', '-g', '--prefix', prefix, ...NPM_FLAGS, ...wanted.map((p) => tarballs.get(p))],
+    {
+      cwd: prefix,
+    },
+  );
+  const bin = join(prefix, 'bin', 'secrets-engine');
+  if (!existsSync(bin)) throw new Error(`${bin} was not created`);
+  const help = await check('secrets-engine --help', bin, ['--help']);
+  if (!/serve/.test(help.stdout))
+    throw new Error(`secrets-engine --help does not mention serve:\n${help.stdout}`);
+
+  const socket = join(mkdtempSync(join(work, 'd-')), 's.sock');
+  const engine = await startUntil('secrets-engine serve', bin, ['serve', '--socket', socket], /ready on /);
+  let code;
+  try {
+    await check('secrets-engine get x', bin, ['get', 'x', '--socket', socket], {
+      expect: 2,
+      timeoutMs: 30_000,
+    });
+  } finally {
+    code = await stop(engine.child);
+  }
+  if (code !== 0)
+    throw new Error(
+      `secrets-engine serve: exit ${code} after SIGTERM, expected 0\n${engine.output().stderr}`,
+    );
+  return `installed globally (${wanted.length} tarballs); --help 0, serve ready, get x → 2, SIGTERM → 0`;
+}
+
+const SCENARIOS = [
+  ['a', 'plugin-sdk alone (plugin + testing harness, no runtime)', pluginSdkAlone],
+  ['b', 'runtime alone (createEngine + builtin plugin)', runtimeAlone],
+  ['c', 'client alone (+proto, secrets; no ipc/runtime) against an engine process', clientAlone],
+  ['d', 'CLI installed globally from its tarball', cliGlobal],
+];
+
+// ---------------------------------------------------------------------------------------------
+
+function cleanup() {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+  scopeRegistry.close();
+  rmSync(work, { recursive: true, force: true });
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+let failed = 0;
+try {
+  log(`pack-install test in ${work}`);
+  const packStart = Date.now();
+  await packAll();
+  log(`packed ${PUBLISHED.length} packages in ${secs(packStart)}`);
+
+  // Independent scratch projects, installed and run concurrently; (c) waits for (b)'s install.
+  const results = await Promise.all(
+    SCENARIOS.map(async ([id, title, fn]) => {
+      const start = Date.now();
+      try {
+        const detail = await fn();
+        return { id, title, ok: true, detail, time: secs(start) };
+      } catch (err) {
+        return {
+          id,
+          title,
+          ok: false,
+          detail: err instanceof Error ? err.message : String(err),
+          time: secs(start),
+        };
+      }
+    }),
+  );
+  for (const r of results) {
+    log(`${r.ok ? 'PASS' : 'FAIL'} (${r.id}) ${r.title} [${r.time}]`);
+    log(`     ${r.detail.split('\n').join('\n     ')}`);
+    if (!r.ok) failed++;
+  }
+} catch (err) {
+  failed++;
+  log(`FAIL packing: ${err instanceof Error ? err.message : String(err)}`);
+} finally {
+  cleanup();
+}
+log(`${failed === 0 ? 'PASS' : 'FAIL'}: pack-install test, ${failed} failed, ${secs(t0)}`);
+process.exit(failed === 0 ? 0 : 1);
