@@ -1,6 +1,8 @@
 // Errors an application can act on. Named classes with a Symbol.for brand (cross-copy checks).
 // "Not found" and "invalid pattern" are the shared classes of @secrets-engine/secrets.
 
+import { isBrandedInstance } from '@secrets-engine/secrets';
+
 const BRAND = Symbol.for('@secrets-engine/client.error');
 
 export class ClientError extends Error {
@@ -10,16 +12,8 @@ export class ClientError extends Error {
     Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
-      return false;
-    return (
-      // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
-      this.name === 'ClientError' ||
-      // biome-ignore lint/complexity/noThisInStatic: as above
-      (value as Error).name === this.name ||
-      // biome-ignore lint/complexity/noThisInStatic: as above
-      Object.prototype.isPrototypeOf.call(this.prototype, value)
-    );
+    // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
+    return isBrandedInstance(value, BRAND, this, 'ClientError');
   }
 }
 

@@ -1,6 +1,8 @@
 // Local errors of @secrets-engine/ipc. Each class sets `name` on the prototype and the instance
 // and carries a Symbol.for brand so `isIpcError` and `instanceof` work across package copies.
 
+import { isBrandedInstance } from '@secrets-engine/secrets';
+
 const BRAND = Symbol.for('@secrets-engine/ipc.error');
 
 export class IpcError extends Error {
@@ -11,19 +13,8 @@ export class IpcError extends Error {
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
-    return isKind(value, this);
+    return isBrandedInstance(value, BRAND, this, 'IpcError');
   }
-}
-
-/** Works across package copies: every IpcError carries the brand; subclasses match by name. */
-function isKind(value: unknown, cls: { name: string; prototype: object }): boolean {
-  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
-    return false;
-  return (
-    cls.name === 'IpcError' ||
-    (value as Error).name === cls.name ||
-    Object.prototype.isPrototypeOf.call(cls.prototype, value)
-  );
 }
 
 /** True for every error thrown by this package, whichever copy of the package threw it. */

@@ -1,6 +1,8 @@
 // Errors of @secrets-engine/plugin-sdk. Named classes with a Symbol.for brand so checks work across
 // package copies.
 
+import { isBrandedInstance } from '@secrets-engine/secrets';
+
 const BRAND = Symbol.for('@secrets-engine/plugin-sdk.error');
 
 export class PluginError extends Error {
@@ -11,19 +13,8 @@ export class PluginError extends Error {
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
-    return isKind(value, this);
+    return isBrandedInstance(value, BRAND, this, 'PluginError');
   }
-}
-
-/** Works across package copies: every PluginError carries the brand; subclasses match by name. */
-function isKind(value: unknown, cls: { name: string; prototype: object }): boolean {
-  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
-    return false;
-  return (
-    cls.name === 'PluginError' ||
-    (value as Error).name === cls.name ||
-    Object.prototype.isPrototypeOf.call(cls.prototype, value)
-  );
 }
 
 /** The options given to `createPlugin` are invalid (bad version, pattern, name, ...). */

@@ -18,12 +18,10 @@ import {
 } from '@secrets-engine/ipc';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
-  createEnvelope,
   defaultSocketPath,
   type Envelope,
   type EnvelopeInit,
-  envelopeToProto,
-  isEnvelope,
+  envelopesToProto,
   isNotFoundError,
   parsePattern,
   parsePluginName,
@@ -378,15 +376,10 @@ class PluginImpl implements Plugin {
         Code.Internal,
       );
     }
-    const envelopes = [];
-    for (const item of result) {
-      try {
-        envelopes.push(envelopeToProto(isEnvelope(item) ? item : createEnvelope(item)));
-      } catch (err) {
-        // Never log the value: only what was wrong with the envelope.
-        logger.warn('dropping an invalid envelope', { pattern: rawPattern, error: (err as Error).message });
-      }
-    }
+    // Never log the value: only what was wrong with the envelope.
+    const envelopes = envelopesToProto(result, (err) =>
+      logger.warn('dropping an invalid envelope', { pattern: rawPattern, error: err.message }),
+    );
     if (envelopes.length === 0) throw new ConnectError('secret not found', Code.NotFound);
     return create(resolverv1.GetSecretsResponseSchema, { envelopes });
   }

@@ -19,13 +19,11 @@ import {
 } from '@secrets-engine/ipc';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
-  createEnvelope,
   defaultSocketPath,
   type Envelope,
   type EnvelopeInit,
   envelopeFromProto,
-  envelopeToProto,
-  isEnvelope,
+  envelopesToProto,
   isNotFoundError,
   parsePattern,
   parsePluginName,
@@ -723,14 +721,9 @@ function builtinProvider(plugin: BuiltinPlugin, registration: Registration, logg
           Code.Internal,
         );
       }
-      const out: ProtoEnvelope[] = [];
-      for (const item of result ?? []) {
-        try {
-          out.push(envelopeToProto(isEnvelope(item) ? item : createEnvelope(item)));
-        } catch (err) {
-          logger.warn('dropping an invalid envelope', { error: (err as Error).message });
-        }
-      }
+      const out = envelopesToProto(result ?? [], (err) =>
+        logger.warn('dropping an invalid envelope', { error: err.message }),
+      );
       if (out.length === 0) throw notFound();
       return out;
     },

@@ -1,5 +1,7 @@
 // Errors of @secrets-engine/runtime: named classes with a Symbol.for brand (cross-copy checks).
 
+import { isBrandedInstance } from '@secrets-engine/secrets';
+
 const BRAND = Symbol.for('@secrets-engine/runtime.error');
 
 export class RuntimeError extends Error {
@@ -10,19 +12,8 @@ export class RuntimeError extends Error {
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
-    return isKind(value, this);
+    return isBrandedInstance(value, BRAND, this, 'RuntimeError');
   }
-}
-
-/** Works across package copies: every RuntimeError carries the brand; subclasses match by name. */
-function isKind(value: unknown, cls: { name: string; prototype: object }): boolean {
-  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
-    return false;
-  return (
-    cls.name === 'RuntimeError' ||
-    (value as Error).name === cls.name ||
-    Object.prototype.isPrototypeOf.call(cls.prototype, value)
-  );
 }
 
 /** The engine options are invalid. */

@@ -108,15 +108,29 @@ function hasBrand(value: unknown): boolean {
 }
 
 function isKind(value: unknown, ctor: { name: string; prototype: object }): boolean {
+  return isBrandedInstance(value, BRAND, ctor, 'SecretsError');
+}
+
+/**
+ * The `instanceof` rule every secrets-engine package uses for its errors, so it holds across
+ * package copies: `value` carries the package's `brand`, and `cls` is the package's root error
+ * class (`rootName`), or `value` has `cls`'s name, or `cls.prototype` is in its chain.
+ */
+export function isBrandedInstance(
+  value: unknown,
+  brand: symbol,
+  cls: { name: string; prototype: object },
+  rootName: string,
+): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[brand] !== true)
+    return false;
   return (
-    hasBrand(value) &&
-    (ctor.name === 'SecretsError' ||
-      (value as Error).name === ctor.name ||
-      Object.prototype.isPrototypeOf.call(ctor.prototype, value as object))
+    cls.name === rootName ||
+    (value as Error).name === cls.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
   );
 }
 
-/** True for every error thrown by this package, whichever copy of the package threw it. */
 /**
  * No secret matches. Providers (plugins written with the SDK, builtin plugins of the runtime) throw
  * it when nothing matches; on the wire it is Connect `not_found` "secret not found" (protocol.md §6.4),
@@ -133,6 +147,7 @@ export function isNotFoundError(value: unknown): value is NotFoundError {
   return value instanceof NotFoundError;
 }
 
+/** True for every error thrown by this package, whichever copy of the package threw it. */
 export function isSecretsError(value: unknown): value is SecretsError {
   return hasBrand(value);
 }

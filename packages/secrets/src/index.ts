@@ -23,6 +23,7 @@ export {
   InvalidPatternError,
   InvalidPluginNameError,
   InvalidVersionError,
+  isBrandedInstance,
   isExpandError,
   isInvalidEnvelopeError,
   isInvalidIdError,
@@ -47,6 +48,7 @@ export { isValidPluginName, type PluginName, parsePluginName } from './name.js';
 export { defaultSocketPath, SOCKET_DIR_NAME, SOCKET_ENV, SOCKET_FILE_NAME } from './paths.js';
 export {
   envelopeFromProto,
+  envelopesToProto,
   envelopeToProto,
   fromGoTimestamp,
   GO_ZERO_TIMESTAMP,

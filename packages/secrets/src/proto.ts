@@ -4,7 +4,7 @@
 import { create } from '@bufbuild/protobuf';
 import { type Timestamp, TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { resolverv1 } from '@secrets-engine/proto';
-import { createEnvelope, type Envelope } from './envelope.js';
+import { createEnvelope, type Envelope, type EnvelopeInit, isEnvelope } from './envelope.js';
 import { InvalidEnvelopeError } from './errors.js';
 
 const GO_ZERO_SECONDS = -62_135_596_800n;
@@ -102,4 +102,23 @@ export function envelopeFromProto(message: resolverv1.GetSecretsResponse_Envelop
     expiresAt: fromGoTimestamp(message.expiresAt, 'expiresAt'),
     metadata: message.metadata,
   });
+}
+
+/**
+ * What a provider returned (envelopes or plain inits), in wire form. An item that is not a valid
+ * envelope is dropped and reported to `onInvalid` with the reason only, never the value.
+ */
+export function envelopesToProto(
+  items: Iterable<Envelope | EnvelopeInit>,
+  onInvalid: (error: Error) => void,
+): resolverv1.GetSecretsResponse_Envelope[] {
+  const out: resolverv1.GetSecretsResponse_Envelope[] = [];
+  for (const item of items) {
+    try {
+      out.push(envelopeToProto(isEnvelope(item) ? item : createEnvelope(item)));
+    } catch (err) {
+      onInvalid(err as Error);
+    }
+  }
+  return out;
 }

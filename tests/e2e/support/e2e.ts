@@ -1,9 +1,4 @@
-// Shared helpers of the end-to-end suite: temp folders and sockets, the fixture plugin, raw Connect
-// clients on the engine socket, and process bookkeeping. Every test that calls useE2E() gets an
-// afterEach that closes its engines, reaps the processes it started, and fails if any process a
-// fixture recorded (FIXTURE_PID_DIR) is still alive.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +7,14 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { createEngine, type Engine, type EngineOptions, type Logger } from '@secrets-engine/runtime';
 import { afterEach, beforeEach } from 'vitest';
+import {
+  isAlive,
+  processState,
+  type SpawnedProcess,
+  captureLogger as sharedCaptureLogger,
+  spawnCaptured,
+  waitGone,
+} from '../../../test-utils/process.js';
 
 /** The fixture plugin (an executable using @secrets-engine/plugin-sdk). */
 export const PLUGIN_FIXTURE = fileURLToPath(new URL('../fixtures/sdk-plugin.mjs', import.meta.url));
@@ -22,67 +25,7 @@ export const GO_ZERO_SECONDS = -62_135_596_800n;
 
 // --- processes ---
 
-/**
- * The state letter of a process from /proc/<pid>/stat (R, S, D, Z, ...), or undefined if there is no
- * such process. Off Linux, 'S' for a process that `kill(pid, 0)` reaches.
- */
-export function processState(pid: number): string | undefined {
-  if (existsSync('/proc/self/stat')) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    } catch {
-      return undefined;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return 'S';
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? 'S' : undefined;
-  }
-}
-
-/** A process that still runs: it exists and is neither a zombie nor dead. */
-export function isAlive(pid: number): boolean {
-  const state = processState(pid);
-  return state !== undefined && state !== 'Z' && state !== 'X' && state !== 'x';
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Waits until every pid has stopped running; returns when each was last seen alive (ms since `since`). */
-export async function waitGone(
-  pids: readonly number[],
-  { timeoutMs = 5_000, since = Date.now() }: { timeoutMs?: number; since?: number } = {},
-): Promise<Map<number, number>> {
-  const goneAfter = new Map<number, number>();
-  await waitFor(
-    `processes ${pids.join(', ')} to exit`,
-    () => {
-      for (const pid of pids)
-        if (!goneAfter.has(pid) && !isAlive(pid)) goneAfter.set(pid, Date.now() - since);
-      return goneAfter.size === pids.length;
-    },
-    { timeoutMs, intervalMs: 5 },
-  );
-  return goneAfter;
-}
+export { isAlive, processState, sleep, waitFor, waitGone } from '../../../test-utils/process.js';
 
 // --- clients on the engine socket ---
 
@@ -119,25 +62,7 @@ export async function listByName(clients: EngineClients): Promise<Map<string, pl
 
 /** A logger that keeps lines (printed on failure by the afterEach, or live with E2E_VERBOSE=1). */
 export function captureLogger(lines: string[], prefix = ''): Logger {
-  const write = (level: string) => (message: string, attrs?: Record<string, unknown>) => {
-    const line = `${level} ${prefix}${message}${attrs === undefined ? '' : ` ${JSON.stringify(attrs)}`}`;
-    lines.push(line);
-    if (process.env.E2E_VERBOSE) process.stderr.write(`${line}\n`);
-  };
-  const logger: Logger = {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    child: (attrs: Record<string, unknown>) =>
-      captureLogger(
-        lines,
-        `${prefix}${Object.entries(attrs)
-          .map(([k, v]) => `${k}=${String(v)} `)
-          .join('')}`,
-      ),
-  };
-  return logger;
+  return sharedCaptureLogger(lines, 'E2E_VERBOSE', prefix);
 }
 
 // --- per-test context ---
@@ -163,13 +88,7 @@ export interface E2EContext {
   recordedPids(): number[];
 }
 
-export interface SpawnedProcess {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout(): string;
-  stderr(): string;
-}
+export type { SpawnedProcess } from '../../../test-utils/process.js';
 
 /** The environment a hand-started process needs (PATH for `#!/usr/bin/env node`). */
 export function baseEnv(): Record<string, string> {
@@ -227,27 +146,7 @@ export function useE2E(): E2EContext {
         return engine;
       },
       spawn(command: string, args: string[], env: Record<string, string>) {
-        const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-        });
-        child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-          err += d;
-          if (process.env.E2E_VERBOSE) process.stderr.write(d);
-        });
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-          child.once('exit', (code, signal) => resolve({ code, signal }));
-        });
-        if (child.pid === undefined) throw new Error(`cannot spawn ${command}`);
-        const spawned: SpawnedProcess = {
-          child,
-          pid: child.pid,
-          exited,
-          stdout: () => out,
-          stderr: () => err,
-        };
+        const spawned = spawnCaptured(command, args, env, 'E2E_VERBOSE');
         children.push(spawned);
         return spawned;
       },

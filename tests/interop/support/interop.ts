@@ -1,7 +1,7 @@
 // Per-test harness of the interop suite: temp folders and sockets, engines, Go processes, and
 // bookkeeping so nothing outlives its test. Every Go plugin records its pid in INTEROP_PID_DIR at
 // start and writes <pid>.exit ("<code> <reason>") when it exits by itself.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { createEngine, type Engine, type EngineOptions, type Logger } from '@secrets-engine/runtime';
 import { afterEach, beforeEach, inject } from 'vitest';
+import {
+  isAlive,
+  type SpawnedProcess,
+  captureLogger as sharedCaptureLogger,
+  spawnCaptured,
+  waitFor,
+} from '../../../test-utils/process.js';
 import { CLIENT_PEERS, type ClientPeer, PLUGIN_PEERS, type PluginPeer } from './go.js';
 
 // --- binaries and peers ---
@@ -77,37 +84,7 @@ export function pluginEnv(peer: PluginPeer, pidDir: string, extra: Record<string
 
 // --- processes ---
 
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X' && state !== 'x';
-  } catch {
-    if (existsSync('/proc/self/stat')) return false;
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
+export { isAlive, sleep, waitFor } from '../../../test-utils/process.js';
 
 /**
  * Node 20 ships libuv 1.46, which binds and connects Linux abstract sockets with the whole
@@ -188,36 +165,13 @@ export function engineTransport(socketPath: string) {
   });
 }
 
-function captureLogger(lines: string[], prefix = ''): Logger {
-  const write = (level: string) => (message: string, attrs?: Record<string, unknown>) => {
-    const line = `${level} ${prefix}${message}${attrs === undefined ? '' : ` ${JSON.stringify(attrs)}`}`;
-    lines.push(line);
-    if (process.env.INTEROP_VERBOSE) process.stderr.write(`${line}\n`);
-  };
-  return {
-    debug: write('debug'),
-    info: write('info'),
-    warn: write('warn'),
-    error: write('error'),
-    child: (attrs: Record<string, unknown>) =>
-      captureLogger(
-        lines,
-        `${prefix}${Object.entries(attrs)
-          .map(([k, v]) => `${k}=${String(v)} `)
-          .join('')}`,
-      ),
-  };
+function captureLogger(lines: string[]): Logger {
+  return sharedCaptureLogger(lines, 'INTEROP_VERBOSE');
 }
 
 // --- per-test context ---
 
-export interface SpawnedProcess {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout(): string;
-  stderr(): string;
-}
+export type { SpawnedProcess } from '../../../test-utils/process.js';
 
 export interface InteropContext {
   dir: string;
@@ -275,27 +229,7 @@ export function useInterop(): InteropContext {
         return engine;
       },
       spawn(command: string, args: string[], env: Record<string, string>) {
-        const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-          out += d;
-        });
-        child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-          err += d;
-          if (process.env.INTEROP_VERBOSE) process.stderr.write(d);
-        });
-        const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-          child.once('exit', (code, signal) => resolve({ code, signal }));
-        });
-        if (child.pid === undefined) throw new Error(`cannot spawn ${command}`);
-        const spawned: SpawnedProcess = {
-          child,
-          pid: child.pid,
-          exited,
-          stdout: () => out,
-          stderr: () => err,
-        };
+        const spawned = spawnCaptured(command, args, env, 'INTEROP_VERBOSE');
         children.push(spawned);
         return spawned;
       },
