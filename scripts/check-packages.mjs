@@ -4,10 +4,14 @@
 //     the packages are ESM-only);
 //   - no tests, fixtures, test helpers or tsbuildinfo are shipped;
 //   - every .d.ts.map / .js.map `sources` entry points at a file inside the tarball;
-//   - no `workspace:` ranges are left in the packed package.json.
+//   - no `workspace:` ranges are left in the packed package.json;
+//   - versioning: the changesets `fixed` group is exactly the set of public workspace packages, they
+//     all carry one version, each CHANGELOG.md has that version's entry, and internal dependencies
+//     use `workspace:^`. With --release-tag=vX.Y.Z (the release workflow), the tag must be that
+//     version. --versioning-only stops after that check (no build, no packing).
 // Builds first (turbo, cached) unless --no-build is given. Exits 1 with a summary on any problem.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
 
@@ -32,7 +36,8 @@ function run(cmd, cmdArgs, opts = {}) {
 
 const log = (s) => process.stdout.write(`${s}\n`);
 
-if (!args.includes('--no-build')) {
+const versioningOnly = args.includes('--versioning-only');
+if (!args.includes('--no-build') && !versioningOnly) {
   log('building the published packages (turbo, cached)...');
   const filters = PUBLISHED.flatMap((p) => ['--filter', `@secrets-engine/${p}`]);
   const b = run(bin('turbo'), ['run', 'build', '--output-logs=errors-only', ...filters], {
@@ -57,8 +62,88 @@ const FORBIDDEN = [
   [/(^|\/)test-results\.json$/, 'test report'],
 ];
 
-const work = mkdtempSync(join(tmpdir(), 'check-packages-'));
 const results = [];
+
+// Versioning: one fixed group, one version, a CHANGELOG entry for it, and the release tag.
+{
+  const problems = [];
+  const manifests = [];
+  for (const group of ['packages', 'examples', 'tests']) {
+    for (const entry of readdirSync(join(root, group))) {
+      const file = join(root, group, entry, 'package.json');
+      if (existsSync(file))
+        manifests.push({ dir: `${group}/${entry}`, ...JSON.parse(readFileSync(file, 'utf8')) });
+    }
+  }
+  const isPublic = (m) => m.private !== true;
+  const publicNames = manifests
+    .filter(isPublic)
+    .map((m) => m.name)
+    .sort();
+  const expected = PUBLISHED.map((p) => `@secrets-engine/${p}`).sort();
+  if (JSON.stringify(publicNames) !== JSON.stringify(expected)) {
+    problems.push(
+      `public workspace packages are [${publicNames.join(', ')}]; PUBLISHED lists [${expected.join(', ')}]`,
+    );
+  }
+  const changesets = JSON.parse(readFileSync(join(root, '.changeset', 'config.json'), 'utf8'));
+  const fixed = changesets.fixed ?? [];
+  if (fixed.length !== 1 || JSON.stringify([...fixed[0]].sort()) !== JSON.stringify(publicNames)) {
+    problems.push(
+      `.changeset/config.json: "fixed" must be one group of every public package (${publicNames.join(', ')}); it is ${JSON.stringify(fixed)}`,
+    );
+  }
+  for (const name of changesets.ignore ?? []) {
+    const glob = new RegExp(`^${name.replaceAll('*', '.*')}$`);
+    if (!manifests.some((m) => glob.test(m.name)))
+      problems.push(`.changeset/config.json: ignore names ${name}, which is no workspace package`);
+  }
+  const pub = manifests.filter(isPublic);
+  const versions = [...new Set(pub.map((m) => m.version))];
+  if (versions.length !== 1) {
+    problems.push(
+      `the fixed group has several versions: ${pub.map((m) => `${m.name}@${m.version}`).join(', ')}`,
+    );
+  }
+  const version = pub[0]?.version;
+  for (const m of pub) {
+    const changelog = join(root, m.dir, 'CHANGELOG.md');
+    if (!existsSync(changelog)) problems.push(`${m.dir}/CHANGELOG.md is missing`);
+    else if (!readFileSync(changelog, 'utf8').split('\n').includes(`## ${m.version}`)) {
+      problems.push(`${m.dir}/CHANGELOG.md has no "## ${m.version}" entry (run \`pnpm version-packages\`)`);
+    }
+    for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
+      for (const [dep, range] of Object.entries(m[field] ?? {})) {
+        if (expected.includes(dep) && range !== 'workspace:^') {
+          problems.push(
+            `${m.name}: ${field}.${dep} is "${range}"; internal dependencies must be "workspace:^"`,
+          );
+        }
+      }
+    }
+  }
+  const tagArg = args.find((a) => a.startsWith('--release-tag='));
+  if (tagArg !== undefined) {
+    const tag = tagArg.slice('--release-tag='.length);
+    if (tag !== `v${version}`)
+      problems.push(
+        `release tag "${tag}" does not match the packages' version ${version} (expected "v${version}")`,
+      );
+  }
+  log(
+    `\n--- versioning: ${pub.length} public packages at ${versions.join(', ')}${tagArg ? `, ${tagArg}` : ''}`,
+  );
+  for (const p of problems) log(`  PROBLEM: ${p}`);
+  results.push({ name: 'versioning (changesets fixed group, CHANGELOGs, release tag)', problems });
+}
+
+if (versioningOnly) {
+  const { problems } = results[0];
+  log(problems.length === 0 ? 'versioning: ok' : `versioning: ${problems.length} problem(s)`);
+  process.exit(problems.length === 0 ? 0 : 1);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'check-packages-'));
 try {
   for (const pkg of packages) {
     const dir = join(root, 'packages', pkg);
@@ -155,6 +240,6 @@ for (const { name, problems } of results) {
   }
 }
 log(
-  `${results.length - bad} of ${results.length} published packages pass publint, attw and the tarball checks`,
+  `${results.length - bad} of ${results.length} checks pass (versioning; per package: publint, attw, tarball contents)`,
 );
 process.exit(bad > 0 ? 1 : 0);

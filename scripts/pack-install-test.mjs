@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Pack-and-install test of the published packages: `pnpm pack` each one, install the tarballs with
 // plain npm into scratch projects outside the workspace (no workspace links), and run a small
-// program per package. Assumes `pnpm build` ran. Prints one PASS/FAIL line per scenario, leaves no
+// program per package, then follow docs/plugin-authors-guide.md from an empty folder with its own
+// code blocks (scenario e). Assumes `pnpm build` ran. Prints one PASS/FAIL line per scenario, leaves no
 // process and no file behind, exits non-zero on failure.
 //
 // @secrets-engine/* packages come only from the tarballs: the scope's registry is pointed at a
@@ -17,6 +18,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
@@ -87,9 +89,13 @@ async function check(what, cmd, args, options = {}) {
 }
 
 /** Starts a long-running process and resolves once a stdout line matches `ready`. */
-function startUntil(what, cmd, args, ready, { cwd = work, timeoutMs = 30_000 } = {}) {
+function startUntil(what, cmd, args, ready, { cwd = work, timeoutMs = 30_000, env } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -414,7 +420,8 @@ async function clientAlone() {
   return `read mem/db/password from an engine in another process; tree: ${scope.join(', ')} (no ipc, runtime, yamux)`;
 }
 
-async function cliGlobal() {
+/** Installs the CLI globally into a scratch prefix; resolves with the path of `secrets-engine`. */
+async function installCli() {
   const prefix = join(work, 'cli-prefix');
   mkdirSync(prefix);
   const wanted = closure('cli');
@@ -422,12 +429,17 @@ async function cliGlobal() {
     'npm install -g',
     'npm',
     ['install', '-g', '--prefix', prefix, ...NPM_FLAGS, ...wanted.map((p) => tarballs.get(p))],
-    {
-      cwd: prefix,
-    },
+    { cwd: prefix },
   );
   const bin = join(prefix, 'bin', 'secrets-engine');
   if (!existsSync(bin)) throw new Error(`${bin} was not created`);
+  return { bin, count: wanted.length };
+}
+
+let cliInstall;
+async function cliGlobal() {
+  cliInstall ??= installCli();
+  const { bin, count } = await cliInstall;
   const help = await check('secrets-engine --help', bin, ['--help']);
   if (!/serve/.test(help.stdout))
     throw new Error(`secrets-engine --help does not mention serve:\n${help.stdout}`);
@@ -447,7 +459,270 @@ async function cliGlobal() {
     throw new Error(
       `secrets-engine serve: exit ${code} after SIGTERM, expected 0\n${engine.output().stderr}`,
     );
-  return `installed globally (${wanted.length} tarballs); --help 0, serve ready, get x → 2, SIGTERM → 0`;
+  return `installed globally (${count} tarballs); --help 0, serve ready, get x → 2, SIGTERM → 0`;
+}
+
+// (e) The plugin author's guide (docs/plugin-authors-guide.md), followed from an empty folder with
+// its own code blocks: step 1's commands, step 2's src/main.ts and config, the tsconfig, step 5's
+// bundle script, step 6's tests (harness + conformance suite, run with vitest), steps 3 and 4 with
+// the globally installed CLI of (d), and step 7's package.json packed with npm. Deviations, all
+// forced by a hermetic CI: the SDK comes from the tarballs instead of the registry, the dev tools
+// are pinned to the workspace's versions, and the "secret service" the guide's plugin fetches from
+// is a local HTTP server named in its config file.
+const GUIDE = join(root, 'docs', 'plugin-authors-guide.md');
+const GUIDE_SECRETS = [
+  { id: 'myorg/db/password', value: 'guide-pw-1', owner: 'team-db' },
+  { id: 'myorg/api/token', value: 'guide-tok-2', owner: 'team-api', expires: '2031-01-01T00:00:00Z' },
+  { id: 'other/thing', value: 'not-mine', owner: 'nobody' },
+];
+const GUIDE_TOKEN = 'guide-token';
+
+/** The first ```lang block after the first occurrence of `anchor` in the guide. */
+function guideBlock(text, anchor, lang) {
+  const at = text.indexOf(anchor);
+  if (at < 0) throw new Error(`docs/plugin-authors-guide.md: "${anchor}" not found`);
+  const open = text.indexOf(`\`\`\`${lang}\n`, at);
+  if (open < 0) throw new Error(`docs/plugin-authors-guide.md: no \`\`\`${lang} block after "${anchor}"`);
+  const start = open + lang.length + 4;
+  return text.slice(start, text.indexOf('\n```', start) + 1);
+}
+
+/** Polls `fn` until it returns a truthy value; throws `what` with the last value after `timeoutMs`. */
+async function waitFor(what, fn, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last?.ok) return last;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms\n${last?.why ?? ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function pluginAuthorsGuide() {
+  const guide = readFileSync(GUIDE, 'utf8');
+  const service = createServer((req, res) => {
+    if (req.url !== '/list' || req.headers.authorization !== `Bearer ${GUIDE_TOKEN}`) {
+      res.writeHead(req.url === '/list' ? 401 : 404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(GUIDE_SECRETS));
+  });
+  await new Promise((resolve) => service.listen(0, '127.0.0.1', resolve));
+  const serviceUrl = `http://127.0.0.1:${service.address().port}/`;
+  try {
+    return await followGuide(guide, serviceUrl);
+  } finally {
+    service.close();
+    service.closeAllConnections();
+  }
+}
+
+async function followGuide(guide, serviceUrl) {
+  const dir = join(work, 'guide', 'my-plugin');
+  mkdirSync(dir, { recursive: true });
+  const sh = (what, line, options = {}) => check(what, 'bash', ['-c', line], { cwd: dir, ...options });
+  const pinned = {
+    typescript: rootDevVersion('typescript'),
+    '@types/node': rootDevVersion('@types/node'),
+    vitest: rootDevVersion('vitest'),
+    esbuild: JSON.parse(readFileSync(join(root, 'examples/file-provider/package.json'), 'utf8'))
+      .devDependencies.esbuild,
+  };
+
+  // Step 1.
+  const step1 = guideBlock(guide, '## 1. Create the package', 'sh');
+  for (const line of step1.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim())) {
+    if (line === '' || line.startsWith('mkdir')) continue;
+    if (line === 'npm install @secrets-engine/plugin-sdk') {
+      await check(
+        'step 1: npm install the SDK',
+        'npm',
+        ['install', ...NPM_FLAGS, ...closure('plugin-sdk').map((p) => tarballs.get(p))],
+        { cwd: dir },
+      );
+    } else if (line.startsWith('npm install -D ')) {
+      const tools = line.slice('npm install -D '.length).split(/\s+/);
+      const missing = tools.filter((t) => !(t in pinned));
+      if (missing.length > 0)
+        throw new Error(`step 1 installs ${missing.join(', ')}: pin its version in this scenario`);
+      await check(
+        'step 1: npm install -D',
+        'npm',
+        ['install', '-D', ...NPM_FLAGS, ...tools.map((t) => `${t}@${pinned[t]}`)],
+        { cwd: dir, timeoutMs: 300_000 },
+      );
+    } else {
+      await sh(`step 1: ${line}`, line);
+    }
+  }
+  assertFromTarballs(dir, 'guide');
+  assertAbsent(dir, ['runtime', 'client', 'cli'], "a plugin author's install must not pull in the runtime");
+
+  // Step 2: the plugin, its configuration, the tsconfig; build.
+  mkdirSync(join(dir, 'src'));
+  mkdirSync(join(dir, 'scripts'));
+  mkdirSync(join(dir, 'test'));
+  writeFileSync(join(dir, 'src', 'main.ts'), guideBlock(guide, '`src/main.ts`', 'ts'));
+  const config = JSON.parse(guideBlock(guide, '`my-plugin.json`', 'json'));
+  if (typeof config.url !== 'string' || typeof config.token !== 'string')
+    throw new Error(`the guide's my-plugin.json has no url/token: ${JSON.stringify(config)}`);
+  const ours = `${JSON.stringify({ ...config, url: serviceUrl, token: GUIDE_TOKEN })}\n`;
+  writeFileSync(join(dir, 'my-plugin.json'), ours, { mode: 0o600 });
+  writeFileSync(join(dir, 'test', 'config.json'), ours, { mode: 0o600 });
+  writeFileSync(join(dir, 'tsconfig.json'), guideBlock(guide, '`tsconfig.json`:', 'json'));
+
+  // Step 5: bundle (the guide's own command line).
+  writeFileSync(join(dir, 'scripts', 'bundle.mjs'), guideBlock(guide, '`scripts/bundle.mjs`', 'js'));
+  const step5 = guideBlock(guide, 'chmodSync(', 'sh').trim();
+  await sh(`step 5: ${step5}`, step5, { timeoutMs: 120_000 });
+  if (!readFileSync(join(dir, 'dist', 'main.js'), 'utf8').startsWith('#!/usr/bin/env node'))
+    throw new Error('step 2: dist/main.js lost its shebang');
+  if ((statSync(join(dir, 'dist', 'my-plugin.mjs')).mode & 0o111) === 0)
+    throw new Error('step 5: dist/my-plugin.mjs is not executable');
+
+  // Step 6: the guide's tests, with vitest.
+  writeFileSync(join(dir, 'test', 'plugin.test.ts'), guideBlock(guide, '`test/plugin.test.ts`', 'ts'));
+  const tests = await check('step 6: npx vitest run', 'npx', ['vitest', 'run'], {
+    env: { NO_COLOR: '1', FORCE_COLOR: '0' },
+    cwd: dir,
+    timeoutMs: 120_000,
+  });
+  if (!/Tests\s+2 passed/.test(tests.stdout))
+    throw new Error(`step 6: expected 2 passed tests\n${tests.stdout}`);
+
+  // Steps 3 and 4 need the CLI of scenario (d).
+  cliInstall ??= installCli();
+  const { bin } = await cliInstall;
+  const cli = (args, env) => run(bin, args, { cwd: dir, env, timeoutMs: 30_000 });
+
+  // Step 3: an engine, and the plugin started by hand with its config.
+  const sockDir = mkdtempSync(join(work, 'e-'));
+  const socket = join(sockDir, 'dev', 'engine.sock');
+  const env = { SECRETS_ENGINE_SOCKET: socket };
+  const engine = await startUntil('step 3: secrets-engine serve', bin, ['serve'], /ready on /, {
+    cwd: dir,
+    env,
+  });
+  const plugin = spawn(process.execPath, ['dist/main.js'], {
+    cwd: dir,
+    env: { ...process.env, ...env, MY_PLUGIN_CONFIG: 'my-plugin.json' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(plugin);
+  let pluginStderr = '';
+  plugin.stderr.on('data', (d) => (pluginStderr += d));
+  plugin.stdout.resume();
+  const pluginExit = new Promise((resolve) => plugin.once('exit', (code, sig) => resolve(code ?? sig)));
+  let engineCode;
+  let pluginCode;
+  try {
+    await waitFor('step 3: my-plugin in `secrets-engine plugins`', async () => {
+      const res = await cli(['plugins'], env);
+      return {
+        ok: /^my-plugin\s+v1\.0\.0\s+myorg\/\*\*\s+external\s+running/m.test(res.stdout),
+        why: `${res.stdout}${res.stderr}--- plugin stderr\n${pluginStderr}`,
+      };
+    });
+    const all = await cli(['get', 'myorg/**'], env);
+    const listedIds = ['myorg/db/password', 'myorg/api/token'].every((id) => all.stdout.includes(id));
+    if (
+      all.code !== 0 ||
+      !listedIds ||
+      all.stdout.includes('other/thing') ||
+      all.stdout.includes('guide-pw-1')
+    )
+      throw new Error(
+        `step 3: secrets-engine get 'myorg/**' (exit ${all.code})\n${all.stdout}\n${all.stderr}`,
+      );
+    const one = await cli(['get', 'myorg/db/password', '--reveal'], env);
+    if (one.code !== 0 || !one.stdout.includes('guide-pw-1'))
+      throw new Error(
+        `step 3: secrets-engine get myorg/db/password --reveal (exit ${one.code})\n${one.stdout}\n${one.stderr}`,
+      );
+  } finally {
+    engineCode = await stop(engine.child);
+    // The engine's shutdown stops the plugin too: it must exit by itself, with 0.
+    pluginCode = await Promise.race([pluginExit, new Promise((r) => setTimeout(r, 5_000, 'still running'))]);
+    if (pluginCode === 'still running') await stop(plugin, 'SIGKILL');
+    children.delete(plugin);
+  }
+  if (engineCode !== 0) throw new Error(`step 3: secrets-engine serve exited ${engineCode} after SIGTERM`);
+  if (pluginCode !== 0)
+    throw new Error(`step 3: after the engine stopped, the plugin: ${pluginCode}\n${pluginStderr}`);
+  if (!pluginStderr.includes('stopped: shutdown'))
+    throw new Error(`step 3: the plugin did not print "stopped: shutdown"\n${pluginStderr}`);
+  const step3 = "by hand: listed external/running, get, --reveal, exits 0 on the engine's Shutdown";
+
+  // Step 4: installed into a plugins folder (its cp/install lines, with the folder moved into the
+  // scratch area), launched by the engine.
+  const pluginsDir = join(work, 'guide', 'plugins');
+  const step4 = guideBlock(guide, '## 4. Install it into a plugins folder', 'sh')
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => /^(mkdir|cp|install) /.test(l))
+    .map((l) => l.replaceAll('~/.local/lib/secrets-engine/plugins', pluginsDir));
+  for (const line of step4) await sh(`step 4: ${line}`, line);
+  const socket4 = join(sockDir, 'engine4.sock');
+  const engine4 = await startUntil(
+    'step 4: secrets-engine serve --plugins-dir',
+    bin,
+    ['serve', '--socket', socket4, '--plugins-dir', pluginsDir],
+    /ready on /,
+    { cwd: dir },
+  );
+  let engine4Code;
+  try {
+    await waitFor('step 4: my-plugin launched and running', async () => {
+      const res = await cli(['plugins', '--socket', socket4]);
+      return {
+        ok: /^my-plugin\s+v1\.0\.0\s+myorg\/\*\*\s+launched\s+running/m.test(res.stdout),
+        why: `${res.stdout}${res.stderr}--- engine stderr\n${engine4.output().stderr}`,
+      };
+    });
+    const one = await cli(['get', 'myorg/api/token', '--reveal', '--socket', socket4]);
+    if (one.code !== 0 || !one.stdout.includes('guide-tok-2'))
+      throw new Error(
+        `step 4: secrets-engine get myorg/api/token --reveal (exit ${one.code})\n${one.stdout}\n${one.stderr}`,
+      );
+  } finally {
+    engine4Code = await stop(engine4.child);
+  }
+  if (engine4Code !== 0) throw new Error(`step 4: secrets-engine serve exited ${engine4Code} after SIGTERM`);
+
+  // Step 7: the package.json fields of the guide, packed.
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const guideManifest = JSON.parse(
+    guideBlock(guide, 'A plugin package ships the bundle as its executable', 'json'),
+  );
+  const sdkRange = guideManifest.dependencies?.['@secrets-engine/plugin-sdk'];
+  const sdkVersion = manifests.get('plugin-sdk').version;
+  if (sdkRange !== `^${sdkVersion}`)
+    throw new Error(
+      `step 7: the guide depends on @secrets-engine/plugin-sdk "${sdkRange}"; the SDK is ${sdkVersion}`,
+    );
+  writeFileSync(
+    join(dir, 'package.json'),
+    `${JSON.stringify({ ...manifest, ...guideManifest, devDependencies: manifest.devDependencies }, null, 2)}\n`,
+  );
+  const packed = await check(
+    'step 7: npm pack --dry-run',
+    'npm',
+    ['pack', '--dry-run', '--json', ...NPM_FLAGS],
+    { cwd: dir },
+  );
+  const files = JSON.parse(packed.stdout)[0]
+    .files.map((f) => f.path)
+    .sort();
+  if (JSON.stringify(files) !== JSON.stringify(['dist/my-plugin.mjs', 'package.json']))
+    throw new Error(`step 7: the package would ship ${files.join(', ')}`);
+  return `steps 1–7: built, bundled, 2 vitest tests (harness + conformance), ${step3}; launched from a plugins folder; packs ${files.join(' + ')}`;
+}
+
+function rootDevVersion(name) {
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).devDependencies?.[name];
+  if (!version) throw new Error(`root package.json has no devDependency ${name}`);
+  return version;
 }
 
 const SCENARIOS = [
@@ -455,7 +730,12 @@ const SCENARIOS = [
   ['b', 'runtime alone (createEngine + builtin plugin)', runtimeAlone],
   ['c', 'client alone (+proto, secrets; no ipc/runtime) against an engine process', clientAlone],
   ['d', 'CLI installed globally from its tarball', cliGlobal],
+  ['e', "the plugin author's guide, steps 1–7, with its own code blocks", pluginAuthorsGuide],
 ];
+
+// PACK_SCENARIOS=a,e runs a subset (for local iteration; CI runs all).
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a local switch; this script is not run through turbo
+const ONLY = process.env.PACK_SCENARIOS?.split(',');
 
 // ---------------------------------------------------------------------------------------------
 
@@ -481,7 +761,7 @@ try {
 
   // Independent scratch projects, installed and run concurrently; (c) waits for (b)'s install.
   const results = await Promise.all(
-    SCENARIOS.map(async ([id, title, fn]) => {
+    SCENARIOS.filter(([id]) => ONLY === undefined || ONLY.includes(id)).map(async ([id, title, fn]) => {
       const start = Date.now();
       try {
         const detail = await fn();

@@ -9,6 +9,9 @@
  * @packageDocumentation
  */
 
+// ConnectError and Code, so a handler can fail with a specific code without a direct dependency on
+// @connectrpc/connect (ConnectError's instanceof also works across copies of that package).
+export { Code, ConnectError } from '@connectrpc/connect';
 export {
   DialError,
   LaunchConfigError,
