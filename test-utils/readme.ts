@@ -1,6 +1,7 @@
 // Runs the first ```ts block of a package README as a module (vitest transforms it), so every README
 // example is executed in CI. The block imports the package by its own name (a self-reference through
 // its `exports`, i.e. the built dist), exactly as a user would.
+// Every other code block of every Markdown file is type-checked (not run) by tests/docs.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -44,6 +44,20 @@ describe('plugin SDK', () => {
     expect(boom).toBeInstanceOf(ConnectError);
   });
 
+  it('a ConnectError made with the re-exported ConnectError and Code reaches the engine unchanged', async () => {
+    const sdk = await import('./index.js');
+    expect(sdk.ConnectError).toBe(ConnectError);
+    expect(sdk.Code).toBe(Code);
+    await using harness = await startPluginHarness({
+      ...options,
+      getSecrets: () => {
+        throw new sdk.ConnectError('secret service answered 503', sdk.Code.Unavailable);
+      },
+    });
+    const err = (await harness.getSecrets('demo/a').catch((e: unknown) => e)) as ConnectError;
+    expect([err.code, err.rawMessage]).toEqual([Code.Unavailable, 'secret service answered 503']);
+  });
+
   it('Shutdown ends serve() with reason shutdown', async () => {
     const harness = await startPluginHarness(options);
     const result = await harness.shutdown();
