@@ -552,6 +552,9 @@ async function followGuide(guide, serviceUrl) {
         ['install', '-D', ...NPM_FLAGS, ...tools.map((t) => `${t}@${pinned[t]}`)],
         { cwd: dir, timeoutMs: 300_000 },
       );
+    } else if (/^npm (install|i|add)\b/.test(line)) {
+      // Anything else would reach the public registry: teach this scenario the new line.
+      throw new Error(`step 1: this scenario does not know how to run "${line}" hermetically`);
     } else {
       await sh(`step 1: ${line}`, line);
     }
