@@ -6,8 +6,8 @@
 //   3. `$XDG_CONFIG_HOME/secrets-engine/<executable-name>.json` (XDG_CONFIG_HOME defaults to ~/.config).
 // $CREDENTIAL_HELPER_PATTERN and $CREDENTIAL_HELPER_TIMEOUT_MS override whatever the source says.
 import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { isValidPattern } from '@secrets-engine/plugin-sdk';
+import { dirname, resolve } from 'node:path';
+import { configFileCandidates, isValidPattern } from '@secrets-engine/plugin-sdk';
 
 export const DEFAULT_PATTERN = 'docker-credentials/**';
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -38,27 +38,6 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The plugin's name as the engine sees it: the file name without `.mjs`/`.js`/`.cjs`/`.exe`. */
-export function executableName(executable: string): string {
-  const base = basename(executable);
-  const ext = extname(base);
-  return ['.mjs', '.js', '.cjs', '.exe'].includes(ext) ? base.slice(0, -ext.length) : base;
-}
-
-/** The config files looked at, in order (steps 2 and 3). */
-export function configFileCandidates(options: ConfigLookupOptions): string[] {
-  const candidates: string[] = [];
-  if (options.executable !== undefined && options.executable !== '') {
-    const name = executableName(options.executable);
-    candidates.push(join(dirname(resolve(options.executable)), `${name}.json`));
-    const configHome =
-      nonEmpty(options.env.XDG_CONFIG_HOME) ??
-      (nonEmpty(options.env.HOME) === undefined ? undefined : join(options.env.HOME!, '.config'));
-    if (configHome !== undefined) candidates.push(join(configHome, 'secrets-engine', `${name}.json`));
-  }
-  return candidates;
-}
-
 /** A bare name stays a name (PATH lookup at spawn); anything with a `/` is a path from `base`. */
 function helperPath(helper: string, base: string): string {
   return helper.includes('/') ? resolve(base, helper) : helper;
@@ -66,6 +45,7 @@ function helperPath(helper: string, base: string): string {
 
 export function loadConfig(options: ConfigLookupOptions): ExecProviderConfig {
   const fromEnv = nonEmpty(options.env[HELPER_ENV]);
+  const looked = configFileCandidates({ executable: options.executable, env: options.env });
   let config: ExecProviderConfig | undefined;
   if (fromEnv !== undefined) {
     config = {
@@ -75,13 +55,12 @@ export function loadConfig(options: ConfigLookupOptions): ExecProviderConfig {
       source: `$${HELPER_ENV}`,
     };
   } else {
-    for (const candidate of configFileCandidates(options)) {
+    for (const candidate of looked) {
       config = readConfigFile(candidate);
       if (config !== undefined) break;
     }
   }
   if (config === undefined) {
-    const looked = configFileCandidates(options);
     throw new ConfigError(
       `no configuration: set $${HELPER_ENV} (engine pluginEnv / --plugin-env) or write {"helper": "docker-credential-..."} to ${
         looked.length > 0 ? looked.join(' or ') : '<executable-name>.json beside the executable'

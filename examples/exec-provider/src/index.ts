@@ -8,11 +8,9 @@
 export {
   ConfigError,
   type ConfigLookupOptions,
-  configFileCandidates,
   DEFAULT_PATTERN,
   DEFAULT_TIMEOUT_MS,
   type ExecProviderConfig,
-  executableName,
   HELPER_ENV,
   loadConfig,
   PATTERN_ENV,

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The plugin executable. Launched by an engine (fd 3 + the launch variable) it registers over the
 // launch channel; started by hand it dials $SECRETS_ENGINE_SOCKET (or the default socket).
-import { createPlugin } from '@secrets-engine/plugin-sdk';
-import { ConfigError, executableName, loadConfig } from './config.js';
+import { createPlugin, executableName } from '@secrets-engine/plugin-sdk';
+import { ConfigError, loadConfig } from './config.js';
 import { killRunningHelpers } from './helper.js';
 import { createStderrLogger } from './log.js';
 import { createExecProvider } from './provider.js';

@@ -2,22 +2,13 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, configFileCandidates, executableName, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fp-config-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-describe('executableName', () => {
-  it('drops .mjs/.js/.cjs/.exe, keeps other names', () => {
-    expect(executableName('/p/file-provider.mjs')).toBe('file-provider');
-    expect(executableName('/plugins/file-provider')).toBe('file-provider');
-    expect(executableName('/plugins/work.secrets')).toBe('work.secrets');
-    expect(executableName('C:/x/file-provider.exe')).toBe('file-provider');
-  });
-});
 
 describe('loadConfig', () => {
   it('1. $SECRETS_FILE wins (relative to cwd), pattern from $SECRETS_FILE_PATTERN or the default', () => {
@@ -71,10 +62,6 @@ describe('loadConfig', () => {
     mkdirSync(home, { recursive: true });
     writeFileSync(join(home, 'file-provider.json'), JSON.stringify({ file: '/h.json' }));
     expect(loadConfig({ env: { HOME: join(dir, 'home') }, executable: exe }).file).toBe('/h.json');
-    expect(configFileCandidates({ env: { HOME: '/home/u' }, executable: '/p/fp' })).toEqual([
-      '/p/fp.json',
-      '/home/u/.config/secrets-engine/fp.json',
-    ]);
   });
 
   it('no configuration: a ConfigError that says what to set and where it looked', () => {

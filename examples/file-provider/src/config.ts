@@ -6,8 +6,8 @@
 //   3. `$XDG_CONFIG_HOME/secrets-engine/<executable-name>.json` (XDG_CONFIG_HOME defaults to ~/.config).
 // $SECRETS_FILE_PATTERN overrides the pattern whatever the source.
 import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
-import { isValidPattern } from '@secrets-engine/plugin-sdk';
+import { dirname, resolve } from 'node:path';
+import { configFileCandidates, isValidPattern } from '@secrets-engine/plugin-sdk';
 
 export const DEFAULT_PATTERN = 'file/**';
 export const FILE_ENV = 'SECRETS_FILE';
@@ -34,30 +34,10 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The plugin's name as the engine sees it: the file name without `.mjs`/`.js`/`.cjs`/`.exe`. */
-export function executableName(executable: string): string {
-  const base = basename(executable);
-  const ext = extname(base);
-  return ['.mjs', '.js', '.cjs', '.exe'].includes(ext) ? base.slice(0, -ext.length) : base;
-}
-
-/** The config files looked at, in order (steps 2 and 3). */
-export function configFileCandidates(options: ConfigLookupOptions): string[] {
-  const candidates: string[] = [];
-  if (options.executable !== undefined && options.executable !== '') {
-    const name = executableName(options.executable);
-    candidates.push(join(dirname(resolve(options.executable)), `${name}.json`));
-    const configHome =
-      nonEmpty(options.env.XDG_CONFIG_HOME) ??
-      (nonEmpty(options.env.HOME) === undefined ? undefined : join(options.env.HOME!, '.config'));
-    if (configHome !== undefined) candidates.push(join(configHome, 'secrets-engine', `${name}.json`));
-  }
-  return candidates;
-}
-
 export function loadConfig(options: ConfigLookupOptions): FileProviderConfig {
   const patternOverride = nonEmpty(options.env[PATTERN_ENV]);
   const fromEnv = nonEmpty(options.env[FILE_ENV]);
+  const looked = configFileCandidates({ executable: options.executable, env: options.env });
   let config: FileProviderConfig | undefined;
   if (fromEnv !== undefined) {
     config = {
@@ -66,13 +46,12 @@ export function loadConfig(options: ConfigLookupOptions): FileProviderConfig {
       source: `$${FILE_ENV}`,
     };
   } else {
-    for (const candidate of configFileCandidates(options)) {
+    for (const candidate of looked) {
       config = readConfigFile(candidate);
       if (config !== undefined) break;
     }
   }
   if (config === undefined) {
-    const looked = configFileCandidates(options);
     throw new ConfigError(
       `no configuration: set $${FILE_ENV} (engine pluginEnv / --plugin-env) or write {"file": "..."} to ${
         looked.length > 0 ? looked.join(' or ') : '<executable-name>.json beside the executable'

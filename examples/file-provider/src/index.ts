@@ -7,9 +7,7 @@
 export {
   ConfigError,
   type ConfigLookupOptions,
-  configFileCandidates,
   DEFAULT_PATTERN,
-  executableName,
   FILE_ENV,
   type FileProviderConfig,
   loadConfig,

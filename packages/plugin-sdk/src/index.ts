@@ -45,3 +45,4 @@ export {
   type ServeOptions,
   type ServeResult,
 } from './plugin.js';
+export { type ConfigFileOptions, configFileCandidates, executableName } from './program.js';

@@ -1,10 +1,11 @@
 // The plugin side of the protocol (protocol.md §1.3, §3.2, §5.1, §7.1, §9): adopt fd 3 or dial and
 // upgrade, register over plugins.v1, serve GetSecrets (held until registered) and Shutdown, and end
 // when the engine goes away.
-import { basename, extname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type HandlerContext } from '@connectrpc/connect';
+// The Connect wire name of a code (`already_exists`), as engines and Go clients print it.
+import { codeToString } from '@connectrpc/connect/protocol-connect';
 import {
   createMuxSession,
   createSessionTransport,
@@ -29,6 +30,7 @@ import {
   type SecretPattern,
 } from '@secrets-engine/secrets';
 import { PluginConfigError, RegistrationError } from './errors.js';
+import { executableName } from './program.js';
 
 /** What `getSecrets` receives besides the pattern. */
 export interface GetSecretsOptions {
@@ -112,13 +114,6 @@ export function createPlugin(options: PluginOptions): Plugin {
   return new PluginImpl(options);
 }
 
-function defaultName(): string {
-  const program = process.argv[1] ?? process.argv[0] ?? 'plugin';
-  const base = basename(program);
-  const ext = extname(base);
-  return ['.js', '.mjs', '.cjs', '.ts', '.mts', '.exe'].includes(ext) ? base.slice(0, -ext.length) : base;
-}
-
 function configError(what: string, err: unknown): PluginConfigError {
   return new PluginConfigError(`createPlugin: ${what}: ${(err as Error).message}`, { cause: err });
 }
@@ -158,7 +153,9 @@ class PluginImpl implements Plugin {
       throw configError('pattern', err);
     }
     try {
-      this.name = parsePluginName(options.name ?? defaultName());
+      this.name = parsePluginName(
+        options.name ?? executableName(process.argv[1] ?? process.argv[0] ?? 'plugin'),
+      );
     } catch (err) {
       throw configError('name', err);
     }
@@ -425,19 +422,11 @@ function registrationError(err: ConnectError, timeoutMs: number): RegistrationEr
     return new RegistrationError(`registration timed out after ${formatDuration(timeoutMs)}`, { cause: err });
   }
   return new RegistrationError(
-    `engine rejected the registration (${codeName(err.code)}): ${err.rawMessage}`,
+    `engine rejected the registration (${codeToString(err.code)}): ${err.rawMessage}`,
     {
       cause: err,
     },
   );
-}
-
-/** The Connect wire name of a code (`already_exists`), as engines and Go clients print it. */
-function codeName(code: Code): string {
-  const name = Code[code];
-  return name === undefined
-    ? String(code)
-    : name.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? '' : '_') + c.toLowerCase());
 }
 
 function formatDuration(ms: number): string {
