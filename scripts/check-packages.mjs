@@ -14,8 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix } from 'node:path';
-
-export const PUBLISHED = ['proto', 'secrets', 'ipc', 'plugin-sdk', 'runtime', 'client', 'cli'];
+import { PUBLISHED } from './published.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -83,7 +82,7 @@ const results = [];
   const expected = PUBLISHED.map((p) => `@secrets-engine/${p}`).sort();
   if (JSON.stringify(publicNames) !== JSON.stringify(expected)) {
     problems.push(
-      `public workspace packages are [${publicNames.join(', ')}]; PUBLISHED lists [${expected.join(', ')}]`,
+      `public workspace packages are [${publicNames.join(', ')}]; scripts/published.mjs lists [${expected.join(', ')}]`,
     );
   }
   const changesets = JSON.parse(readFileSync(join(root, '.changeset', 'config.json'), 'utf8'));

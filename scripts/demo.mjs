@@ -37,6 +37,7 @@ const pluginsDir = join(work, 'plugins');
 let engine;
 const pids = new Set();
 
+/** Runs the CLI on the demo's socket; throws unless it exits with `expect`. Returns { stdout, stderr, status }. */
 function secretsEngine(args, options = {}) {
   // --socket goes right after the command (for `run`, everything after `--` is the child's).
   const res = spawnSync(process.execPath, [cli, args[0], '--socket', socket, ...args.slice(1)], {
@@ -46,7 +47,7 @@ function secretsEngine(args, options = {}) {
   if (res.status !== (options.expect ?? 0)) {
     throw new Error(`secrets-engine ${args.join(' ')} exited ${res.status}: ${res.stderr.trim()}`);
   }
-  return res.stdout;
+  return res;
 }
 
 /** Process ids whose parent is `ppid`, with their command lines (Linux and macOS). */
@@ -145,17 +146,15 @@ async function main() {
 
   step('List the plugins');
   show('secrets-engine plugins');
-  say(indent(secretsEngine(['plugins'])));
+  say(indent(secretsEngine(['plugins']).stdout));
 
   step('Resolve secrets by pattern (values stay hidden unless asked for)');
   show("secrets-engine get 'demo/**'");
-  say(indent(secretsEngine(['get', 'demo/**'])));
+  say(indent(secretsEngine(['get', 'demo/**']).stdout));
   show("secrets-engine get 'docker-credentials/*' --json");
-  say(indent(secretsEngine(['get', 'docker-credentials/*', '--json'])));
+  say(indent(secretsEngine(['get', 'docker-credentials/*', '--json']).stdout));
   show("secrets-engine get 'nothing/here'");
-  const miss = spawnSync(process.execPath, [cli, 'get', 'nothing/here', '--socket', socket], {
-    encoding: 'utf8',
-  });
+  const miss = secretsEngine(['get', 'nothing/here'], { expect: 2 });
   say(indent(`${miss.stderr.trim()}\n${dim(`exit code ${miss.status}`)}`));
 
   step('Inject a secret into a child process');
@@ -165,19 +164,15 @@ async function main() {
   show(`DB_PASSWORD=se://demo/db/password secrets-engine run -- node -e "<print a hash of DB_PASSWORD>"`);
   const ran = secretsEngine(['run', '--', process.execPath, '-e', probe], {
     env: { DB_PASSWORD: 'se://demo/db/password' },
-  });
+  }).stdout;
   say(indent(ran));
   if (!ran.includes(expected)) throw new Error('the child did not see the secret from the file');
   say(`  ${green('✓')} same hash as the value in ${secretsFile}: ${expected}`);
   show('API_TOKEN=se://demo/api/missing secrets-engine run -- node -e "…"');
-  const refused = spawnSync(
-    process.execPath,
-    [cli, 'run', '--socket', socket, '--', process.execPath, '-e', 'process.exit(0)'],
-    {
-      encoding: 'utf8',
-      env: { ...process.env, API_TOKEN: 'se://demo/api/missing' },
-    },
-  );
+  const refused = secretsEngine(['run', '--', process.execPath, '-e', 'process.exit(0)'], {
+    env: { API_TOKEN: 'se://demo/api/missing' },
+    expect: 1,
+  });
   say(indent(`${refused.stderr.trim()}\n${dim(`exit code ${refused.status}: the command never started`)}`));
 
   step('Kill a plugin: the engine restarts it');
@@ -202,9 +197,9 @@ async function main() {
     `  ${green('✓')} running again as pid ${restarted?.pid ?? '?'}, ${Date.now() - killedAt} ms after the kill`,
   );
   show('secrets-engine plugins');
-  say(indent(secretsEngine(['plugins'])));
+  say(indent(secretsEngine(['plugins']).stdout));
   show("secrets-engine get 'demo/db/*'");
-  say(indent(secretsEngine(['get', 'demo/db/*'])));
+  say(indent(secretsEngine(['get', 'demo/db/*']).stdout));
   client.close();
 
   step('Shut down');

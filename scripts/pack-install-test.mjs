@@ -25,10 +25,10 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PUBLISHED } from './published.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCOPE = '@secrets-engine';
-const PUBLISHED = ['proto', 'secrets', 'ipc', 'plugin-sdk', 'runtime', 'client', 'cli'];
 
 // The registry of the @secrets-engine scope: 404 for everything.
 const scopeRequests = new Set();
@@ -46,34 +46,44 @@ const t0 = Date.now();
 const secs = (since) => `${((Date.now() - since) / 1000).toFixed(1)}s`;
 const log = (s) => process.stdout.write(`${s}\n`);
 
-/** Runs a command; resolves with { code, signal, stdout, stderr } (never rejects on exit status). */
-function run(cmd, args, { cwd = work, timeoutMs = 120_000, env } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd,
-      env: { ...process.env, npm_config_update_notifier: 'false', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      stderr += `\n[timed out after ${timeoutMs} ms]`;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
+/**
+ * Spawns a command with its output captured; it is SIGKILLed by cleanup() if still running. `closed`
+ * resolves once it has exited and its output is complete: { code, signal, stdout, stderr, error }.
+ */
+function start(cmd, args, { cwd = work, env } = {}) {
+  const child = spawn(cmd, args, {
+    cwd,
+    env: { ...process.env, npm_config_update_notifier: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise((resolve) => {
+    const done = (result) => {
+      children.delete(child);
+      resolve({ stdout, stderr, ...result });
+    };
+    child.on('error', (error) => done({ code: null, signal: null, error }));
+    child.on('close', (code, signal) => done({ code, signal }));
+  });
+  return { child, closed, output: () => ({ stdout, stderr }) };
+}
+
+/** Runs a command; resolves with { code, signal, stdout, stderr } (never rejects on exit status). */
+async function run(cmd, args, { timeoutMs = 120_000, ...options } = {}) {
+  const proc = start(cmd, args, options);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    proc.child.kill('SIGKILL');
+  }, timeoutMs);
+  const res = await proc.closed;
+  clearTimeout(timer);
+  if (res.error) throw res.error;
+  return timedOut ? { ...res, stderr: `${res.stderr}\n[timed out after ${timeoutMs} ms]` } : res;
 }
 
 /** Like run, but throws (with the output) unless the exit code is `expect`. */
@@ -88,41 +98,30 @@ async function check(what, cmd, args, options = {}) {
   return res;
 }
 
-/** Starts a long-running process and resolves once a stdout line matches `ready`. */
-function startUntil(what, cmd, args, ready, { cwd = work, timeoutMs = 30_000, env } = {}) {
+/** Starts a long-running process (see start) and resolves once a stdout line matches `ready`. */
+function startUntil(what, cmd, args, ready, { timeoutMs = 30_000, ...options } = {}) {
+  const proc = start(cmd, args, options);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    let settled = false;
     const fail = (why) => {
-      if (settled) return;
-      settled = true;
       clearTimeout(timer);
-      child.kill('SIGKILL');
+      proc.child.kill('SIGKILL');
+      const { stdout, stderr } = proc.output();
       reject(new Error(`${what}: ${why}\n--- stdout\n${stdout.trim()}\n--- stderr\n${stderr.trim()}`));
     };
     const timer = setTimeout(() => fail(`no ready line within ${timeoutMs} ms`), timeoutMs);
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const line = stdout.split('\n').find((l) => ready.test(l));
-      if (line !== undefined && !settled) {
-        settled = true;
-        clearTimeout(timer);
-        resolve({ child, line, output: () => ({ stdout, stderr }) });
-      }
-    });
-    child.on('error', (err) => fail(err.message));
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      fail(`exited early (${code ?? signal})`);
-    });
+    const onData = () => {
+      const line = proc
+        .output()
+        .stdout.split('\n')
+        .find((l) => ready.test(l));
+      if (line === undefined) return;
+      clearTimeout(timer);
+      proc.child.stdout.off('data', onData);
+      resolve({ ...proc, line });
+    };
+    proc.child.stdout.on('data', onData);
+    // After the ready line this settles nothing: the promise is resolved already.
+    proc.closed.then((res) => fail(res.error?.message ?? `exited early (${res.code ?? res.signal})`));
   });
 }
 
@@ -607,16 +606,12 @@ async function followGuide(guide, serviceUrl) {
     cwd: dir,
     env,
   });
-  const plugin = spawn(process.execPath, ['dist/main.js'], {
+  const plugin = start(process.execPath, ['dist/main.js'], {
     cwd: dir,
-    env: { ...process.env, ...env, MY_PLUGIN_CONFIG: 'my-plugin.json' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...env, MY_PLUGIN_CONFIG: 'my-plugin.json' },
   });
-  children.add(plugin);
-  let pluginStderr = '';
-  plugin.stderr.on('data', (d) => (pluginStderr += d));
-  plugin.stdout.resume();
-  const pluginExit = new Promise((resolve) => plugin.once('exit', (code, sig) => resolve(code ?? sig)));
+  const pluginStderr = () => plugin.output().stderr;
+  const pluginExit = plugin.closed.then((r) => r.error?.message ?? r.code ?? r.signal);
   let engineCode;
   let pluginCode;
   try {
@@ -624,7 +619,7 @@ async function followGuide(guide, serviceUrl) {
       const res = await cli(['plugins'], env);
       return {
         ok: /^my-plugin\s+v1\.0\.0\s+myorg\/\*\*\s+external\s+running/m.test(res.stdout),
-        why: `${res.stdout}${res.stderr}--- plugin stderr\n${pluginStderr}`,
+        why: `${res.stdout}${res.stderr}--- plugin stderr\n${pluginStderr()}`,
       };
     });
     const all = await cli(['get', 'myorg/**'], env);
@@ -647,14 +642,13 @@ async function followGuide(guide, serviceUrl) {
     engineCode = await stop(engine.child);
     // The engine's shutdown stops the plugin too: it must exit by itself, with 0.
     pluginCode = await Promise.race([pluginExit, new Promise((r) => setTimeout(r, 5_000, 'still running'))]);
-    if (pluginCode === 'still running') await stop(plugin, 'SIGKILL');
-    children.delete(plugin);
+    if (pluginCode === 'still running') await stop(plugin.child, 'SIGKILL');
   }
   if (engineCode !== 0) throw new Error(`step 3: secrets-engine serve exited ${engineCode} after SIGTERM`);
   if (pluginCode !== 0)
-    throw new Error(`step 3: after the engine stopped, the plugin: ${pluginCode}\n${pluginStderr}`);
-  if (!pluginStderr.includes('stopped: shutdown'))
-    throw new Error(`step 3: the plugin did not print "stopped: shutdown"\n${pluginStderr}`);
+    throw new Error(`step 3: after the engine stopped, the plugin: ${pluginCode}\n${pluginStderr()}`);
+  if (!pluginStderr().includes('stopped: shutdown'))
+    throw new Error(`step 3: the plugin did not print "stopped: shutdown"\n${pluginStderr()}`);
   const step3 = "by hand: listed external/running, get, --reveal, exits 0 on the engine's Shutdown";
 
   // Step 4: installed into a plugins folder (its cp/install lines, with the folder moved into the

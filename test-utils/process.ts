@@ -1,7 +1,7 @@
 // Process and logging helpers shared by the suites that run real processes (tests/e2e,
-// tests/interop). Never exported from a package.
+// tests/interop, tests/interop-go-peer, packages/cli). Never exported from a package.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /**
  * The state letter of a process from /proc/<pid>/stat (R, S, D, Z, ...), or undefined if there is no
@@ -33,37 +33,65 @@ export function isAlive(pid: number): boolean {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Polls `probe` until it returns a value other than undefined/false; rejects after `timeoutMs`. */
+/**
+ * Polls `probe` until it returns a value other than undefined/false; rejects after `timeoutMs`, with
+ * what `onTimeout` returns (e.g. a process's output) appended to the message.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
-  { timeoutMs = 10_000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
+  {
+    timeoutMs = 10_000,
+    intervalMs = 10,
+    onTimeout,
+  }: { timeoutMs?: number; intervalMs?: number; onTimeout?: () => string } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${onTimeout?.() ?? ''}`);
+    }
     await sleep(intervalMs);
   }
 }
 
-/** Waits until every pid has stopped running; returns when each was last seen alive (ms since `since`). */
-export async function waitGone(
-  pids: readonly number[],
-  { timeoutMs = 5_000, since = Date.now() }: { timeoutMs?: number; since?: number } = {},
-): Promise<Map<number, number>> {
-  const goneAfter = new Map<number, number>();
-  await waitFor(
-    `processes ${pids.join(', ')} to exit`,
-    () => {
-      for (const pid of pids)
-        if (!goneAfter.has(pid) && !isAlive(pid)) goneAfter.set(pid, Date.now() - since);
-      return goneAfter.size === pids.length;
-    },
-    { timeoutMs, intervalMs: 5 },
-  );
-  return goneAfter;
+/** Waits until none of `pids` is running any more. */
+export async function waitGone(pids: readonly number[], { timeoutMs = 5_000 }: { timeoutMs?: number } = {}) {
+  await waitFor(`processes ${pids.join(', ')} to exit`, () => pids.every((pid) => !isAlive(pid)), {
+    timeoutMs,
+    intervalMs: 5,
+  });
+}
+
+/** The pids that fixture processes recorded as files named `<pid>` in `dir` (other files are ignored). */
+export function recordedPids(dir: string): number[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+$/.test(f))
+    .map(Number);
+}
+
+/**
+ * Gives `pids` up to `timeoutMs` to stop running, then SIGKILLs those that did not. Returns them as
+ * `<pid> (state <S>)`, empty when every process ended by itself.
+ */
+export async function killLeftovers(pids: readonly number[], timeoutMs: number): Promise<string[]> {
+  try {
+    await waitGone(pids, { timeoutMs });
+    return [];
+  } catch {
+    const alive = pids.filter(isAlive);
+    const leftover = alive.map((pid) => `${pid} (state ${processState(pid)})`);
+    for (const pid of alive) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return leftover;
+  }
 }
 
 /** The engine logger's shape (structurally @secrets-engine/ipc's Logger). */
@@ -98,10 +126,24 @@ export function captureLogger(lines: string[], verboseEnv: string, prefix = ''):
   };
 }
 
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** How a process ended, with everything it printed. */
+export interface ProcessOutput extends ProcessExit {
+  stdout: string;
+  stderr: string;
+}
+
 export interface SpawnedProcess {
   child: ChildProcess;
   pid: number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves when the process has exited (its output may still be arriving). */
+  exited: Promise<ProcessExit>;
+  /** Resolves when the process has exited and its output streams are closed. */
+  closed: Promise<ProcessOutput>;
   stdout(): string;
   stderr(): string;
 }
@@ -110,10 +152,10 @@ export interface SpawnedProcess {
 export function spawnCaptured(
   command: string,
   args: string[],
-  env: Record<string, string>,
-  verboseEnv: string,
+  options: { env: Record<string, string>; cwd?: string; verboseEnv?: string },
 ): SpawnedProcess {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { env, cwd, verboseEnv } = options;
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => {
@@ -121,11 +163,38 @@ export function spawnCaptured(
   });
   child.stderr?.setEncoding('utf8').on('data', (d: string) => {
     err += d;
-    if (process.env[verboseEnv]) process.stderr.write(d);
+    if (verboseEnv !== undefined && process.env[verboseEnv]) process.stderr.write(d);
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+  const exited = new Promise<ProcessExit>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  const closed = new Promise<ProcessOutput>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
   if (child.pid === undefined) throw new Error(`cannot spawn ${command}`);
-  return { child, pid: child.pid, exited, stdout: () => out, stderr: () => err };
+  return { child, pid: child.pid, exited, closed, stdout: () => out, stderr: () => err };
+}
+
+/**
+ * Waits for the first line `proc` prints on stdout (a fixture's ready line) and parses it as JSON;
+ * fails at once if the process exits before printing it.
+ */
+export function waitForJsonLine<T>(
+  proc: SpawnedProcess,
+  what: string,
+  options: { timeoutMs?: number } = {},
+): Promise<T> {
+  return waitFor(
+    what,
+    () => {
+      const out = proc.stdout();
+      const end = out.indexOf('\n');
+      if (end !== -1) return JSON.parse(out.slice(0, end)) as T;
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+        throw new Error(`${what}: the process exited first:\n${proc.stderr()}`);
+      }
+      return undefined;
+    },
+    options,
+  );
 }

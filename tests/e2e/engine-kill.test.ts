@@ -13,7 +13,7 @@ import {
   isAlive,
   type SpawnedProcess,
   useE2E,
-  waitFor,
+  waitForJsonLine,
   waitGone,
 } from './support/e2e.js';
 
@@ -34,22 +34,16 @@ async function startEngineProcess(
     E2E_SOCKET: e2e.socketPath,
     E2E_PLUGINS_DIR: e2e.pluginsDir,
   });
-  const ready = await waitFor(
-    'the engine process to report ready',
-    () => {
-      const line = engine.stdout().split('\n')[0];
-      if (engine.child.exitCode !== null) throw new Error(`engine exited: ${engine.stderr()}`);
-      return line?.endsWith('}') ? (JSON.parse(line) as Ready) : undefined;
-    },
-    { timeoutMs: 20_000 },
-  );
+  const ready = await waitForJsonLine<Ready>(engine, 'the engine process to report ready', {
+    timeoutMs: 20_000,
+  });
   return { engine, ready };
 }
 
 describe('engine process death', () => {
   const e2e = useE2E();
 
-  it('SIGKILL: every launched plugin exits by itself within a second (one of them mid-request)', async () => {
+  it('SIGKILL: every launched plugin exits by itself (one of them mid-request)', async () => {
     const names = ['p1', 'p2', 'p3'];
     for (const name of names) e2e.addPlugin(name);
     // p3 hangs on a request whose pattern contains "hang": it is busy when the engine dies.
@@ -66,15 +60,12 @@ describe('engine process death', () => {
       .catch((e: unknown) => ConnectError.from(e));
     await new Promise((r) => setTimeout(r, 100));
 
-    const killedAt = Date.now();
     engine.child.kill('SIGKILL');
-    const goneAfter = await waitGone(pids, { timeoutMs: 5_000, since: killedAt });
+    // Nobody stops them: the SDK's orphan exit (1 s at the latest; its delay is tested in
+    // packages/plugin-sdk) does. The bound only guards against a hang.
+    await waitGone(pids, { timeoutMs: 5_000 });
     expect((await engine.exited).signal).toBe('SIGKILL');
     expect(await inFlight).toBeInstanceOf(ConnectError);
-    const times = [...goneAfter.values()];
-    console.log(`plugins gone after engine SIGKILL: ${times.map((t) => `${t} ms`).join(', ')}`);
-    // ≤ 1 s, plus a little slack for the kernel and init.
-    for (const t of times) expect(t).toBeLessThanOrEqual(1_250);
   });
 
   it('SIGTERM: graceful close, every plugin stopped and reaped, exit 0', async () => {

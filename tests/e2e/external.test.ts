@@ -6,15 +6,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { createPlugin, RegistrationError } from '@secrets-engine/plugin-sdk';
 import { pluginsv1 } from '@secrets-engine/proto';
 import { describe, expect, it } from 'vitest';
-import {
-  baseEnv,
-  engineClients,
-  isAlive,
-  listByName,
-  PLUGIN_FIXTURE,
-  useE2E,
-  waitFor,
-} from './support/e2e.js';
+import { engineClients, isAlive, listByName, useE2E, waitFor } from './support/e2e.js';
 
 describe('a plugin started by hand', () => {
   const e2e = useE2E();
@@ -29,11 +21,7 @@ describe('a plugin started by hand', () => {
       await engine.start();
       const clients = engineClients(e2e.socketPath);
 
-      const ext = e2e.spawn(PLUGIN_FIXTURE, [], {
-        ...baseEnv(),
-        ...e2e.fixtureEnv({ FIXTURE_NAME: 'by-hand' }),
-        SECRETS_ENGINE_SOCKET: e2e.socketPath,
-      });
+      const ext = e2e.startExternalPlugin('by-hand');
       const listed = await waitFor('the external plugin to register', async () =>
         (await listByName(clients)).get('by-hand'),
       );
@@ -104,11 +92,7 @@ describe('a plugin started by hand', () => {
     expect((cause as ConnectError).code).toBe(Code.AlreadyExists);
 
     // The same as a separate process: serve() rejects, the fixture exits 2 with the reason.
-    const ext = e2e.spawn(PLUGIN_FIXTURE, [], {
-      ...baseEnv(),
-      ...e2e.fixtureEnv({ FIXTURE_NAME: 'taken' }),
-      SECRETS_ENGINE_SOCKET: e2e.socketPath,
-    });
+    const ext = e2e.startExternalPlugin('taken');
     expect(await ext.exited).toEqual({ code: 2, signal: null });
     expect(ext.stderr()).toMatch(/fixture plugin failed: RegistrationError: .*already exists/);
 

@@ -2,16 +2,7 @@
 // plugin that ignores SIGINT and SIGTERM, does not exit after the Shutdown RPC, and has a child of
 // its own that ignores them too: the engine escalates to SIGKILL of the plugin's process group.
 import { describe, expect, it } from 'vitest';
-import {
-  baseEnv,
-  engineClients,
-  isAlive,
-  listByName,
-  PLUGIN_FIXTURE,
-  useE2E,
-  waitFor,
-  waitGone,
-} from './support/e2e.js';
+import { engineClients, isAlive, listByName, useE2E, waitFor, waitGone } from './support/e2e.js';
 
 describe('engine close', () => {
   const e2e = useE2E();
@@ -35,11 +26,7 @@ describe('engine close', () => {
     const pluginPids = plugins.map((p) => p.pid!);
     // A plugin started by hand is asked to shut down too (§7.1: Shutdown RPC, then IPC close).
     const clients = engineClients(e2e.socketPath);
-    const visitor = e2e.spawn(PLUGIN_FIXTURE, [], {
-      ...baseEnv(),
-      ...e2e.fixtureEnv({ FIXTURE_NAME: 'visitor' }),
-      SECRETS_ENGINE_SOCKET: e2e.socketPath,
-    });
+    const visitor = e2e.startExternalPlugin('visitor');
     await waitFor('the visitor to register', async () => (await listByName(clients)).get('visitor'));
     const all = [...pluginPids, helperPid, visitor.pid];
     expect(all.every(isAlive)).toBe(true);
@@ -48,7 +35,6 @@ describe('engine close', () => {
     const started = Date.now();
     await engine.close();
     const tookMs = Date.now() - started;
-    console.log(`engine close with a signal-ignoring plugin took ${tookMs} ms (shutdownTimeoutMs 300)`);
     // The plugins were our (the engine's) children: reaped by the time close() resolves.
     for (const pid of pluginPids) expect(isAlive(pid), `plugin ${pid}`).toBe(false);
     // The helper was the stubborn plugin's child: killed with its group, reaped by init.

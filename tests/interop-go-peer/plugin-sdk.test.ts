@@ -132,11 +132,12 @@ describe('our plugin SDK under a Go engine (hashicorp/yamux v0.1.2, connect-go)'
     expect(report.plugin.stderr).toContain(`fixture plugin stopped: shutdown (${mode})`);
   }
 
-  it('launched: socketpair on fd 3, the launch variable only, register → GetSecrets → Shutdown → exit 0', async () => {
-    const name = 'go-launched';
+  /** Runs our fixture plugin under go-engine in `mode` and prints the report's steps. */
+  async function runPlugin(mode: 'launched' | 'external', name: string, args: string[] = []) {
     const { report, stderr } = await runEngine([
       '-mode',
-      'launched',
+      mode,
+      ...args,
       '-node',
       process.execPath,
       '-plugin',
@@ -146,6 +147,12 @@ describe('our plugin SDK under a Go engine (hashicorp/yamux v0.1.2, connect-go)'
     ]);
     console.log(summary(report));
     if (!report.ok) console.log(stderr);
+    return report;
+  }
+
+  it('launched: socketpair on fd 3, the launch variable only, register → GetSecrets → Shutdown → exit 0', async () => {
+    const name = 'go-launched';
+    const report = await runPlugin('launched', name);
     // §1.3: compact Go JSON, timeout in nanoseconds, fd 3.
     expect(report.launchEnv).toBe('{"name":"go-launched","timeout":5000000000,"fd":3}');
     expectFullLifecycle(report, name, 'launched');
@@ -153,20 +160,7 @@ describe('our plugin SDK under a Go engine (hashicorp/yamux v0.1.2, connect-go)'
 
   it('external: /hijack answered with Go’s `HTTP/0.0 101`, then the same lifecycle over that connection', async () => {
     const name = 'go-external';
-    const { report, stderr } = await runEngine([
-      '-mode',
-      'external',
-      '-socket',
-      join(dir, 'engine.sock'),
-      '-node',
-      process.execPath,
-      '-plugin',
-      PLUGIN_FIXTURE,
-      '-name',
-      name,
-    ]);
-    console.log(summary(report));
-    if (!report.ok) console.log(stderr);
+    const report = await runPlugin('external', name, ['-socket', join(dir, 'engine.sock')]);
     // §3.2: the SDK writes exactly Go's request; §3.3: the engine's bytes are Go's own serialisation.
     expect(report.hijack?.rawRequest).toBe(HIJACK_REQUEST);
     expect(report.hijack?.response).toBe(

@@ -11,6 +11,7 @@ import {
   pluginPeers,
   useInterop,
   waitFor,
+  waitForJsonLine,
 } from './support/interop.js';
 
 describe.each(pluginPeers())('$id when the engine is killed', (peer) => {
@@ -26,21 +27,15 @@ describe.each(pluginPeers())('$id when the engine is killed', (peer) => {
       INTEROP_PLUGINS_DIR: t.pluginsDir,
       INTEROP_PLUGIN_ENV: JSON.stringify(pluginEnv(peer, t.pidDir)),
     });
-    const ready = await waitFor('the engine to be ready', () => {
-      const line = engine.stdout().split('\n')[0];
-      return line
-        ? (JSON.parse(line) as { plugins: { name: string; pid: number; status: string }[] })
-        : undefined;
-    });
+    const ready = await waitForJsonLine<{ plugins: { name: string; pid: number; status: string }[] }>(
+      engine,
+      'the engine to be ready',
+    );
     expect(ready.plugins.map((p) => [p.name, p.status])).toEqual([
       ['go-a', 'running'],
       ['go-b', 'running'],
     ]);
-    const byHand = t.spawn(bin, [], {
-      ...pluginEnv(peer, t.pidDir),
-      INTEROP_SOCKET: t.socketPath,
-      INTEROP_NAME: 'go-by-hand',
-    });
+    const byHand = t.startByHand(peer, 'go-by-hand');
     using client = createClient({ socketPath: t.socketPath, timeoutMs: 5_000 });
     await waitFor('the hand-started plugin to register', async () =>
       (await client.listPlugins()).some((p) => p.name === 'go-by-hand' && p.runStatus === 'running'),

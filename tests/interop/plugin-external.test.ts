@@ -8,10 +8,8 @@ import { resolverv1 } from '@secrets-engine/proto';
 import { describe, expect, it } from 'vitest';
 import {
   engineTransport,
-  goBinary,
   isAlive,
   NODE_PADS_ABSTRACT_SOCKETS,
-  pluginEnv,
   pluginPeers,
   useInterop,
   waitFor,
@@ -19,14 +17,7 @@ import {
 
 describe.each(pluginPeers())('$id, started by hand', (peer) => {
   const t = useInterop();
-
-  function startByHand(name: string) {
-    return t.spawn(goBinary(peer.binary), [], {
-      ...pluginEnv(peer, t.pidDir),
-      INTEROP_SOCKET: t.socketPath,
-      INTEROP_NAME: name,
-    });
-  }
+  const startByHand = (name: string) => t.startByHand(peer, name);
 
   it('joins through /hijack, is listed, resolves for our client and raw Connect, exits 0 on engine close', async () => {
     const engine = t.engine();
@@ -114,11 +105,7 @@ describe.each(pluginPeers())('$id, started by hand', (peer) => {
       const socketPath = `@se-interop-${process.pid}-${Date.now()}/daemon.sock`;
       const engine = t.engine({ socketPath });
       await engine.start();
-      const plugin = t.spawn(goBinary(peer.binary), [], {
-        ...pluginEnv(peer, t.pidDir),
-        INTEROP_SOCKET: socketPath,
-        INTEROP_NAME: 'go-abstract',
-      });
+      const plugin = t.startByHand(peer, 'go-abstract', { INTEROP_SOCKET: socketPath });
       if (NODE_PADS_ABSTRACT_SOCKETS) {
         // Pinned: Go dials the exact-length name, our engine listens on the NUL-padded one.
         expect((await plugin.exited).code).toBe(2);
@@ -144,12 +131,7 @@ describe.runIf(pluginPeers().some((p) => p.binary === 'gostack-plugin'))(
       const engine = t.engine();
       await engine.start();
       const peer = pluginPeers().find((p) => p.binary === 'gostack-plugin' && p.protocol === 'head')!;
-      const acm = t.spawn(goBinary(peer.binary), [], {
-        ...pluginEnv(peer, t.pidDir),
-        INTEROP_SOCKET: t.socketPath,
-        INTEROP_NAME: 'go-acm',
-        INTEROP_KIND: 'access-control',
-      });
+      const acm = t.startByHand(peer, 'go-acm', { INTEROP_KIND: 'access-control' });
       expect((await acm.exited).code).toBe(1);
       expect(t.exitMarker(acm.pid)).toMatch(
         /^1 registration failed: unimplemented: access-control modules are not supported/,

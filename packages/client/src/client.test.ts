@@ -1,11 +1,16 @@
 // The client against a real engine on a temporary socket (protocol.md §10.2 behaviour).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { resolverv1 } from '@secrets-engine/proto';
 import { createEngine, type Engine } from '@secrets-engine/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
+  EngineError,
   EngineUnavailableError,
   InvalidPatternError,
   isNotFoundError,
@@ -118,5 +123,35 @@ describe('createClient', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(client.getSecrets('app/**', { signal: ac.signal })).rejects.toThrow();
+  });
+});
+
+describe('an engine error without a class of its own', () => {
+  it('is an EngineError carrying the Connect code name', async () => {
+    // A bare resolver.v1 server (any engine, e.g. Docker's, may answer with any code).
+    const server = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(resolverv1.ResolverService, {
+            getSecrets: () => {
+              throw new ConnectError('too many requests', Code.ResourceExhausted);
+            },
+          }),
+      }),
+    );
+    const path = join(dir, 'other.sock');
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      using client = createClient({ socketPath: path });
+      const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      expect([(err as EngineError).code, (err as EngineError).message]).toEqual([
+        'resource_exhausted',
+        'too many requests',
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

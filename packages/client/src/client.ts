@@ -2,6 +2,8 @@
 // keep-alive over the Unix socket, Connect unary calls, typed errors.
 import { Agent } from 'node:http';
 import { Code, ConnectError, createClient as createConnectClient, type Transport } from '@connectrpc/connect';
+// The Connect wire name of a code (`permission_denied`); safe with the exact @connectrpc/connect pin.
+import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
@@ -223,11 +225,5 @@ function toClientError(
     default:
       break;
   }
-  return new EngineError(
-    ce.rawMessage || ce.message,
-    Code[ce.code].replace(/[A-Z]/g, (c, i) => (i ? '_' : '') + c.toLowerCase()),
-    {
-      cause: ce,
-    },
-  );
+  return new EngineError(ce.rawMessage || ce.message, codeToString(ce.code), { cause: ce });
 }

@@ -24,17 +24,9 @@ export const IPC_BASE_URL = 'http://unix';
 /** Default cap on one message, either direction (64 MiB, like protobuf-es's size-delimited reader). */
 export const DEFAULT_READ_MAX_BYTES = 64 * 1024 * 1024;
 
-export interface ServeConnectOptions {
-  /** Registers the services this side serves. */
-  routes: (router: ConnectRouter) => void;
-  interceptors?: Interceptor[];
-  readMaxBytes?: number;
+/** What `createConnectHandler` takes, less `fallback`: an in-IPC server always serves `/health`. */
+export interface ServeConnectOptions extends Omit<ConnectHandlerOptions, 'fallback'> {
   logger?: Logger;
-  /**
-   * Serve unary calls on the lean path (default true). false uses connect-node's stock adapter for
-   * everything; both are wire-identical (see connect-perf.md and docs/decisions.md).
-   */
-  lean?: boolean;
 }
 
 export interface ConnectServer {
@@ -73,10 +65,14 @@ export function serveConnect(session: MuxSession, options: ServeConnectOptions):
 }
 
 export interface ConnectHandlerOptions {
+  /** Registers the services this side serves. */
   routes: (router: ConnectRouter) => void;
   interceptors?: Interceptor[];
   readMaxBytes?: number;
-  /** Unary calls on the lean path (default true); see ServeConnectOptions.lean. */
+  /**
+   * Serve unary calls on the lean path (default true). false uses connect-node's stock adapter for
+   * everything; both are wire-identical (see connect-perf.md and docs/decisions.md).
+   */
   lean?: boolean;
   /** Serves what no route matched. Default: `/health` → 200 `ok`, anything else a plain 404. */
   fallback?: NodeHandler;
@@ -139,12 +135,14 @@ export function createSessionTransport(
   session: MuxSession,
   options: SessionTransportOptions = {},
 ): Transport {
+  const interceptors = [transportLossIsUnavailable, ...(options.interceptors ?? [])];
+  const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
   const transportOptions: Parameters<typeof createConnectTransport>[0] = {
     httpVersion: '1.1',
     baseUrl: IPC_BASE_URL,
     useBinaryFormat: true,
-    interceptors: [transportLossIsUnavailable, ...(options.interceptors ?? [])],
-    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    interceptors,
+    readMaxBytes,
     nodeOptions: {
       // No agent: one stream per request, `Connection: close`, nothing idle to wait for.
       createConnection: () => session.open({ allowHalfOpen: false }) as never,
@@ -155,8 +153,8 @@ export function createSessionTransport(
   if (options.lean === false) return stock;
   return createLeanTransport(session, {
     baseUrl: IPC_BASE_URL,
-    interceptors: [transportLossIsUnavailable, ...(options.interceptors ?? [])],
-    readMaxBytes: options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES,
+    interceptors,
+    readMaxBytes,
     writeMaxBytes: options.writeMaxBytes ?? DEFAULT_READ_MAX_BYTES,
     defaultTimeoutMs: options.defaultTimeoutMs,
     streamTransport: stock,
@@ -193,7 +191,8 @@ export const transportLossIsUnavailable: Interceptor = (next) => async (req) => 
     if (err instanceof ConnectError && err.code === Code.Unavailable) throw err;
     if (err instanceof ConnectError && (err.code === Code.Canceled || err.code === Code.DeadlineExceeded))
       throw err;
-    if (isTransportLoss(err) || (err instanceof ConnectError && isTransportLoss(err.cause))) {
+    // isTransportLoss walks the cause chain, so a ConnectError wrapping a socket error counts too.
+    if (isTransportLoss(err)) {
       const cause = err instanceof ConnectError ? (err.cause ?? err) : err;
       throw new ConnectError(
         `transport: ${(cause as Error).message ?? String(cause)}`,

@@ -1,59 +1,24 @@
 // yamux on the wire, byte for byte: our session on one end of a real Unix socket, a hand-driven raw
 // peer (src/__tests__/frames.ts) on the other. Checks the frames of protocol.md §2.1/§2.2 and the
 // regression tests for each fix of yamux-interop.md (mismatches 1-4) and ts-notes P9.
-import { createHash, randomBytes } from 'node:crypto';
-import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
 import {
+  expectFailure,
   F,
   type Frame,
   fmt,
   hexFrame,
   is,
+  nextStream,
   outcome,
-  quietStreams,
-  type RawPeer,
-  type RawPeerOptions,
+  rawSession,
   readAll,
   T,
-  withRawPeer,
 } from './__tests__/frames.js';
+import { sha256 } from './__tests__/helpers.js';
 import { SessionClosedError, StreamResetError, TransportClosedError } from './errors.js';
 import type { MuxStream } from './mux-stream.js';
-import { createMuxSession, type MuxSession, type MuxSessionInit } from './session.js';
-
-const cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
-});
-
-async function raw(
-  role: MuxSessionInit['role'],
-  init: Partial<MuxSessionInit> = {},
-  peerOptions: RawPeerOptions = {},
-): Promise<{ session: MuxSession; peer: RawPeer }> {
-  const pair = await withRawPeer(
-    (socket: Duplex) => createMuxSession(socket, { ...init, role }),
-    peerOptions,
-  );
-  quietStreams(pair.session);
-  cleanup.push(() => {
-    pair.session.abort();
-    pair.peer.socket.destroy();
-  });
-  return pair;
-}
-
-/**
- * Two ping round trips through the session's frame loop. Frames the session queued in reaction to
- * anything we sent before the barrier (including work deferred to microtasks) are on the wire when
- * this resolves: the second ping is only sent after the first reply, i.e. after those microtasks ran.
- */
-let opaque = 0x1000;
-async function barrier(peer: RawPeer): Promise<void> {
-  await peer.roundTrip(opaque++);
-  await peer.roundTrip(opaque++);
-}
 
 /** Resolves once `stream` is attached to a yamux stream (its SYN is queued or sent). */
 function connected(stream: MuxStream): Promise<void> {
@@ -71,17 +36,17 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     'a %s session pings once at start: 00 02 0001 00000000 00000000',
     async (role) => {
       // §2.2 keep-alive; yamux-interop "Frame-level observations": libp2p pings at start (runImmediately).
-      const { peer } = await raw(role);
+      const { peer } = await rawSession(role);
       const first = await peer.next(() => true, 'first frame');
       expect(fmt(first.header)).toBe('00 02 0001 00000000 00000000');
       expect(first.header.equals(hexFrame('00 02 0001 00000000 00000000'))).toBe(true);
-      await barrier(peer);
+      await peer.barrier();
       expect(peer.filter(is.pingSyn)).toHaveLength(1); // the next one is 30 s away
     },
   );
 
   it('client role opens odd stream ids with WindowUpdate|SYN delta 0 (§2.1, §2.2 "Open")', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     session.open();
     await peer.until((f) => f.filter(is.syn).length === 1, 'first SYN');
     session.open();
@@ -93,7 +58,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   });
 
   it('server role opens even stream ids (§2.1)', async () => {
-    const { session, peer } = await raw('server');
+    const { session, peer } = await rawSession('server');
     session.open();
     session.open();
     await peer.until((f) => f.filter(is.syn).length === 2, 'two SYNs');
@@ -106,7 +71,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   it('an inbound SYN is ACKed on arrival, before the app reads or writes (yamux-interop mismatch 2)', async () => {
     // hashicorp closes the WHOLE session when a stream it opened stays un-ACKed for 75 s (§2.2
     // StreamOpenTimeout). libp2p alone would ACK only with the first frame it sends on the stream.
-    const { session, peer } = await raw('server');
+    const { session, peer } = await rawSession('server');
     const accepted: MuxStream[] = [];
     session.onStream((s) => accepted.push(s)); // the app takes the stream and never touches it
     peer.syn(1);
@@ -114,19 +79,19 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     expect(fmt(ack.header)).toBe('00 01 0002 00000001 00000000');
     expect(accepted).toHaveLength(1);
     // Nothing else was sent on the stream: the ACK stands alone, delta 0.
-    await barrier(peer);
+    await peer.barrier();
     expect(headers(peer.filter((f) => f.streamId === 1))).toEqual(['00 01 0002 00000001 00000000']);
   });
 
   it('an inbound SYN is ACKed on arrival even before onStream() is set (mismatch 2 + ts-notes P11)', async () => {
-    const { peer } = await raw('client');
+    const { peer } = await rawSession('client');
     peer.syn(2);
     const ack = await peer.next(is.ack(2), 'ACK for stream 2');
     expect(fmt(ack.header)).toBe('00 01 0002 00000002 00000000');
   });
 
   it('a Ping SYN is answered with a Ping ACK carrying the same opaque value (§2.2 "Ping")', async () => {
-    const { peer } = await raw('server');
+    const { peer } = await rawSession('server');
     for (const value of [0x2a, 0xfffffffe]) {
       const from = peer.frames.length;
       peer.write(hexFrame(`00 02 0001 00000000 ${value.toString(16).padStart(8, '0')}`));
@@ -136,8 +101,8 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   });
 
   it('close() sends GoAway code 0 (00 03 0000 00000000 00000000), then ends the socket (§2.4 step 1)', async () => {
-    const { session, peer } = await raw('client');
-    await barrier(peer);
+    const { session, peer } = await rawSession('client');
+    await peer.barrier();
     const closing = session.close();
     const goAway = await peer.next(is.goAway, 'GoAway');
     expect(fmt(goAway.header)).toBe('00 03 0000 00000000 00000000');
@@ -148,7 +113,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   });
 
   it('data, half-close and reset frames (§2.2 "Half-close"; yamux-interop 6c)', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     const a = session.open();
     const b = session.open();
     await peer.until((f) => f.filter(is.syn).length === 2, 'two SYNs');
@@ -169,18 +134,18 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
 
 describe('regressions for the interop fixes (yamux-interop.md)', () => {
   it('mismatch 1: GoAway code 0 keeps open streams working both ways; open() throws at once', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     // One stream we opened (1) and one the peer opened (2), both mid-call.
     const mine = session.open();
     await peer.next(is.syn, 'SYN 1');
     peer.ack(1);
-    const theirs = new Promise<MuxStream>((resolve) => session.onStream(resolve));
+    const theirs = nextStream(session);
     peer.syn(2);
     const inbound = await theirs;
-    await barrier(peer);
+    await peer.barrier();
 
     peer.goAway(0); // Go's x/ipc teardown step 1 (§2.4): GoAway, then drain
-    await barrier(peer);
+    await peer.barrier();
     expect(session.status).toBe('draining');
     expect(() => session.open()).toThrow(SessionClosedError);
 
@@ -212,11 +177,11 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
   it("close() after the peer's GoAway still sends our GoAway, and refuses new SYNs with RST (§2.4 step 1)", async () => {
     // Go's x/ipc Close() always starts with GoAway; a GoAway only stops its RECEIVER from opening
     // streams, so without ours the peer could keep opening streams into our drain.
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     peer.goAway(0);
-    await barrier(peer);
+    await peer.barrier();
     expect(session.status).toBe('draining');
-    const held = new Promise<MuxStream>((resolve) => session.onStream(resolve));
+    const held = nextStream(session);
     peer.syn(2); // a call in flight keeps our drain waiting
     await held;
     const closing = session.close({ timeoutMs: 5_000 });
@@ -231,17 +196,15 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
   });
 
   it('mismatch 1: GoAway code 1 (protocol error) aborts the open streams and ends the session', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     const mine = session.open();
     await peer.next(is.syn, 'SYN 1');
     peer.ack(1);
     await connected(mine);
     const result = outcome(mine);
     peer.goAway(1);
-    const { ended, error } = await result;
-    expect(ended).toBe(false);
     // An IpcError, so connect.ts reports the call as a transport loss (`unavailable`, §2.3).
-    expect(error).toBeInstanceOf(TransportClosedError);
+    await expectFailure(result, TransportClosedError);
     expect(() => session.open()).toThrow(SessionClosedError);
     // hashicorp tears the session down on codes 1/2 (§2.2 / yamux-interop "GoAway received"): so
     // do we, instead of idling with a dead muxer on an open socket.
@@ -254,13 +217,13 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
 
   it('mismatch 4: a late or unknown ping ACK is ignored and the session stays usable', async () => {
     // Our start-up ping (id 0) stays unanswered so we control exactly when ACKs arrive.
-    const { session, peer } = await raw('client', {}, { answerPings: false });
+    const { session, peer } = await rawSession('client', {}, { answerPings: false });
     await peer.next(is.pingSyn, 'our first ping');
     peer.write(hexFrame('00 02 0002 00000000 00000007')); // ACK for a ping we never sent
-    await barrier(peer);
+    await peer.barrier();
     peer.write(hexFrame('00 02 0002 00000000 00000000')); // the real ACK for ping 0
     peer.write(hexFrame('00 02 0002 00000000 00000000')); // ... and a duplicate, now unrequested
-    await barrier(peer);
+    await peer.barrier();
     expect(session.status).toBe('open');
     expect(peer.closed).toBe(false);
 
@@ -278,20 +241,20 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
   });
 
   it('mismatch 3: at most 256 un-ACKed SYNs on the wire; ACKs and RSTs let the rest through', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     const N = 600;
     const streams = Array.from({ length: N }, () => session.open());
     const syns = () => peer.filter(is.syn);
 
     await peer.until((f) => f.filter(is.syn).length >= 256, '256 SYNs');
-    await barrier(peer);
+    await peer.barrier();
     expect(syns()).toHaveLength(256);
     expect(syns().map((f) => f.streamId)).toEqual(Array.from({ length: 256 }, (_, i) => 2 * i + 1));
 
     // ACK ten: exactly ten more SYNs follow.
     for (let id = 1; id <= 19; id += 2) peer.ack(id);
     await peer.until((f) => f.filter(is.syn).length >= 266, '266 SYNs');
-    await barrier(peer);
+    await peer.barrier();
     expect(syns()).toHaveLength(266);
 
     // An RST (Go's "backlog exceeded" answer) frees a slot as well, and fails that stream.
@@ -299,7 +262,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     peer.rst(21);
     expect((await reset).error).toBeInstanceOf(StreamResetError);
     await peer.until((f) => f.filter(is.syn).length >= 267, '267 SYNs');
-    await barrier(peer);
+    await peer.barrier();
     expect(syns()).toHaveLength(267);
 
     // ACK in rounds; the un-ACKed count never exceeds 256.
@@ -311,7 +274,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
           peer.ack(f.streamId);
         }
       }
-      await barrier(peer);
+      await peer.barrier();
       expect(syns().length - acked.size).toBeLessThanOrEqual(256);
     }
     expect(syns()).toHaveLength(N);
@@ -323,7 +286,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     // tests/interop-go-peer: a call's stream is closed from the 'data' handler that completes the
     // response, and libp2p then granted window for that very frame, after our FIN. hashicorp forgets
     // a stream once both FINs crossed and logs a warning (error level in Docker) for such an update.
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     const call = session.open();
     const normal = session.open();
     const finished = session.open();
@@ -338,7 +301,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     normal.resume();
     finished.resume();
     await peer.next(is.fin(1), 'our FIN on 1');
-    await barrier(peer);
+    await peer.barrier();
     const updates = (id: number) =>
       peer
         .filter((f) => f.streamId === id && f.type === T.WindowUpdate && f.flags === 0)
@@ -349,14 +312,14 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
   });
 
   it('ts-notes P9: data frames never exceed maxFrameSize (256 KiB), even with a huge window', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');
     // Go with MaxStreamWindowSize 16 MiB ACKs with delta 16 MiB - 256 KiB (yamux-interop check 4),
     // and any peer may grant more later.
     peer.ack(syn.streamId, 16 * 1024 * 1024 - 256 * 1024);
     peer.windowUpdate(syn.streamId, 64 * 1024 * 1024);
-    await barrier(peer);
+    await peer.barrier();
     const payload = randomBytes(4 * 1024 * 1024);
     s.end(payload);
     await peer.next(is.fin(syn.streamId), 'FIN', 0, 10_000);
@@ -367,11 +330,11 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
   });
 
   it('frames follow the live send window: no 12-byte remainder frames, no stranded window (P9 fix)', async () => {
-    const { session, peer } = await raw('client');
+    const { session, peer } = await rawSession('client');
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');
     s.write(randomBytes(1024 * 1024));
-    await barrier(peer);
+    await peer.barrier();
     // A zero-delta ACK arrives after the first frame went out: libp2p would now stop 12 bytes short.
     peer.ack(syn.streamId);
     await peer.until(() => peer.received(syn.streamId).byteLength === 256 * 1024, 'the whole initial window');
@@ -387,7 +350,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
   });
 
   it('ts-notes P9: maxFrameSize is configurable and holds across window updates', async () => {
-    const { session, peer } = await raw('server', { maxFrameSize: 16 * 1024 });
+    const { session, peer } = await rawSession('server', { maxFrameSize: 16 * 1024 });
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');
     peer.ack(syn.streamId);
@@ -411,7 +374,3 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     expect(sha256(peer.received(syn.streamId))).toBe(sha256(payload));
   });
 });
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}

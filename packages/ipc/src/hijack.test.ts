@@ -135,6 +135,28 @@ function readUntil(socket: Socket, predicate: (data: Buffer) => boolean, timeout
 
 const readLine = async (socket: Socket) => (await readUntil(socket, (d) => d.includes('\n'))).toString();
 
+/** A raw server that reads the whole upgrade request head, then lets `answer` respond. */
+function answeringServer(answer: (socket: Socket, request: Buffer) => unknown, listenPath?: string) {
+  return rawServer((socket) => {
+    void readUntil(socket, (d) => d.includes('\r\n\r\n')).then((request) => answer(socket, request));
+  }, listenPath);
+}
+
+/**
+ * An upgrade timeout beyond vitest's testTimeout (20 s): a refusal that is only reported once the
+ * upgrade times out fails the test instead of passing late.
+ */
+const BEYOND_TEST_TIMEOUT_MS = 60_000;
+
+/** Dials and upgrades `path`; the engine must refuse with `status` (and body `message`, if given). */
+async function expectRefusal(path: string, status: number, message?: string): Promise<UpgradeError> {
+  const err = await rejection(dialAndUpgrade(path, { timeoutMs: BEYOND_TEST_TIMEOUT_MS }));
+  expect(err).toBeInstanceOf(UpgradeError);
+  if (message !== undefined) expect(err.message).toBe(`unexpected status ${status}: ${message}`);
+  expect((err as UpgradeError).status).toBe(status);
+  return err as UpgradeError;
+}
+
 /** The upgrade error of a call that must fail. */
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   const outcome = await promise.then(
@@ -172,14 +194,12 @@ describe('hijack handshake, plugin side (protocol.md §3.2)', () => {
 
   it('writes exactly the Go request bytes and nothing else before the 101', async () => {
     let captured: Buffer | undefined;
-    const path = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(async (request) => {
-        // Give a stray extra write the chance to arrive before we answer.
-        await delay(50);
-        const more = socket.read() as Buffer | null;
-        captured = more === null ? request : Buffer.concat([request, more]);
-        socket.write(GO_HIJACK_RESPONSE);
-      });
+    const path = await answeringServer(async (socket, request) => {
+      // Give a stray extra write the chance to arrive before we answer.
+      await delay(50);
+      const more = socket.read() as Buffer | null;
+      captured = more === null ? request : Buffer.concat([request, more]);
+      socket.write(GO_HIJACK_RESPONSE);
     });
     const conn = track(await dialAndUpgrade(path));
     expect(captured?.toString('latin1')).toBe(GO_HIJACK_REQUEST);
@@ -195,11 +215,9 @@ describe('hijack handshake, plugin side (protocol.md §3.2)', () => {
     dataHeader.writeUInt32BE(2, 4);
     dataHeader.writeUInt32BE(noise.length, 8);
     const after = Buffer.concat([syn, dataHeader, noise]);
-    const path = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(() => {
-        socket.write(Buffer.concat([Buffer.from(GO_HIJACK_RESPONSE, 'latin1'), after]));
-      });
-    });
+    const path = await answeringServer((socket) =>
+      socket.write(Buffer.concat([Buffer.from(GO_HIJACK_RESPONSE, 'latin1'), after])),
+    );
     const conn = track(await dialAndUpgrade(path));
     const received = await readUntil(conn, (d) => d.length >= after.length);
     expect(received.length).toBe(after.length);
@@ -208,14 +226,12 @@ describe('hijack handshake, plugin side (protocol.md §3.2)', () => {
 
   it('parses a response head that arrives one byte at a time, then keeps the bytes after it', async () => {
     const after = Buffer.from('first yamux bytes\n');
-    const path = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(async () => {
-        const bytes = Buffer.concat([Buffer.from(GO_HIJACK_RESPONSE, 'latin1'), after]);
-        for (const byte of bytes) {
-          socket.write(Buffer.of(byte));
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      });
+    const path = await answeringServer(async (socket) => {
+      const bytes = Buffer.concat([Buffer.from(GO_HIJACK_RESPONSE, 'latin1'), after]);
+      for (const byte of bytes) {
+        socket.write(Buffer.of(byte));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     });
     const conn = track(await dialAndUpgrade(path));
     expect(await readLine(conn)).toBe(after.toString());
@@ -231,75 +247,49 @@ describe('hijack handshake, plugin side (protocol.md §3.2)', () => {
     });
     const started = performance.now();
     const err = await rejection(dialAndUpgrade(path, { timeoutMs: 100 }));
-    const elapsed = performance.now() - started;
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err.name).toBe('TimeoutError');
-    expect(err.message).toMatch(/i\/o timeout/);
-    expect(elapsed).toBeGreaterThanOrEqual(95);
-    expect(elapsed).toBeLessThan(1_000);
+    // The given 100 ms, not the 2 s default, and not before it ran out.
+    expect(err.message).toMatch(/i\/o timeout after 100 ms/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
     // The plugin closed its end: nothing leaks.
     await waitFor(() => serverClosed, 2_000, 'the plugin to close its socket');
   });
 
   it('a 404 from a Go engine (chi NotFound) gives UpgradeError "unexpected status 404: 404 page not found"', async () => {
-    const path = await rawServer((socket) => {
-      // Go keeps the connection open after a 404 with Content-Length: the body length must do.
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(() => socket.write(GO_404));
-    });
-    const started = performance.now();
-    const err = await rejection(dialAndUpgrade(path, { timeoutMs: 2_000 }));
-    expect(err).toBeInstanceOf(UpgradeError);
-    expect(err.message).toBe('unexpected status 404: 404 page not found');
-    expect((err as UpgradeError).status).toBe(404);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    // Go keeps the connection open after a 404 with Content-Length: the body length must do.
+    const path = await answeringServer((socket) => socket.write(GO_404));
+    await expectRefusal(path, 404, '404 page not found');
   });
 
   it('a refusal without Content-Length is reported when the engine closes the connection', async () => {
-    const path = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(() =>
-        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nexternal plugins are off\n'),
-      );
-    });
-    const err = await rejection(dialAndUpgrade(path, { timeoutMs: 2_000 }));
-    expect(err).toBeInstanceOf(UpgradeError);
-    expect(err.message).toBe('unexpected status 403: external plugins are off');
-    expect((err as UpgradeError).status).toBe(403);
+    const path = await answeringServer((socket) =>
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nexternal plugins are off\n'),
+    );
+    await expectRefusal(path, 403, 'external plugins are off');
   });
 
   it('a chunked refusal (as node:http writes) is decoded and reported without waiting for the timeout', async () => {
-    const path = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(async () => {
-        socket.write(
-          'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n',
-        );
-        socket.write('9\r\n404 page \r\n');
-        await delay(10);
-        socket.write('a;ext=1\r\nnot found\n\r\n0\r\n\r\n');
-        // ...and keep the connection open, like a keep-alive server.
-      });
+    const path = await answeringServer(async (socket) => {
+      socket.write(
+        'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n',
+      );
+      socket.write('9\r\n404 page \r\n');
+      await delay(10);
+      socket.write('a;ext=1\r\nnot found\n\r\n0\r\n\r\n');
+      // ...and keep the connection open, like a keep-alive server.
     });
-    const started = performance.now();
-    const err = await rejection(dialAndUpgrade(path, { timeoutMs: 2_000 }));
-    expect(err).toBeInstanceOf(UpgradeError);
-    expect(err.message).toBe('unexpected status 404: 404 page not found');
-    expect((err as UpgradeError).status).toBe(404);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    await expectRefusal(path, 404, '404 page not found');
   });
 
   it('an engine that closes without answering gives UpgradeError, and garbage gives a malformed-status error', async () => {
-    const closing = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(() => socket.end());
-    });
+    const closing = await answeringServer((socket) => socket.end());
     const closed = await rejection(dialAndUpgrade(closing));
     expect(closed).toBeInstanceOf(UpgradeError);
     expect((closed as UpgradeError).status).toBeUndefined();
     expect(closed.message).toMatch(/closed the connection without a response/);
 
-    const garbage = await rawServer((socket) => {
-      void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(() =>
-        socket.write('SSH-2.0-OpenSSH\r\n\r\n'),
-      );
-    });
+    const garbage = await answeringServer((socket) => socket.write('SSH-2.0-OpenSSH\r\n\r\n'));
     const malformed = await rejection(dialAndUpgrade(garbage));
     expect(malformed).toBeInstanceOf(UpgradeError);
     expect(malformed.message).toMatch(/malformed status line "SSH-2.0-OpenSSH"/);
@@ -332,11 +322,9 @@ describe('hijack handshake, plugin side (protocol.md §3.2)', () => {
     async () => {
       const name = `se-ipc-test/${process.pid}/${randomBytes(6).toString('hex')}/daemon.sock`;
       expect(toNetPath(`@${name}`)).toBe(`\0${name}`);
-      const path = await rawServer((socket) => {
-        void readUntil(socket, (d) => d.includes('\r\n\r\n')).then(() => {
-          socket.write(`${GO_HIJACK_RESPONSE}hello from abstract\n`);
-          socket.on('data', (d: Buffer) => socket.write(d));
-        });
+      const path = await answeringServer((socket) => {
+        socket.write(`${GO_HIJACK_RESPONSE}hello from abstract\n`);
+        socket.on('data', (d: Buffer) => socket.write(d));
       }, `\0${name}`);
       expect(path.startsWith('\0')).toBe(true);
       const conn = track(await dialAndUpgrade(`@${name}`));
@@ -436,10 +424,7 @@ describe('hijack handshake, engine side with attachHijackHandler (protocol.md §
         connections++;
       },
     });
-    const err = await rejection(dialAndUpgrade(engine.path));
-    expect(err).toBeInstanceOf(UpgradeError);
-    expect(err.message).toBe('unexpected status 404: 404 page not found');
-    expect((err as UpgradeError).status).toBe(404);
+    await expectRefusal(engine.path, 404, '404 page not found');
     expect(connections).toBe(0);
     expect(await getHealth(engine.path)).toBe('200 ok');
   });
@@ -452,15 +437,14 @@ describe('hijack handshake, engine side with attachHijackHandler (protocol.md §
         connections++;
       },
     });
-    const err = await rejection(dialAndUpgrade(engine.path));
-    expect((err as UpgradeError).status).toBe(404);
+    await expectRefusal(engine.path, 404);
     expect(connections).toBe(0);
   });
 
   it('enabled() is asked per request, so the route can be switched on at run time (§7.7)', async () => {
     let enabled = false;
     const engine = await httpEngine({ enabled: () => enabled, onConnection: (socket) => track(socket) });
-    expect(((await rejection(dialAndUpgrade(engine.path))) as UpgradeError).status).toBe(404);
+    await expectRefusal(engine.path, 404);
     enabled = true;
     track(await dialAndUpgrade(engine.path));
   });
@@ -468,10 +452,7 @@ describe('hijack handshake, engine side with attachHijackHandler (protocol.md §
   it('a node:http engine without a hijack handler refuses at once (UpgradeError), it does not hang', async () => {
     // Node passes an upgrade nobody listens for to the request handler, which answers a chunked 404.
     const engine = await httpEngine();
-    const started = performance.now();
-    const err = await rejection(dialAndUpgrade(engine.path, { timeoutMs: 2_000 }));
-    expect(err).toBeInstanceOf(UpgradeError);
-    expect(performance.now() - started).toBeLessThan(1_000);
+    await expectRefusal(engine.path, 404);
   });
 });
 
@@ -548,9 +529,7 @@ describe('after the upgrade: yamux + Connect both ways (protocol.md §3.4, §2.1
     // Closing the plugin side is seen by the engine as the peer going away (§2.4, §3.4: the
     // plugin's lifetime ends when its IPC closes), promptly and not at the next keep-alive.
     await plugin.close({ timeoutMs: 500 });
-    const closedAt = performance.now();
     const reason = await Promise.race([engineSessions[0]!.closed, delay(2_000).then(() => 'still open')]);
     expect(reason).toMatchObject({ kind: 'peer' });
-    expect(performance.now() - closedAt).toBeLessThan(1_000);
   });
 });

@@ -32,10 +32,6 @@ export class Http1ResponseParser {
     this.#maxBody = maxBody;
   }
 
-  get done(): boolean {
-    return this.#done;
-  }
-
   /** Feeds bytes; returns the response once it is complete. */
   push(chunk: Buffer): Http1Response | undefined {
     if (this.#done) return undefined;

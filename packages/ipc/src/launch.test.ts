@@ -23,6 +23,16 @@ function thrown(fn: () => unknown): Error {
   throw new Error('expected a throw, but the call returned');
 }
 
+/** The two examples of protocol.md §1.3, decoded. */
+const UNIX_EXAMPLE: LaunchConfig = { name: 'plugin-foo', timeoutMs: 5000, platform: 'unix', fd: 3 };
+const WINDOWS_EXAMPLE: LaunchConfig = {
+  name: 'x',
+  timeoutMs: 5000,
+  platform: 'windows',
+  readHandle: 356n,
+  writeHandle: 360n,
+};
+
 function parseError(value: string, platform: 'unix' | 'windows' = 'unix'): Error {
   const err = thrown(() => parseLaunchConfig(value, platform));
   expect(err).toBeInstanceOf(LaunchConfigError);
@@ -38,19 +48,11 @@ describe('launch configuration (protocol.md §1.3)', () => {
   });
 
   it('encodes exactly like Go encoding/json: compact, name, timeout in ns, fd (§1.3 example)', () => {
-    const value = encodeLaunchConfig({ name: 'plugin-foo', timeoutMs: 5000, platform: 'unix', fd: 3 });
-    expect(value).toBe('{"name":"plugin-foo","timeout":5000000000,"fd":3}');
+    expect(encodeLaunchConfig(UNIX_EXAMPLE)).toBe('{"name":"plugin-foo","timeout":5000000000,"fd":3}');
   });
 
   it('encodes the Windows variant with r and w after timeout (§1.3 example, §1.4)', () => {
-    const value = encodeLaunchConfig({
-      name: 'x',
-      timeoutMs: 5000,
-      platform: 'windows',
-      readHandle: 356n,
-      writeHandle: 360n,
-    });
-    expect(value).toBe('{"name":"x","timeout":5000000000,"r":356,"w":360}');
+    expect(encodeLaunchConfig(WINDOWS_EXAMPLE)).toBe('{"name":"x","timeout":5000000000,"r":356,"w":360}');
   });
 
   it('escapes <, >, &, U+2028 and U+2029 in the name as Go encoding/json does (§0: the JSON must match)', () => {
@@ -69,9 +71,9 @@ describe('launch configuration (protocol.md §1.3)', () => {
 
   it('round-trips (unix and windows), including Go test values like a 27 ns timeout', () => {
     const configs: LaunchConfig[] = [
-      { name: 'plugin-foo', timeoutMs: 5000, platform: 'unix', fd: 3 },
+      UNIX_EXAMPLE,
       { name: 'ünïcode/näme ✓', timeoutMs: 10_000, platform: 'unix', fd: 10 },
-      { name: 'x', timeoutMs: 5000, platform: 'windows', readHandle: 356n, writeHandle: 360n },
+      WINDOWS_EXAMPLE,
     ];
     for (const config of configs) {
       expect(parseLaunchConfig(encodeLaunchConfig(config), config.platform)).toEqual(config);
@@ -157,13 +159,9 @@ describe('launch configuration (protocol.md §1.3)', () => {
         fd: 10,
       });
       expect(parseLaunchConfig('{"name":"p","timeout":1000000,"fd":3}', 'unix')).toMatchObject({ fd: 3 });
-      expect(parseLaunchConfig('{"name":"x","timeout":5000000000,"r":356,"w":360}', 'windows')).toEqual({
-        name: 'x',
-        timeoutMs: 5000,
-        platform: 'windows',
-        readHandle: 356n,
-        writeHandle: 360n,
-      });
+      expect(parseLaunchConfig('{"name":"x","timeout":5000000000,"r":356,"w":360}', 'windows')).toEqual(
+        WINDOWS_EXAMPLE,
+      );
     });
 
     it('a negative timeout is accepted, as in Go', () => {
@@ -277,24 +275,14 @@ describe('launch transports (protocol.md §1.2, §1.4, §0 "Platform scope")', (
     expect(launchErr).toBeInstanceOf(UnsupportedPlatformError);
     expect(launchErr.name).toBe('UnsupportedPlatformError');
     expect(launchErr.message).toMatch(/not supported/);
-    const openErr = thrown(() =>
-      windows.open({ name: 'p', timeoutMs: 5000, platform: 'windows', readHandle: 356n, writeHandle: 360n }),
-    );
+    const openErr = thrown(() => windows.open(WINDOWS_EXAMPLE));
     expect(openErr).toBeInstanceOf(UnsupportedPlatformError);
     expect(openErr.message).toMatch(/not supported/);
     expect(isIpcError(openErr)).toBe(true);
   });
 
   it('Unix: opening a Windows (pipe handle) config is a LaunchConfigError, not a crash', () => {
-    const err = thrown(() =>
-      launchTransport('linux').open({
-        name: 'p',
-        timeoutMs: 5000,
-        platform: 'windows',
-        readHandle: 356n,
-        writeHandle: 360n,
-      }),
-    );
+    const err = thrown(() => launchTransport('linux').open(WINDOWS_EXAMPLE));
     expect(err).toBeInstanceOf(LaunchConfigError);
     expect(err.message).toMatch(/pipe handles/);
   });

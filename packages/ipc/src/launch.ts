@@ -51,7 +51,7 @@ export function parseLaunchConfig(
 ): LaunchConfig {
   let raw: unknown;
   try {
-    raw = JSON.parse(value, (_key, v) => v);
+    raw = JSON.parse(value);
   } catch (err) {
     throw new LaunchConfigError(`${LAUNCH_ENV} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }

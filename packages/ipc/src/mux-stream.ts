@@ -22,8 +22,6 @@ export interface MuxStreamInit {
    * when the server ends it.
    */
   allowHalfOpen?: boolean;
-  /** Called when the underlying stream could not be opened. */
-  onOpenError?: (error: Error) => void;
 }
 
 let nextId = 0;
@@ -55,10 +53,7 @@ export class MuxStream extends Duplex {
           }
           this.#attach(s);
         },
-        (err: Error) => {
-          init.onOpenError?.(err);
-          this.destroy(err);
-        },
+        (err: Error) => this.destroy(err),
       );
     } else {
       queueMicrotask(() => this.#attach(stream));
@@ -110,16 +105,14 @@ export class MuxStream extends Duplex {
     // its own payload is delivered (push() after EOF: the stream errored), and a stream whose SYN and
     // FIN arrived in one read fired 'end' before this listener existed (the stream never ended).
     // Remember the FIN and end the Readable only once every buffered byte has been pushed.
-    s.addEventListener('end', () => {
+    const onRemoteEnd = () => {
       // On a reset @libp2p/utils fires 'end' before 'close'(error): not a clean EOF (P6).
       if (s.status === 'reset' || s.status === 'aborted') return;
       this.#remoteEnded = true;
       queueMicrotask(() => this.#endIfDrained(s));
-    });
-    if (s.readableEnded && s.status !== 'reset' && s.status !== 'aborted') {
-      this.#remoteEnded = true;
-      queueMicrotask(() => this.#endIfDrained(s));
-    }
+    };
+    s.addEventListener('end', onRemoteEnd);
+    if (s.readableEnded) onRemoteEnd();
     s.addEventListener('close', (evt) => {
       const error = (evt as CloseEvent).error;
       this.#readyState = 'closed';

@@ -3,34 +3,21 @@
 // §2.1) over a real Unix socket pair.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { F, is, outcome, quietStreams, type RawPeer, readAll, withRawPeer } from './__tests__/frames.js';
-import { delay, socketPair, waitFor } from './__tests__/helpers.js';
+import { describe, expect, it } from 'vitest';
+import {
+  expectFailure,
+  F,
+  is,
+  nextStream,
+  outcome,
+  rawSession,
+  readAll,
+  teardown,
+} from './__tests__/frames.js';
+import { delay, sha256, socketPair, waitFor } from './__tests__/helpers.js';
 import { isIpcError, SessionClosedError, StreamResetError, TransportClosedError } from './errors.js';
 import type { MuxStream } from './mux-stream.js';
 import { createMuxSession, type MuxSession, type MuxSessionInit } from './session.js';
-
-const cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const fn of cleanup.splice(0)) fn();
-});
-
-/** Aborts the session and destroys the sockets after the test; streams get quiet error listeners. */
-function teardown(session: MuxSession, ...sockets: Socket[]): void {
-  quietStreams(session);
-  cleanup.push(() => {
-    session.abort();
-    for (const socket of sockets) socket.destroy();
-  });
-}
-
-async function raw(role: MuxSessionInit['role'], init: Partial<MuxSessionInit> = {}) {
-  const pair = await withRawPeer((socket: Duplex) => createMuxSession(socket, { ...init, role }));
-  teardown(pair.session, pair.peer.socket);
-  return pair;
-}
 
 /** A plugin-side (client) and an engine-side (server) session over one socket pair (§2.1). */
 async function pair(init: Partial<MuxSessionInit> = {}) {
@@ -40,22 +27,6 @@ async function pair(init: Partial<MuxSessionInit> = {}) {
   teardown(plugin, a);
   teardown(engine, b);
   return { plugin, engine, pluginSocket: a, engineSocket: b };
-}
-
-/** Two ping round trips through the peer's frame loop (see frames.test.ts). */
-let opaque = 0x2000;
-async function barrier(peer: RawPeer): Promise<void> {
-  await peer.roundTrip(opaque++);
-  await peer.roundTrip(opaque++);
-}
-
-/** Resolves with the next stream the peer opens on `session`. */
-function nextStream(session: MuxSession): Promise<MuxStream> {
-  return new Promise((resolve) => session.onStream(resolve));
-}
-
-function sha256(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 /** A request/response exchange on a fresh stream: write `body`, half-close, read the reply. */
@@ -74,38 +45,50 @@ function serve(session: MuxSession, respond: (req: string) => string | Promise<s
   });
 }
 
+/** Writes `chunks` to `w` with backpressure, then ends it; `onAccepted` gets each write callback. */
+async function produce(w: MuxStream, chunks: Buffer[], onAccepted: (bytes: number) => void): Promise<void> {
+  for (const chunk of chunks) {
+    if (!w.write(chunk, () => onAccepted(chunk.byteLength))) await once(w, 'drain');
+  }
+  w.end();
+}
+
+/** Resolves when `r` ends; rejects with its error. */
+function endOf(r: MuxStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    r.on('end', resolve);
+    r.on('error', reject);
+  });
+}
+
 describe('stream semantics', () => {
   describe('a peer RST is an error, never a clean end (ts-notes P6; yamux-interop 6a-6d)', () => {
     it('on an idle outbound stream', async () => {
-      const { session, peer } = await raw('client');
+      const { session, peer } = await rawSession('client');
       const s = session.open();
       const syn = await peer.next(is.syn, 'SYN');
       peer.ack(syn.streamId);
       const result = outcome(s);
       peer.write(Buffer.from('000100080000000100000000', 'hex')); // WindowUpdate|RST, stream 1
-      const { ended, error } = await result;
-      expect(ended).toBe(false);
-      expect(error).toBeInstanceOf(StreamResetError);
+      await expectFailure(result, StreamResetError);
       expect(session.status).toBe('open');
     });
 
     it('on an inbound stream after some data arrived', async () => {
-      const { session, peer } = await raw('server');
+      const { session, peer } = await rawSession('server');
       const inbound = nextStream(session);
       peer.syn(1);
       peer.data(1, Buffer.from('partial '));
       const s = await inbound;
       const result = outcome(s);
-      await barrier(peer);
+      await peer.barrier();
       peer.rst(1);
-      const { ended, error, data } = await result;
+      const { data } = await expectFailure(result, StreamResetError);
       expect(data.toString()).toBe('partial ');
-      expect(ended).toBe(false);
-      expect(error).toBeInstanceOf(StreamResetError);
     });
 
     it('while a write waits for window', async () => {
-      const { session, peer } = await raw('client');
+      const { session, peer } = await rawSession('client');
       const s = session.open();
       const syn = await peer.next(is.syn, 'SYN');
       peer.ack(syn.streamId); // and never any window beyond the initial 256 KiB
@@ -116,9 +99,7 @@ describe('stream semantics', () => {
       await peer.until(() => peer.received(syn.streamId).byteLength === 256 * 1024, 'the first window');
       peer.rst(syn.streamId);
       expect(await written).toBeInstanceOf(Error);
-      const { ended, error } = await result;
-      expect(ended).toBe(false);
-      expect(error).toBeInstanceOf(StreamResetError);
+      await expectFailure(result, StreamResetError);
     });
 
     it('between two real sessions, destroy(err) on one side is a StreamResetError on the other', async () => {
@@ -131,15 +112,13 @@ describe('stream semantics', () => {
       const result = outcome(theirs);
       await firstData;
       s.destroy(new Error('client gave up')); // sends RST (yamux-interop 6c)
-      const { ended, error } = await result;
-      expect(ended).toBe(false);
-      expect(error).toBeInstanceOf(StreamResetError);
+      await expectFailure(result, StreamResetError);
     });
   });
 
   describe('end of stream: FIN after every byte, in every legal frame order (§2.2 "Half-close")', () => {
     it('SYN and FIN in one read, no data (Go: OpenStream then Close): a clean, empty end', async () => {
-      const { session, peer } = await raw('server');
+      const { session, peer } = await rawSession('server');
       const inbound = nextStream(session);
       peer.socket.write(
         Buffer.concat([
@@ -151,7 +130,7 @@ describe('stream semantics', () => {
     });
 
     it('SYN, data and FIN in one read (Go: OpenStream, Write, Close)', async () => {
-      const { session, peer } = await raw('server');
+      const { session, peer } = await rawSession('server');
       const inbound = nextStream(session);
       peer.syn(1);
       peer.data(1, Buffer.from('whole request'));
@@ -160,26 +139,26 @@ describe('stream semantics', () => {
     });
 
     it('a Data|FIN frame delivers its payload, then ends (the spec allows FIN on data frames)', async () => {
-      const { session, peer } = await raw('server');
+      const { session, peer } = await rawSession('server');
       const inbound = nextStream(session);
       peer.syn(1);
       const s = await inbound;
       const read = readAll(s);
-      await barrier(peer);
+      await peer.barrier();
       peer.data(1, Buffer.from('last words'), F.FIN);
       expect((await read).toString()).toBe('last words');
     });
 
     it('a Data|FIN frame on a reader that is paused keeps every byte', async () => {
-      const { session, peer } = await raw('server');
+      const { session, peer } = await rawSession('server');
       const inbound = nextStream(session);
       peer.syn(1);
       const s = await inbound;
       const body = randomBytes(100 * 1024); // more than the Readable's 16 KiB high-water mark
       peer.data(1, body);
-      await barrier(peer);
+      await peer.barrier();
       peer.data(1, Buffer.from('tail'), F.FIN);
-      await barrier(peer);
+      await peer.barrier();
       expect(sha256(await readAll(s))).toBe(sha256(Buffer.concat([body, Buffer.from('tail')])));
     });
   });
@@ -211,7 +190,7 @@ describe('stream semantics', () => {
     });
 
     it("a protocol violation from the peer: 'error', and the socket is closed", async () => {
-      const { session, peer } = await raw('server');
+      const { session, peer } = await rawSession('server');
       peer.write(Buffer.from('010100010000000100000000', 'hex')); // version 1: not yamux v0 (§2.2)
       const reason = await session.closed;
       expect(reason.kind).toBe('error');
@@ -220,7 +199,7 @@ describe('stream semantics', () => {
 
     it('peer vanishes without GoAway or RST (Go Close(), crash): open streams fail with TransportClosedError; a stream the peer finished keeps its data', async () => {
       // yamux-interop 7b: hashicorp's Close() sends no frame at all, only EOF.
-      const { session, peer } = await raw('client');
+      const { session, peer } = await rawSession('client');
       const mine = session.open();
       const syn = await peer.next(is.syn, 'SYN');
       peer.ack(syn.streamId);
@@ -229,12 +208,10 @@ describe('stream semantics', () => {
       peer.syn(2);
       peer.data(2, Buffer.from('complete answer'), F.FIN);
       const finished = await inbound;
-      await barrier(peer);
+      await peer.barrier();
       const mineResult = outcome(mine);
       peer.socket.end();
-      const { ended, error } = await mineResult;
-      expect(ended).toBe(false);
-      expect(error).toBeInstanceOf(TransportClosedError);
+      await expectFailure(mineResult, TransportClosedError);
       expect((await readAll(finished)).toString()).toBe('complete answer');
       expect(await session.closed).toEqual({ kind: 'peer' });
     });
@@ -252,9 +229,7 @@ describe('stream semantics', () => {
       await plugin.ping();
       const result = outcome(inFlight);
       pluginSocket.destroy(); // the plugin process dies: no GoAway, no RST
-      const { ended, error } = await result;
-      expect(ended).toBe(false);
-      expect(error).toBeInstanceOf(TransportClosedError);
+      await expectFailure(result, TransportClosedError);
       expect((await readAll(finished)).toString()).toBe('last words');
       expect(await engine.closed).toEqual({ kind: 'peer' });
     });
@@ -301,7 +276,7 @@ describe('stream semantics', () => {
     });
 
     it('opens queued behind the pending-SYN cap (maxPendingOpens) fail with SessionClosedError on close', async () => {
-      const { session, peer } = await raw('client', { maxPendingOpens: 2 });
+      const { session, peer } = await rawSession('client', { maxPendingOpens: 2 });
       const streams = [session.open(), session.open(), session.open(), session.open()];
       await peer.until((f) => f.filter(is.syn).length === 2, 'two SYNs');
       const results = streams.map(outcome);
@@ -395,21 +370,16 @@ describe('two real sessions over a socket pair (client + server roles, protocol.
     const inbound = nextStream(engine);
     const w = plugin.open();
     let accepted = 0;
-    const producing = (async () => {
-      for (let i = 0; i < TOTAL / MiB; i++) {
-        const ok = w.write(chunks[i % 4]!, () => {
-          accepted += MiB;
-        });
-        if (!ok) await once(w, 'drain');
-      }
-      w.end();
-    })();
+    const producing = produce(
+      w,
+      Array.from({ length: TOTAL / MiB }, (_, i) => chunks[i % 4]!),
+      (bytes) => {
+        accepted += bytes;
+      },
+    );
 
     const r = await inbound;
-    const done = new Promise<void>((resolve, reject) => {
-      r.on('end', resolve);
-      r.on('error', reject);
-    });
+    const done = endOf(r);
     r.on('data', (c: Buffer) => {
       consumed += c.byteLength;
       hash.update(c);
@@ -450,22 +420,18 @@ describe('two real sessions over a socket pair (client + server roles, protocol.
     let accepted = 0;
     let consumed = 0;
     let maxAhead = 0;
-    const producing = (async () => {
-      for (let off = 0; off < payload.byteLength; off += 1024 * 1024) {
-        const ok = w.write(payload.subarray(off, off + 1024 * 1024), () => {
-          accepted += 1024 * 1024;
-          maxAhead = Math.max(maxAhead, accepted - consumed);
-        });
-        if (!ok) await once(w, 'drain');
-      }
-      w.end();
-    })();
+    const MiB = 1024 * 1024;
+    const producing = produce(
+      w,
+      Array.from({ length: payload.byteLength / MiB }, (_, i) => payload.subarray(i * MiB, (i + 1) * MiB)),
+      (bytes) => {
+        accepted += bytes;
+        maxAhead = Math.max(maxAhead, accepted - consumed);
+      },
+    );
     const r = await inbound;
     const hash = createHash('sha256');
-    const done = new Promise<void>((resolve, reject) => {
-      r.on('end', resolve);
-      r.on('error', reject);
-    });
+    const done = endOf(r);
     r.on('data', (c: Buffer) => {
       consumed += c.byteLength;
       hash.update(c);

@@ -377,17 +377,16 @@ class Session implements MuxSession {
       this.#status = 'draining';
       this.#failWaiting();
     }
-    if (this.#reason === undefined && code === 0) this.#reason = { kind: 'peer', goAwayCode: 0 };
-    if (code !== 0 && this.#reason === undefined) {
-      this.#reason = { kind: 'error', error: new Error(`peer sent GoAway with error code ${code}`) };
+    if (code === 0) {
+      this.#reason ??= { kind: 'peer', goAwayCode: 0 };
+      return;
     }
-    if (code !== 0) {
-      // Fix "GoAway error teardown": hashicorp ends the whole session on GoAway codes 1/2. The
-      // muxer's abort (which runs right after this callback) only resets the streams and leaves
-      // the socket open, so the session stayed 'draining' and `closed` never resolved. Close the
-      // socket once the muxer has sent its resets.
-      queueMicrotask(() => this.#socket.destroy());
-    }
+    this.#reason ??= { kind: 'error', error: new Error(`peer sent GoAway with error code ${code}`) };
+    // Fix "GoAway error teardown": hashicorp ends the whole session on GoAway codes 1/2. The
+    // muxer's abort (which runs right after this callback) only resets the streams and leaves
+    // the socket open, so the session stayed 'draining' and `closed` never resolved. Close the
+    // socket once the muxer has sent its resets.
+    queueMicrotask(() => this.#socket.destroy());
   }
 
   #onSocketClose(socketError: Error | undefined): void {

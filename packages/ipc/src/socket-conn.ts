@@ -18,7 +18,6 @@ export interface SocketConnInit {
 
 export class SocketConn extends AbstractMessageStream {
   readonly socket: Duplex;
-  #ended = false;
   readonly #batch: boolean;
   #corked = false;
   readonly #flush = () => {
@@ -43,7 +42,6 @@ export class SocketConn extends AbstractMessageStream {
       socketError ??= err;
     });
     socket.on('end', () => {
-      this.#ended = true;
       // EOF ends the session (Go's yamux closes on read EOF), even on a socket that allows half-open
       // connections, such as one taken over from node:http.
       if (!socket.writableEnded) socket.end();
@@ -55,11 +53,6 @@ export class SocketConn extends AbstractMessageStream {
     // A socket handed over paused (for example after the /hijack upgrade, which pauses it to keep the
     // bytes that followed the 101) stays paused when a 'data' listener is added: start it.
     socket.resume();
-  }
-
-  /** True once the peer has ended its side of the socket (EOF). */
-  get peerEnded(): boolean {
-    return this.#ended;
   }
 
   sendData(data: Parameters<AbstractMessageStream['sendData']>[0]): SendResult {

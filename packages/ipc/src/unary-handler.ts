@@ -128,7 +128,7 @@ export function createLeanUnaryHandler(
       Number.MAX_SAFE_INTEGER,
     );
     if (timeout.error !== undefined) {
-      writeError(res, timeout.error, json);
+      writeError(res, timeout.error);
       return true;
     }
     const chunks: Buffer[] = [];
@@ -145,7 +145,6 @@ export function createLeanUnaryHandler(
             `message size ${size} is larger than configured readMaxBytes ${options.readMaxBytes}`,
             Code.ResourceExhausted,
           ),
-          json,
         );
         return;
       }
@@ -166,7 +165,6 @@ export function createLeanUnaryHandler(
             `parse ${json ? 'json' : 'binary'}: ${(err as Error).message}`,
             Code.InvalidArgument,
           ),
-          json,
         );
         return;
       }
@@ -212,11 +210,7 @@ export function createLeanUnaryHandler(
           const bytes = json
             ? Buffer.from(toJsonString(route.method.output, response.message as never))
             : toBinary(route.method.output, response.message as never);
-          const out: Record<string, string | string[]> = {};
-          trailerMux(response.header, response.trailer).forEach((v, k) => {
-            const prev = out[k];
-            out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-          });
+          const out = toNodeHeaders(trailerMux(response.header, response.trailer));
           out['content-type'] = json ? 'application/json' : 'application/proto';
           out['content-length'] = String(bytes.byteLength);
           res.writeHead(200, out);
@@ -229,7 +223,7 @@ export function createLeanUnaryHandler(
             err instanceof ConnectError
               ? err
               : new ConnectError('internal error', Code.Internal, undefined, undefined, err);
-          writeError(res, error, json, ctx.maybeResponseHeader, ctx.maybeResponseTrailer);
+          writeError(res, error, ctx.maybeResponseHeader, ctx.maybeResponseTrailer);
         },
       );
     });
@@ -237,28 +231,29 @@ export function createLeanUnaryHandler(
   };
 }
 
-function writeError(
-  res: ServerResponse,
-  err: ConnectError,
-  _json: boolean,
-  header?: Headers,
-  trailer?: Headers,
-): void {
+/** A Connect error is always a JSON body, whatever the request's codec (as connect-node). */
+function writeError(res: ServerResponse, err: ConnectError, header?: Headers, trailer?: Headers): void {
   if (res.destroyed || res.headersSent) return;
   const body = errorToJsonBytes(err, {});
-  const out: Record<string, string | string[]> = {};
   const meta = trailerMux(header ?? new Headers(), trailer ?? new Headers());
   err.metadata.forEach((v, k) => {
     meta.append(k, v);
   });
-  meta.forEach((v, k) => {
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  });
+  const out = toNodeHeaders(meta);
   out['content-type'] = 'application/json';
   out['content-length'] = String(body.byteLength);
   res.writeHead(codeToHttpStatus(err.code), out);
   res.end(body);
+}
+
+/** Headers as node:http's writeHead takes them: repeated names keep every value, in order. */
+function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  headers.forEach((v, k) => {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  });
+  return out;
 }
 
 /**

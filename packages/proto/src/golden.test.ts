@@ -72,17 +72,20 @@ describe('protocol.md §4.4 encoding details', () => {
 
 describe('routes (protocol.md §4.1, §4.2)', () => {
   it('services have the Go package paths', () => {
-    const path = (s: { typeName: string }, m: string) => `/${s.typeName}/${m}`;
-    expect(path(pluginsv1.RegisterService, 'RegisterPlugin')).toBe(
+    // Built from the descriptors, so a renamed method fails here as well as a renamed service.
+    const path = (m: { parent: { typeName: string }; name: string }) => `/${m.parent.typeName}/${m.name}`;
+    expect(path(pluginsv1.RegisterService.method.registerPlugin)).toBe(
       '/plugins.v1.RegisterService/RegisterPlugin',
     );
-    expect(path(pluginsv1.PluginService, 'Shutdown')).toBe('/plugins.v1.PluginService/Shutdown');
-    expect(path(resolverv1.RegisterService, 'RegisterPlugin')).toBe(
+    expect(path(pluginsv1.PluginService.method.shutdown)).toBe('/plugins.v1.PluginService/Shutdown');
+    expect(path(resolverv1.RegisterService.method.registerPlugin)).toBe(
       '/resolver.v1.RegisterService/RegisterPlugin',
     );
-    expect(path(resolverv1.ListService, 'ListPlugins')).toBe('/resolver.v1.ListService/ListPlugins');
-    expect(path(resolverv1.PluginService, 'Shutdown')).toBe('/resolver.v1.PluginService/Shutdown');
-    expect(path(resolverv1.ResolverService, 'GetSecrets')).toBe('/resolver.v1.ResolverService/GetSecrets');
+    expect(path(resolverv1.ListService.method.listPlugins)).toBe('/resolver.v1.ListService/ListPlugins');
+    expect(path(resolverv1.PluginService.method.shutdown)).toBe('/resolver.v1.PluginService/Shutdown');
+    expect(path(resolverv1.ResolverService.method.getSecrets)).toBe(
+      '/resolver.v1.ResolverService/GetSecrets',
+    );
     expect(pluginsv1.PluginManagementService.typeName).toBe('plugins.v1.PluginManagementService');
     expect(Object.keys(pluginsv1.PluginManagementService.method).sort()).toEqual([
       'disablePlugin',

@@ -1,6 +1,6 @@
 // The engine socket (protocol.md §3.1, §3.3, §4.1, §4.2): the public RPC surface over a real Unix
 // socket with connect-node and raw HTTP clients, and the socket file's life cycle.
-import { chmodSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -9,23 +9,14 @@ import { dialAndUpgrade, UpgradeError } from '@secrets-engine/ipc';
 import { pluginsv1 } from '@secrets-engine/proto';
 import { isGoZeroTime, isValidVersion } from '@secrets-engine/secrets';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { builtin, dec, engineClients, tempDir, tempSocketPath } from './__tests__/helpers.js';
+import { builtin, dec, engineClients, startedEngine, tempDir } from './__tests__/helpers.js';
 import {
   type BuiltinPlugin,
   createEngine,
   defaultSocketPath,
-  type Engine,
   EngineAlreadyRunningError,
   EngineConfigError,
-  type EngineOptions,
 } from './index.js';
-
-async function started(options: EngineOptions = {}): Promise<Engine> {
-  const engine = createEngine({ socketPath: tempSocketPath(), ...options });
-  onTestFinished(() => engine.close());
-  await engine.start();
-  return engine;
-}
 
 interface RawResponse {
   status: number;
@@ -67,7 +58,7 @@ const files: BuiltinPlugin = builtin('files', 'db/**', () => [{ id: 'db/password
 
 describe('resolver.v1.ResolverService/GetSecrets on the engine socket', () => {
   it('answers values, metadata, timestamps and provider, over one kept-alive connection', async () => {
-    const engine = await started({ plugins: [vault, files] });
+    const engine = await startedEngine({ plugins: [vault, files] });
     const clients = engineClients(engine.socketPath);
     const before = Date.now();
     const res = await clients.resolver.getSecrets({ pattern: 'db/**' });
@@ -87,7 +78,7 @@ describe('resolver.v1.ResolverService/GetSecrets on the engine socket', () => {
   });
 
   it('maps a miss to not_found "secret not found" and a bad pattern to invalid_argument', async () => {
-    const engine = await started({ plugins: [vault] });
+    const engine = await startedEngine({ plugins: [vault] });
     const { resolver } = engineClients(engine.socketPath);
     const miss = await resolver.getSecrets({ pattern: 'other/**' }).catch((e: unknown) => e);
     expect(miss).toBeInstanceOf(ConnectError);
@@ -101,7 +92,7 @@ describe('resolver.v1.ResolverService/GetSecrets on the engine socket', () => {
 
 describe('plugins.v1.PluginManagementService (protocol.md §4.2)', () => {
   it('lists, disables and enables plugins; unknown names are NotFound', async () => {
-    const engine = await started({ plugins: [vault, files] });
+    const engine = await startedEngine({ plugins: [vault, files] });
     const { management, resolver } = engineClients(engine.socketPath);
     const list = await management.listPlugins({});
     expect(
@@ -116,9 +107,9 @@ describe('plugins.v1.PluginManagementService (protocol.md §4.2)', () => {
         metadata: p.metadata.case,
         pattern: p.metadata.case === 'secretsProvider' ? p.metadata.value.pattern : undefined,
       })),
-    ).toEqual([
-      {
-        name: 'files',
+    ).toEqual(
+      ['files', 'vault'].map((name) => ({
+        name,
         version: 'v1.0.0',
         disabled: false,
         external: false,
@@ -127,19 +118,8 @@ describe('plugins.v1.PluginManagementService (protocol.md §4.2)', () => {
         statusMessage: '',
         metadata: 'secretsProvider',
         pattern: 'db/**',
-      },
-      {
-        name: 'vault',
-        version: 'v1.0.0',
-        disabled: false,
-        external: false,
-        configurable: true,
-        runStatus: pluginsv1.RunStatus.RUNNING,
-        statusMessage: '',
-        metadata: 'secretsProvider',
-        pattern: 'db/**',
-      },
-    ]);
+      })),
+    );
 
     await management.disablePlugin({ name: 'vault' });
     const after = (await management.listPlugins({})).plugins.find((p) => p.name === 'vault')!;
@@ -170,7 +150,7 @@ describe('plugins.v1.PluginManagementService (protocol.md §4.2)', () => {
 
 describe('OLD resolver.v1.ListService/ListPlugins and health.v1.VersionService (protocol.md §4.1, §4.2)', () => {
   it('lists running plugins in the OLD shape', async () => {
-    const engine = await started({ plugins: [vault, files] });
+    const engine = await startedEngine({ plugins: [vault, files] });
     const { oldList } = engineClients(engine.socketPath);
     const res = await oldList.listPlugins({});
     expect(
@@ -189,17 +169,17 @@ describe('OLD resolver.v1.ListService/ListPlugins and health.v1.VersionService (
   });
 
   it('reports a valid v-semver version (default and configured)', async () => {
-    const a = await started();
+    const a = await startedEngine();
     const va = await engineClients(a.socketPath).version.getVersion({});
     expect(isValidVersion(va.version)).toBe(true);
-    const b = await started({ version: 'v2.3.4-rc.1' });
+    const b = await startedEngine({ version: 'v2.3.4-rc.1' });
     expect((await engineClients(b.socketPath).version.getVersion({})).version).toBe('v2.3.4-rc.1');
   });
 });
 
 describe('plain HTTP routes', () => {
   it('GET /health → 200 ok; unknown paths → 404', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const health = await httpRequest(engine.socketPath, '/health');
     expect(health.status).toBe(200);
     expect(health.body).toBe('ok');
@@ -209,7 +189,7 @@ describe('plain HTTP routes', () => {
   });
 
   it('a plain GET /hijack without upgrade headers → 426 with a helpful message', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const res = await httpRequest(engine.socketPath, '/hijack');
     expect(res.status).toBe(426);
     expect(res.body).toContain('Connection: upgrade');
@@ -217,7 +197,7 @@ describe('plain HTTP routes', () => {
   });
 
   it('with externalPlugins:false, /hijack is 404 "404 page not found", upgrade or not', async () => {
-    const engine = await started({ externalPlugins: false });
+    const engine = await startedEngine({ externalPlugins: false });
     const err = await dialAndUpgrade(engine.socketPath).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpgradeError);
     expect((err as Error).message).toContain('404');
@@ -233,7 +213,7 @@ describe('plain HTTP routes', () => {
 describe('the socket file (protocol.md §3.1)', () => {
   it('creates the directory 0700 and the socket 0600', async () => {
     const dir = join(tempDir(), 'a', 'b');
-    const engine = await started({ socketPath: join(dir, 'engine.sock') });
+    const engine = await startedEngine({ socketPath: join(dir, 'engine.sock') });
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, '..')).mode & 0o777).toBe(0o700);
     const sock = lstatSync(engine.socketPath);
@@ -244,7 +224,7 @@ describe('the socket file (protocol.md §3.1)', () => {
   it('leaves an existing directory as it is', async () => {
     const dir = tempDir();
     chmodSync(dir, 0o755);
-    await started({ socketPath: join(dir, 'engine.sock') });
+    await startedEngine({ socketPath: join(dir, 'engine.sock') });
     expect(statSync(dir).mode & 0o777).toBe(0o755);
   });
 
@@ -259,12 +239,12 @@ describe('the socket file (protocol.md §3.1)', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(lstatSync(socketPath).isSocket()).toBe(true);
 
-    const engine = await started({ socketPath });
+    const engine = await startedEngine({ socketPath });
     expect((await httpRequest(engine.socketPath, '/health')).body).toBe('ok');
   });
 
   it('detects a live engine on the path and does not steal it', async () => {
-    const first = await started({ plugins: [vault] });
+    const first = await startedEngine({ plugins: [vault] });
     const inode = lstatSync(first.socketPath).ino;
     const second = createEngine({ socketPath: first.socketPath });
     const err = await second.start().catch((e: unknown) => e);
@@ -280,7 +260,7 @@ describe('the socket file (protocol.md §3.1)', () => {
   });
 
   it("an engine that never started does not remove another engine's socket on close()", async () => {
-    const first = await started();
+    const first = await startedEngine();
     const idle = createEngine({ socketPath: first.socketPath });
     await idle.close();
     expect(lstatSync(first.socketPath).isSocket()).toBe(true);
@@ -289,7 +269,7 @@ describe('the socket file (protocol.md §3.1)', () => {
 
   it.runIf(process.platform === 'linux')('detects a live engine on a Linux abstract socket', async () => {
     const socketPath = `@se-rt-test-${process.pid}-${Date.now()}`;
-    const first = await started({ socketPath });
+    const first = await startedEngine({ socketPath });
     const second = createEngine({ socketPath });
     const err = await second.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineAlreadyRunningError);
@@ -318,7 +298,7 @@ describe('the socket file (protocol.md §3.1)', () => {
   });
 
   it('close() removes the socket file, is idempotent, and stops serving', async () => {
-    const engine = await started({ plugins: [vault] });
+    const engine = await startedEngine({ plugins: [vault] });
     const path = engine.socketPath;
     await Promise.all([engine.close(), engine.close()]);
     await engine.close();
@@ -327,7 +307,7 @@ describe('the socket file (protocol.md §3.1)', () => {
   });
 
   it('Symbol.asyncDispose closes the engine', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     await engine[Symbol.asyncDispose]();
     expect(() => lstatSync(engine.socketPath)).toThrow(/ENOENT/);
   });
@@ -347,11 +327,12 @@ describe('the socket file (protocol.md §3.1)', () => {
   });
 
   it('a directory it could not create is an EngineConfigError', async () => {
+    // Under a regular file, so mkdir fails for root too (root ignores directory permissions).
     const dir = tempDir();
-    mkdirSync(join(dir, 'locked'), { mode: 0o500 });
-    onTestFinished(() => chmodSync(join(dir, 'locked'), 0o700));
-    if (process.getuid?.() === 0) return; // root ignores directory permissions
-    const engine = createEngine({ socketPath: join(dir, 'locked', 'sub', 'engine.sock') });
-    await expect(engine.start()).rejects.toBeInstanceOf(EngineConfigError);
+    writeFileSync(join(dir, 'file'), '');
+    const engine = createEngine({ socketPath: join(dir, 'file', 'sub', 'engine.sock') });
+    const err = await engine.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineConfigError);
+    expect((err as Error).message).toMatch(/cannot create the socket directory .*\/file\/sub/);
   });
 });

@@ -6,12 +6,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import {
   attachHijackHandler,
   createConnectHandler,
   createMuxSession,
-  createSessionTransport,
   type Logger,
   type MuxSession,
   serveConnect,
@@ -32,7 +31,7 @@ import {
 } from '@secrets-engine/secrets';
 import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { LaunchedPlugin, type RestartPolicy, type RunStatus, runStatusToProto } from './launched.js';
-import { notFound, type ProtoEnvelope, type Provider, sessionProvider } from './provider.js';
+import { notFound, type ProtoEnvelope, type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 import { resolveSecrets } from './resolver.js';
 import { prepareSocketPath, removeSocket, restrictSocket, socketInode } from './socket.js';
@@ -127,8 +126,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
   return new EngineImpl(options);
 }
 
-interface BuiltinEntry {
-  kind: 'builtin';
+/** What the engine records for a builtin or external plugin (LaunchedPlugin keeps the same fields). */
+interface EntryBase {
   name: string;
   status: RunStatus;
   statusMessage: string;
@@ -138,16 +137,13 @@ interface BuiltinEntry {
   restarts: number;
 }
 
-interface ExternalEntry {
+interface BuiltinEntry extends EntryBase {
+  kind: 'builtin';
+}
+
+interface ExternalEntry extends EntryBase {
   kind: 'external';
-  name: string;
-  status: RunStatus;
-  statusMessage: string;
-  disabled: boolean;
-  registration: Registration;
-  provider: Provider | undefined;
   session: MuxSession;
-  restarts: number;
 }
 
 type Entry = BuiltinEntry | ExternalEntry | LaunchedPlugin;
@@ -337,6 +333,7 @@ class EngineImpl extends EventEmitter implements Engine {
         cause: err,
       });
     }
+    const env = this.#pluginEnv();
     const plugins: LaunchedPlugin[] = [];
     for (const file of names) {
       const path = join(dir, file);
@@ -358,16 +355,16 @@ class EngineImpl extends EventEmitter implements Engine {
         this.#logger.warn('skipping launched plugin: a builtin plugin has the same name', { name });
         continue;
       }
-      plugins.push(this.#launchedPlugin(name, path));
+      plugins.push(this.#launchedPlugin(name, path, env));
     }
     return plugins;
   }
 
-  #launchedPlugin(name: string, path: string): LaunchedPlugin {
+  #launchedPlugin(name: string, path: string, env: Record<string, string>): LaunchedPlugin {
     const plugin: LaunchedPlugin = new LaunchedPlugin({
       name,
       path,
-      env: this.#pluginEnv(),
+      env,
       registrationTimeoutMs: this.#opts.registrationTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
@@ -511,10 +508,7 @@ class EngineImpl extends EventEmitter implements Engine {
     const t = this.#opts.shutdownTimeoutMs;
     if (entry.session.status === 'open') {
       try {
-        // On the schema it registered with: OLD plugins serve resolver.v1.PluginService (§4.1).
-        const service =
-          entry.registration.protocol === 'resolver.v1' ? resolverv1.PluginService : pluginsv1.PluginService;
-        await createClient(service, createSessionTransport(entry.session)).shutdown({}, { timeoutMs: t });
+        await requestShutdown(entry.session, entry.registration.protocol, t);
       } catch {
         // the plugin may be gone already
       }
@@ -712,7 +706,7 @@ function builtinProvider(plugin: BuiltinPlugin, registration: Registration, logg
     async getSecrets(pattern, options) {
       let result: Iterable<Envelope | EnvelopeInit>;
       try {
-        result = await plugin.getSecrets(parsePattern(pattern), { signal: options.signal });
+        result = await plugin.getSecrets(pattern, { signal: options.signal });
       } catch (err) {
         if (isNotFoundError(err)) throw notFound();
         if (err instanceof ConnectError) throw err;

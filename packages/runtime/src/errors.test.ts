@@ -1,12 +1,6 @@
 // Error classes: names, hierarchy, and instanceof across copies of the package (Symbol.for brand).
 import { describe, expect, it } from 'vitest';
-import {
-  EngineAlreadyRunningError,
-  EngineConfigError,
-  PluginNotFoundError,
-  PluginStopError,
-  RuntimeError,
-} from './index.js';
+import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './index.js';
 
 describe('runtime errors', () => {
   it('are named RuntimeErrors with their own fields', () => {
@@ -21,7 +15,6 @@ describe('runtime errors', () => {
     expect(missing.pluginName).toBe('vault');
     for (const [err, name] of [
       [new EngineConfigError('x'), 'EngineConfigError'],
-      [new PluginStopError('x'), 'PluginStopError'],
       [new RuntimeError('x'), 'RuntimeError'],
     ] as const) {
       expect(err.name).toBe(name);

@@ -36,6 +36,3 @@ export class PluginNotFoundError extends RuntimeError {
     this.pluginName = name;
   }
 }
-
-/** Stopping a plugin process did not finish within its bounds. */
-export class PluginStopError extends RuntimeError {}

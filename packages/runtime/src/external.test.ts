@@ -6,47 +6,31 @@ import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { dialAndUpgrade, UpgradeError } from '@secrets-engine/ipc';
 import { pluginsv1 } from '@secrets-engine/proto';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   builtin,
   captureLogger,
+  connectError,
   dec,
-  delay,
   engineClients,
   envelope,
   joinEngine,
-  tempSocketPath,
+  sleep,
+  startedEngine,
   waitFor,
 } from './__tests__/helpers.js';
-import { createEngine, ENGINE_VERSION, type Engine, type EngineOptions, type PluginInfo } from './index.js';
-
-async function started(options: EngineOptions = {}): Promise<Engine> {
-  const engine = createEngine({ socketPath: tempSocketPath(), ...options });
-  onTestFinished(() => engine.close());
-  await engine.start();
-  return engine;
-}
-
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectError);
-    return err as ConnectError;
-  }
-  throw new Error('expected the call to fail');
-}
+import { ENGINE_VERSION, type PluginInfo } from './index.js';
 
 describe('external plugins', () => {
   it('a registered plugin is listed (external), resolves with the narrowed pattern, and emits change', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const changes: PluginInfo[] = [];
     engine.on('change', (p) => changes.push(p));
     const plugin = await joinEngine(engine.socketPath);
     const res = await plugin.register({ name: 'ext', version: 'v2.0.0', pattern: 'ext/**' });
     expect(res.engineName).toBe('secrets-engine');
     expect(res.engineVersion).toBe(ENGINE_VERSION);
-    await waitFor(() => changes.length > 0, 2_000, 'change event');
+    await waitFor('change event', () => changes.length > 0, { timeoutMs: 2_000 });
     expect(changes[0]).toMatchObject({ name: 'ext', kind: 'external', status: 'running' });
     expect(engine.listPlugins()).toEqual([
       {
@@ -88,7 +72,7 @@ describe('external plugins', () => {
   });
 
   it('resolves alongside builtins, in name order', async () => {
-    const engine = await started({
+    const engine = await startedEngine({
       plugins: [builtin('zz-builtin', '**', () => [{ id: 'shared/id', value: 'b' }])],
     });
     const plugin = await joinEngine(engine.socketPath, { getSecrets: () => [envelope('shared/id', 'e')] });
@@ -101,7 +85,7 @@ describe('external plugins', () => {
   });
 
   it('refuses a duplicate name with already_exists; the first plugin keeps working', async () => {
-    const engine = await started({
+    const engine = await startedEngine({
       plugins: [builtin('taken', 'taken/**', () => [{ id: 'taken/t', value: 't' }])],
     });
     const first = await joinEngine(engine.socketPath);
@@ -126,7 +110,7 @@ describe('external plugins', () => {
 
   it('disconnects a plugin that never registers after registrationTimeoutMs', async () => {
     const logger = captureLogger();
-    const engine = await started({ registrationTimeoutMs: 150, logger });
+    const engine = await startedEngine({ registrationTimeoutMs: 150, logger });
     const plugin = await joinEngine(engine.socketPath);
     const started_ = Date.now();
     const reason = await plugin.session.closed;
@@ -138,23 +122,23 @@ describe('external plugins', () => {
   });
 
   it('a registered plugin is not disconnected by the registration timer', async () => {
-    const engine = await started({ registrationTimeoutMs: 100 });
+    const engine = await startedEngine({ registrationTimeoutMs: 100 });
     const plugin = await joinEngine(engine.socketPath);
     await plugin.register({ name: 'ext' });
-    await delay(250);
+    await sleep(250);
     expect(plugin.session.status).toBe('open');
     expect(engine.listPlugins().map((p) => p.name)).toEqual(['ext']);
   });
 
   it('leaves the registry when its connection ends; the name can then be used again', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const changes: PluginInfo[] = [];
     engine.on('change', (p) => changes.push(p));
     const plugin = await joinEngine(engine.socketPath);
     await plugin.register({ name: 'ext', pattern: 'ext/**' });
     await plugin.close();
-    await waitFor(() => engine.listPlugins().length === 0, 3_000, 'the plugin to leave');
-    await waitFor(() => changes.some((c) => c.status === 'stopped'), 2_000, 'change event');
+    await waitFor('the plugin to leave', () => engine.listPlugins().length === 0, { timeoutMs: 3_000 });
+    await waitFor('change event', () => changes.some((c) => c.status === 'stopped'), { timeoutMs: 2_000 });
     expect(changes.at(-1)).toMatchObject({ name: 'ext', status: 'stopped', statusMessage: 'disconnected' });
     await expect(engine.getSecrets('ext/x')).rejects.toMatchObject({ rawMessage: 'secret not found' });
 
@@ -164,15 +148,15 @@ describe('external plugins', () => {
   });
 
   it('an abruptly dropped connection also leaves the registry', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const plugin = await joinEngine(engine.socketPath);
     await plugin.register({ name: 'ext' });
     plugin.session.abort();
-    await waitFor(() => engine.listPlugins().length === 0, 3_000, 'the plugin to leave');
+    await waitFor('the plugin to leave', () => engine.listPlugins().length === 0, { timeoutMs: 3_000 });
   });
 
   it('is refused with 404 when externalPlugins is false', async () => {
-    const engine = await started({ externalPlugins: false });
+    const engine = await startedEngine({ externalPlugins: false });
     const err = await joinEngine(engine.socketPath).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpgradeError);
     expect((err as Error).message).toContain('404 page not found');
@@ -180,7 +164,7 @@ describe('external plugins', () => {
   });
 
   it('can be disabled and enabled like any plugin', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const plugin = await joinEngine(engine.socketPath);
     await plugin.register({ name: 'ext' });
     await engine.disablePlugin('ext');
@@ -192,7 +176,7 @@ describe('external plugins', () => {
   });
 
   it('plugin errors and misses cost only its own part; a hung plugin is bounded by requestTimeoutMs', async () => {
-    const engine = await started({
+    const engine = await startedEngine({
       requestTimeoutMs: 150,
       plugins: [builtin('zz', '**', () => [{ id: 'z', value: 'z' }])],
     });
@@ -220,7 +204,7 @@ describe('external plugins', () => {
   });
 
   it('a plugin sending a time no Date can hold costs only its own envelope in engine.getSecrets', async () => {
-    const engine = await started({ plugins: [builtin('zz', '**', () => [{ id: 'z', value: 'z' }])] });
+    const engine = await startedEngine({ plugins: [builtin('zz', '**', () => [{ id: 'z', value: 'z' }])] });
     const plugin = await joinEngine(engine.socketPath, {
       getSecrets: () => [
         envelope('huge', 'h', { createdAt: create(TimestampSchema, { seconds: 10n ** 15n, nanos: 0 }) }),
@@ -235,7 +219,7 @@ describe('external plugins', () => {
   });
 
   it('engine close() sends Shutdown on the schema the plugin registered with, then closes the connection', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const heads = await joinEngine(engine.socketPath);
     await heads.register({ name: 'heads' });
     const old = await joinEngine(engine.socketPath);
@@ -245,14 +229,14 @@ describe('external plugins', () => {
     expect(heads.shutdowns).toEqual({ 'plugins.v1': 1, 'resolver.v1': 0 });
     expect(old.shutdowns).toEqual({ 'plugins.v1': 0, 'resolver.v1': 1 });
     for (const p of [heads, old, idle]) {
-      await Promise.race([p.session.closed, delay(3_000)]);
+      await Promise.race([p.session.closed, sleep(3_000)]);
       expect(p.session.status).toBe('closed');
     }
     expect(idle.shutdowns).toEqual({ 'plugins.v1': 0, 'resolver.v1': 0 });
   });
 
   it('hijacking a closed engine fails', async () => {
-    const engine = await started();
+    const engine = await startedEngine();
     const path = engine.socketPath;
     await engine.close();
     await expect(dialAndUpgrade(path, { timeoutMs: 500 })).rejects.toThrow();

@@ -22,7 +22,6 @@ export {
   EngineAlreadyRunningError,
   EngineConfigError,
   PluginNotFoundError,
-  PluginStopError,
   RuntimeError,
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';

@@ -63,9 +63,9 @@ it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_* + pluginEnv + the la
   // Its stderr reaches the logger tagged with its name and the stream.
   await engine.close();
   await waitFor(
-    () => logger.entries.some((e) => e.message.startsWith('fixture plugin stopped')),
-    3_000,
     'the plugin stderr line',
+    () => logger.entries.some((e) => e.message.startsWith('fixture plugin stopped')),
+    { timeoutMs: 3_000 },
   );
   const line = logger.entries.find((e) => e.message.startsWith('fixture plugin stopped'))!;
   expect(line).toMatchObject({

@@ -3,18 +3,17 @@
 // Shutdown RPC → drain → signal to the process group → kill, every step bounded (§7.1). No orphan:
 // the plugin runs in its own process group, and stop() does not return before it is reaped.
 import type { ChildProcess } from 'node:child_process';
-import { ConnectError, createClient } from '@connectrpc/connect';
+import { ConnectError } from '@connectrpc/connect';
 import {
   createMuxSession,
-  createSessionTransport,
   type Logger,
   launchPlugin,
   type MuxSession,
   serveConnect,
 } from '@secrets-engine/ipc';
-import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { pluginsv1 } from '@secrets-engine/proto';
 import { forwardOutput } from './output.js';
-import { type Provider, sessionProvider } from './provider.js';
+import { type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 
 export type RunStatus = 'running' | 'stopped' | 'crashed' | 'retries-exceeded';
@@ -263,13 +262,7 @@ export class LaunchedPlugin {
     const alive = () => attempt.child.exitCode === null && attempt.child.signalCode === null;
     if (askFirst && attempt.registration !== undefined && attempt.session.status === 'open' && alive()) {
       try {
-        // On the schema it registered with: OLD plugins serve resolver.v1.PluginService (§4.1).
-        const service =
-          attempt.registration.protocol === 'resolver.v1'
-            ? resolverv1.PluginService
-            : pluginsv1.PluginService;
-        const client = createClient(service, createSessionTransport(attempt.session));
-        await client.shutdown({}, { timeoutMs: t });
+        await requestShutdown(attempt.session, attempt.registration.protocol, t);
       } catch (err) {
         this.#logger.debug('shutdown RPC failed', { error: ConnectError.from(err).message });
       }

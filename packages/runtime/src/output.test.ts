@@ -3,7 +3,7 @@
 // rate-limited with a count of what was dropped.
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { captureLogger, delay } from './__tests__/helpers.js';
+import { captureLogger, sleep } from './__tests__/helpers.js';
 import { forwardOutput } from './output.js';
 
 /** Lets the PassThrough deliver what was written. */
@@ -143,7 +143,7 @@ describe('forwardOutput', () => {
     out.write('before\n');
     await flush();
     out.destroy(new Error('EPIPE-ish'));
-    await delay(10);
+    await sleep(10);
     expect(logger.entries.map((e) => e.message)).toEqual(['before']);
   });
 });

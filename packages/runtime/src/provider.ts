@@ -1,8 +1,9 @@
 // What the resolver calls: one provider per running plugin, whatever its kind.
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createSessionTransport, type MuxSession } from '@secrets-engine/ipc';
-import { resolverv1 } from '@secrets-engine/proto';
+import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import type { SecretPattern } from '@secrets-engine/secrets';
+import type { Registration } from './registration.js';
 
 export type ProtoEnvelope = resolverv1.GetSecretsResponse_Envelope;
 
@@ -14,7 +15,10 @@ export interface Provider {
    * Resolves `pattern` (already narrowed to this provider). A miss is a ConnectError `not_found`;
    * any other error fails only this provider's part of the request.
    */
-  getSecrets(pattern: string, options: { signal: AbortSignal; timeoutMs: number }): Promise<ProtoEnvelope[]>;
+  getSecrets(
+    pattern: SecretPattern,
+    options: { signal: AbortSignal; timeoutMs: number },
+  ): Promise<ProtoEnvelope[]>;
 }
 
 /** A provider reached over a plugin's session (launched or external). */
@@ -39,4 +43,17 @@ export function sessionProvider(
 
 export function notFound(): ConnectError {
   return new ConnectError('secret not found', Code.NotFound);
+}
+
+/**
+ * Asks a plugin to shut down over its session, on the schema it registered with: OLD plugins serve
+ * resolver.v1.PluginService (§4.1). Rejects if the plugin does not answer within `timeoutMs`.
+ */
+export async function requestShutdown(
+  session: MuxSession,
+  protocol: Registration['protocol'],
+  timeoutMs: number,
+): Promise<void> {
+  const service = protocol === 'resolver.v1' ? resolverv1.PluginService : pluginsv1.PluginService;
+  await createClient(service, createSessionTransport(session)).shutdown({}, { timeoutMs });
 }

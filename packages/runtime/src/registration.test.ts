@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createMuxSession, createSessionTransport, serveConnect } from '@secrets-engine/ipc';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { delay, socketPair } from './__tests__/helpers.js';
+import { connectError, sleep, socketPair } from './__tests__/helpers.js';
 import { createRegistrationEndpoint, type Registration, type RegistrationInit } from './registration.js';
 
 async function connection(init: Partial<RegistrationInit> = {}) {
@@ -43,16 +43,6 @@ async function connection(init: Partial<RegistrationInit> = {}) {
     heads,
     old,
   };
-}
-
-async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectError);
-    return err as ConnectError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 describe('plugins.v1.RegisterService/RegisterPlugin (protocol.md §5.1)', () => {
@@ -193,7 +183,7 @@ describe('plugins.v1.RegisterService/RegisterPlugin (protocol.md §5.1)', () => 
     const err = await connectError(c.register('dup', 'v1', '**'));
     expect(err.code).toBe(Code.AlreadyExists);
     expect(err.rawMessage).toBe('plugin "dup" already exists');
-    await delay(20);
+    await sleep(20);
     expect(c.registered()).toBeUndefined();
   });
 });

@@ -96,12 +96,11 @@ export function createRegistrationEndpoint(init: RegistrationInit): Registration
   };
 }
 
-function invalidArgument<T>(fn: () => T, prefix?: string): T {
+function invalidArgument<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    const message = (err as Error).message;
-    throw new ConnectError(prefix === undefined ? message : `${prefix}: ${message}`, Code.InvalidArgument);
+    throw new ConnectError((err as Error).message, Code.InvalidArgument);
   }
 }
 

@@ -5,7 +5,7 @@ import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { GO_ZERO_TIMESTAMP, isGoZeroTime, parsePattern, parseVersion } from '@secrets-engine/secrets';
 import { describe, expect, it } from 'vitest';
-import { captureLogger, dec, envelope, type ProtoEnvelope } from './__tests__/helpers.js';
+import { captureLogger, connectError, dec, envelope, type ProtoEnvelope } from './__tests__/helpers.js';
 import type { Provider } from './provider.js';
 import { resolveSecrets } from './resolver.js';
 
@@ -38,20 +38,10 @@ function echo(name: string, pattern: string): FakeProvider {
 
 const opts = () => ({ requestTimeoutMs: 2_000, logger: captureLogger() });
 
-async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectError);
-    return err as ConnectError;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('resolveSecrets', () => {
   it('refuses an invalid pattern with invalid_argument `invalid pattern "<p>": …`', async () => {
     for (const p of ['*a*', '', '/a', 'a//b', 'a b']) {
-      const err = await rejection(resolveSecrets(p, [echo('a', '**')], opts()));
+      const err = await connectError(resolveSecrets(p, [echo('a', '**')], opts()));
       expect(err.code).toBe(Code.InvalidArgument);
       expect(err.rawMessage.startsWith(`invalid pattern ${JSON.stringify(p)}: `)).toBe(true);
       // Said once, with the reason (Go says `invalid pattern "<p>": invalid pattern`).
@@ -233,7 +223,7 @@ describe('resolveSecrets', () => {
       ],
     ];
     for (const providers of cases) {
-      const err = await rejection(resolveSecrets('base/**', providers, opts()));
+      const err = await connectError(resolveSecrets('base/**', providers, opts()));
       expect(err.code).toBe(Code.NotFound);
       expect(err.rawMessage).toBe('secret not found');
     }
@@ -266,7 +256,7 @@ describe('resolveSecrets', () => {
   it('with only deaf providers, answers not_found once the deadline passes', async () => {
     const deaf = provider('deaf', '**', () => new Promise<ProtoEnvelope[]>(() => {}));
     const started = Date.now();
-    const err = await rejection(
+    const err = await connectError(
       resolveSecrets('**', [deaf], { requestTimeoutMs: 100, logger: captureLogger() }),
     );
     expect(err.code).toBe(Code.NotFound);

@@ -1,7 +1,7 @@
 // GetSecrets fan-out (protocol.md §6.4), done better where §0 says so: every plugin whose pattern
 // overlaps is called concurrently with the narrowed pattern and its own deadline; one failing or
 // slow plugin costs only its own part; results keep Go's order (by plugin name).
-import { clone, create } from '@bufbuild/protobuf';
+import { clone } from '@bufbuild/protobuf';
 import { TimestampSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@secrets-engine/ipc';
@@ -12,6 +12,8 @@ import {
   isInvalidPatternError,
   isValidId,
   parsePattern,
+  type SecretPattern,
+  toGoTimestamp,
 } from '@secrets-engine/secrets';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 
@@ -31,7 +33,7 @@ export async function resolveSecrets(
   providers: readonly Provider[],
   options: ResolveOptions,
 ): Promise<ProtoEnvelope[]> {
-  let pattern: ReturnType<typeof parsePattern>;
+  let pattern: SecretPattern;
   try {
     pattern = parsePattern(rawPattern);
   } catch (err) {
@@ -67,13 +69,13 @@ export async function resolveSecrets(
       if (copy.resolvedAt === undefined || isGoZeroTime(copy.resolvedAt))
         copy.resolvedAt = clone(TimestampSchema, resolvedAt);
       // Unset times travel as the Go zero time, never absent (protocol.md §4.4).
-      copy.createdAt ??= goZero();
-      copy.expiresAt ??= goZero();
+      copy.createdAt ??= toGoTimestamp(undefined);
+      copy.expiresAt ??= toGoTimestamp(undefined);
       out.push(copy);
     }
   });
   if (out.length === 0) {
-    signal.throwIfAborted?.();
+    signal.throwIfAborted();
     throw notFound();
   }
   return out;
@@ -81,7 +83,7 @@ export async function resolveSecrets(
 
 async function callOne(
   provider: Provider,
-  pattern: string,
+  pattern: SecretPattern,
   signal: AbortSignal,
   options: ResolveOptions,
 ): Promise<ProtoEnvelope[] | undefined> {
@@ -132,8 +134,4 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 function timestampNow() {
   return timestampFromMs(Date.now());
-}
-
-function goZero() {
-  return create(TimestampSchema, { seconds: -62_135_596_800n, nanos: 0 });
 }

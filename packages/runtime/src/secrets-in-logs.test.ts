@@ -24,6 +24,8 @@ it('no log line carries a secret value, whatever happens during resolution', asy
     Buffer.from(secret).toString('base64'),
     Buffer.from(secret).toString('hex'),
     JSON.stringify(Array.from(Buffer.from(secret))).slice(1, 40),
+    // A Uint8Array (a wire envelope's value) serialises as {"0":83,"1":51,…}.
+    JSON.stringify(new Uint8Array(Buffer.from(secret))).slice(1, 40),
   ];
   const logger = captureLogger();
   const engine = createEngine({

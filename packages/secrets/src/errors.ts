@@ -103,10 +103,6 @@ export class InvalidEnvelopeError extends SecretsError {
   }
 }
 
-function hasBrand(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
-}
-
 function isKind(value: unknown, ctor: { name: string; prototype: object }): boolean {
   return isBrandedInstance(value, BRAND, ctor, 'SecretsError');
 }
@@ -149,7 +145,7 @@ export function isNotFoundError(value: unknown): value is NotFoundError {
 
 /** True for every error thrown by this package, whichever copy of the package threw it. */
 export function isSecretsError(value: unknown): value is SecretsError {
-  return hasBrand(value);
+  return isKind(value, SecretsError);
 }
 
 /** True for an `InvalidIdError` from any copy of this package. */

@@ -1,9 +1,9 @@
 // vitest globalSetup: builds the Go peers (go/cmd/go-engine, go/cmd/yamux-peer) into go/bin with
 // GOFLAGS=-mod=mod GOTOOLCHAIN=local. A missing toolchain or a failed build FAILS the run, loudly:
 // these wire checks must never turn into a silent skip.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
+import { findGo, goCandidates } from '../../../test-utils/go.js';
 import { GO_BIN_DIR, GO_DIR } from './paths.js';
 
 declare module 'vitest' {
@@ -13,26 +13,16 @@ declare module 'vitest' {
   }
 }
 
-/** `$GO`, else `go` on PATH, else the standard install location. */
-function findGo(): string {
-  const candidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter(
-    (c): c is string => c !== undefined && c !== '',
-  );
-  for (const go of candidates) {
-    if (go.includes('/') && !existsSync(go)) continue;
-    const probe = spawnSync(go, ['version'], { encoding: 'utf8' });
-    if (probe.status === 0) return go;
-  }
-  throw new Error(
-    `interop-go-peer: no Go toolchain found (tried ${candidates.join(', ')}). These checks need Go ≥ 1.25 ` +
-      'and the Go module proxy (or a warm module cache); install Go or set $GO. They never skip.',
-  );
-}
-
 export default function setup(project: TestProject): void {
-  const go = findGo();
+  const found = findGo();
+  if (found === undefined) {
+    throw new Error(
+      `interop-go-peer: no Go toolchain found (tried ${goCandidates().join(', ')}). These checks need Go ≥ 1.25 ` +
+        'and the Go module proxy (or a warm module cache); install Go or set $GO. They never skip.',
+    );
+  }
+  const { go, version: goVersion } = found;
   const env = { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' };
-  const goVersion = execFileSync(go, ['version'], { encoding: 'utf8', env }).trim();
   const started = Date.now();
   const build = spawnSync(go, ['build', '-o', `${GO_BIN_DIR}/`, './cmd/...'], {
     cwd: GO_DIR,

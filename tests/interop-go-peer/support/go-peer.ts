@@ -21,6 +21,7 @@ import {
   type MuxSessionInit,
   type MuxStream,
 } from '@secrets-engine/ipc';
+import { sleep } from '../../../test-utils/process.js';
 import { YAMUX_PEER_BIN } from './paths.js';
 
 export type Role = 'server' | 'client';
@@ -100,7 +101,7 @@ export const patternBytes = (n: number): Buffer => {
   return b;
 };
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 export class GoPeer {
   readonly session: MuxSession;

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findGo } from '../../../test-utils/go.js';
 
 export type Tier = 'docker' | 'go-stack';
 
@@ -157,18 +158,6 @@ export interface GoBuild {
   ms: number;
   /** Why it failed (go's own output), when !ok. */
   error?: string;
-}
-
-/** The go command: $GO, else `go` on PATH, else /usr/local/go/bin/go. Undefined if none works. */
-export function findGo(): { go: string; version: string } | undefined {
-  const candidates = [process.env.GO, 'go', '/usr/local/go/bin/go'].filter(
-    (c): c is string => c !== undefined && c !== '',
-  );
-  for (const go of candidates) {
-    const res = spawnSync(go, ['version'], { encoding: 'utf8' });
-    if (res.status === 0) return { go, version: res.stdout.trim() };
-  }
-  return undefined;
 }
 
 /** Builds every target of `tiers` into go/bin (GOFLAGS=-mod=mod, GOTOOLCHAIN=local). */

@@ -2,20 +2,14 @@
 // bookkeeping so nothing outlives its test. Every Go plugin records its pid in INTEROP_PID_DIR at
 // start and writes <pid>.exit ("<code> <reason>") when it exits by itself.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConnectTransport } from '@connectrpc/connect-node';
-import { createEngine, type Engine, type EngineOptions, type Logger } from '@secrets-engine/runtime';
-import { afterEach, beforeEach, inject } from 'vitest';
-import {
-  isAlive,
-  type SpawnedProcess,
-  captureLogger as sharedCaptureLogger,
-  spawnCaptured,
-  waitFor,
-} from '../../../test-utils/process.js';
+import { createEngine, type Engine, type EngineOptions } from '@secrets-engine/runtime';
+import { inject } from 'vitest';
+import { type ProcessTest, useProcessTest } from '../../../test-utils/harness.js';
+import type { SpawnedProcess } from '../../../test-utils/process.js';
 import { CLIENT_PEERS, type ClientPeer, PLUGIN_PEERS, type PluginPeer } from './go.js';
 
 // --- binaries and peers ---
@@ -84,7 +78,7 @@ export function pluginEnv(peer: PluginPeer, pidDir: string, extra: Record<string
 
 // --- processes ---
 
-export { isAlive, sleep, waitFor } from '../../../test-utils/process.js';
+export { isAlive, sleep, waitFor, waitForJsonLine } from '../../../test-utils/process.js';
 
 /**
  * Node 20 ships libuv 1.46, which binds and connects Linux abstract sockets with the whole
@@ -165,117 +159,56 @@ export function engineTransport(socketPath: string) {
   });
 }
 
-function captureLogger(lines: string[]): Logger {
-  return sharedCaptureLogger(lines, 'INTEROP_VERBOSE');
-}
-
 // --- per-test context ---
 
 export type { SpawnedProcess } from '../../../test-utils/process.js';
 
-export interface InteropContext {
-  dir: string;
-  socketPath: string;
-  pluginsDir: string;
-  pidDir: string;
-  logs: string[];
+export interface InteropContext extends ProcessTest {
   /** Puts `binary` into the plugins folder under `name` (a symlink, protocol.md §1.1). */
   addPlugin(name: string, binary: string): void;
   /** An engine on this test's socket and plugins folder; closed after the test. */
   engine(options?: EngineOptions): Engine;
-  /** Spawns a process; SIGKILLed and reaped after the test if still running. */
-  spawn(command: string, args: string[], env: Record<string, string>): SpawnedProcess;
-  /** Pids the Go plugins recorded so far. */
-  recordedPids(): number[];
+  /**
+   * Starts `peer`'s Go plugin by hand as `name`: it dials the test's engine socket (or
+   * `extra.INTEROP_SOCKET`) and joins through /hijack.
+   */
+  startByHand(peer: PluginPeer, name: string, extra?: Record<string, string>): SpawnedProcess;
   /** The exit marker a Go plugin wrote when it exited by itself, if any. */
   exitMarker(pid: number): string | undefined;
 }
 
+/** The test's temp folder, engines and processes (test-utils/harness.ts), with the Go plugins. */
 export function useInterop(): InteropContext {
-  const ctx = {} as InteropContext;
-  let engines: Engine[] = [];
-  let children: SpawnedProcess[] = [];
-
-  beforeEach(({ onTestFailed }) => {
-    const dir = mkdtempSync(join(tmpdir(), 'se-interop-'));
-    const pluginsDir = join(dir, 'plugins');
-    const pidDir = join(dir, 'pids');
-    mkdirSync(pluginsDir);
-    mkdirSync(pidDir);
-    const logs: string[] = [];
-    onTestFailed(() => {
-      process.stderr.write(`--- engine log ---\n${logs.join('\n')}\n`);
-      for (const c of children) process.stderr.write(`--- stderr of pid ${c.pid} ---\n${c.stderr()}\n`);
-    });
-    engines = [];
-    children = [];
-    Object.assign(ctx, {
-      dir,
-      socketPath: join(dir, 'engine.sock'),
-      pluginsDir,
-      pidDir,
-      logs,
-      addPlugin(name: string, binary: string) {
-        symlinkSync(binary, join(pluginsDir, name));
-      },
-      engine(options: EngineOptions = {}) {
-        const engine = createEngine({
-          socketPath: ctx.socketPath,
-          pluginsDir,
-          logger: captureLogger(logs),
+  const base = useProcessTest({
+    tmpPrefix: 'se-interop-',
+    verboseEnv: 'INTEROP_VERBOSE',
+    reapTimeoutMs: 3_000,
+  });
+  return Object.assign(base, {
+    addPlugin(name: string, binary: string) {
+      symlinkSync(binary, join(base.pluginsDir, name));
+    },
+    engine(options: EngineOptions = {}) {
+      return base.closeAfterTest(
+        createEngine({
+          socketPath: base.socketPath,
+          pluginsDir: base.pluginsDir,
+          logger: base.logger,
           ...options,
-        });
-        engines.push(engine);
-        return engine;
-      },
-      spawn(command: string, args: string[], env: Record<string, string>) {
-        const spawned = spawnCaptured(command, args, env, 'INTEROP_VERBOSE');
-        children.push(spawned);
-        return spawned;
-      },
-      recordedPids() {
-        return readdirSync(pidDir)
-          .filter((f) => /^\d+$/.test(f))
-          .map(Number);
-      },
-      exitMarker(pid: number) {
-        const path = join(pidDir, `${pid}.exit`);
-        return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
-      },
-    } satisfies InteropContext);
-  });
-
-  afterEach(async () => {
-    await Promise.allSettled(engines.map((e) => e.close()));
-    for (const c of children) {
-      if (c.child.exitCode === null && c.child.signalCode === null) {
-        c.child.kill('SIGKILL');
-        await c.exited;
-      }
-    }
-    // Nothing a test started may outlive it.
-    const pids = ctx.recordedPids();
-    let leftover: number[] = [];
-    try {
-      await waitFor('every Go plugin to exit', () => pids.every((pid) => !isAlive(pid)), {
-        timeoutMs: 3_000,
+        }),
+      );
+    },
+    startByHand(peer: PluginPeer, name: string, extra: Record<string, string> = {}) {
+      return base.spawn(goBinary(peer.binary), [], {
+        ...pluginEnv(peer, base.pidDir),
+        INTEROP_SOCKET: base.socketPath,
+        INTEROP_NAME: name,
+        ...extra,
       });
-    } catch {
-      leftover = pids.filter(isAlive);
-      for (const pid of leftover) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    }
-    rmSync(ctx.dir, { recursive: true, force: true });
-    if (leftover.length > 0) {
-      process.stderr.write(`--- engine log ---\n${ctx.logs.join('\n')}\n`);
-      throw new Error(`Go processes left after the test (now killed): ${leftover.join(', ')}`);
-    }
+    },
+    exitMarker(pid: number) {
+      const path = join(base.pidDir, `${pid}.exit`);
+      return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    },
   });
-
-  return ctx;
 }

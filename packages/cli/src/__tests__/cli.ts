@@ -2,24 +2,28 @@
 // engine with the fixture plugin in a temp plugins folder, and process bookkeeping. Every process
 // started here is tracked; reapAll() (registered by useCli()) kills what is left and fails the
 // suite if a fixture plugin process outlived its engine.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
+import {
+  killLeftovers,
+  type ProcessOutput,
+  recordedPids,
+  type SpawnedProcess,
+  spawnCaptured,
+  waitFor,
+  waitGone,
+} from '../../../../test-utils/process.js';
+
+export { isAlive, recordedPids, waitFor } from '../../../../test-utils/process.js';
 
 export const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(PACKAGE_DIR, 'dist', 'bin.js');
 /** The fixture plugin (an executable written with @secrets-engine/plugin-sdk). */
 export const FIXTURE = fileURLToPath(new URL('./fixtures/provider.mjs', import.meta.url));
-
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** A running CLI process with its output so far. */
 export interface CliProcess {
@@ -28,12 +32,12 @@ export interface CliProcess {
   stdout(): string;
   stderr(): string;
   /** Resolves when the process has exited and its streams are closed. */
-  readonly exited: Promise<CliResult>;
+  readonly exited: Promise<ProcessOutput>;
   /** Waits until stdout (or stderr) matches. */
   waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-const live = new Set<ChildProcess>();
+const live = new Set<SpawnedProcess>();
 const tempDirs: string[] = [];
 const pidDirs: string[] = [];
 
@@ -61,62 +65,53 @@ export function startCli(
   args: string[],
   options: { env?: Record<string, string | undefined>; cwd?: string } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: baseEnv(options.env ?? {}),
-    cwd: options.cwd ?? PACKAGE_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return track(child);
+  return track(
+    spawnCaptured(process.execPath, [BIN, ...args], {
+      env: baseEnv(options.env ?? {}),
+      cwd: options.cwd ?? PACKAGE_DIR,
+    }),
+  );
 }
 
 /** Spawns the fixture plugin by hand (it joins the engine through the socket). */
 export function startExternalPlugin(socket: string, name: string, pidDir: string): CliProcess {
-  const child = spawn(process.execPath, [FIXTURE], {
-    env: baseEnv({ SECRETS_ENGINE_SOCKET: socket, FIXTURE_NAME: name, FIXTURE_PID_DIR: pidDir }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return track(child);
+  return track(
+    spawnCaptured(process.execPath, [FIXTURE], {
+      env: baseEnv({ SECRETS_ENGINE_SOCKET: socket, FIXTURE_NAME: name, FIXTURE_PID_DIR: pidDir }),
+    }),
+  );
 }
 
-function track(child: ChildProcess): CliProcess {
-  live.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
+function track(proc: SpawnedProcess): CliProcess {
+  live.add(proc);
   let closed = false;
-  const exited = new Promise<CliResult>((resolve) => {
-    child.once('close', (code, signal) => {
-      closed = true;
-      live.delete(child);
-      resolve({ code, signal, stdout, stderr });
-    });
+  const exited = proc.closed.then((result) => {
+    closed = true;
+    live.delete(proc);
+    return result;
   });
   return {
-    child,
-    pid: child.pid!,
-    stdout: () => stdout,
-    stderr: () => stderr,
+    child: proc.child,
+    pid: proc.pid,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
     exited,
     waitFor: (pattern, stream = 'stdout', timeoutMs = 10_000) =>
       waitFor(
         `${stream} to match ${pattern}`,
         () => {
-          const match = (stream === 'stdout' ? stdout : stderr).match(pattern);
+          const match = (stream === 'stdout' ? proc.stdout() : proc.stderr()).match(pattern);
           if (match === null && closed) {
             throw new Error(
-              `process exited before ${stream} matched ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`,
+              `process exited before ${stream} matched ${pattern}\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}`,
             );
           }
           return match ?? undefined;
         },
         {
           timeoutMs,
-          onTimeout: () => `\nstdout: ${stdout}\nstderr: ${stderr}`,
+          intervalMs: 20,
+          onTimeout: () => `\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}`,
         },
       ),
   };
@@ -126,7 +121,7 @@ function track(child: ChildProcess): CliProcess {
 export async function runCli(
   args: string[],
   options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {},
-): Promise<CliResult> {
+): Promise<ProcessOutput> {
   const proc = startCli(args, options);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
   try {
@@ -134,41 +129,6 @@ export async function runCli(
   } finally {
     clearTimeout(timer);
   }
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | false,
-  { timeoutMs = 10_000, onTimeout }: { timeoutMs?: number; onTimeout?: () => string } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${onTimeout?.() ?? ''}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    if (existsSync('/proc/self/stat')) return false;
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The pids the fixture plugins recorded in `dir`. */
-export function recordedPids(dir: string): number[] {
-  return readdirSync(dir).map(Number);
 }
 
 export interface ServedEngine {
@@ -181,7 +141,7 @@ export interface ServedEngine {
   /** The ready line. */
   readonly ready: string;
   /** Sends `signal`, waits for the exit, and checks no plugin process is left. */
-  stop(signal?: NodeJS.Signals): Promise<CliResult>;
+  stop(signal?: NodeJS.Signals): Promise<ProcessOutput>;
 }
 
 /** `secrets-engine serve` on a temp socket with the fixture plugin launched as `fixture`. */
@@ -229,13 +189,7 @@ export async function serve(
     async stop(signal = 'SIGINT') {
       if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill(signal);
       const result = await proc.exited;
-      await waitFor(
-        'the plugin processes to exit',
-        () => recordedPids(pidDir).every((pid) => !isAlive(pid)),
-        {
-          timeoutMs: 5_000,
-        },
-      );
+      await waitGone(recordedPids(pidDir), { timeoutMs: 5_000 });
       return result;
     },
   };
@@ -247,27 +201,15 @@ export function useCli(): void {
 }
 
 async function reapAll(): Promise<void> {
-  const waits = [...live].map((child) => {
-    const gone = new Promise((resolve) => child.once('close', resolve));
-    child.kill('SIGKILL');
-    return gone;
-  });
-  await Promise.all(waits);
+  await Promise.all(
+    [...live].map((proc) => {
+      proc.child.kill('SIGKILL');
+      return proc.closed;
+    }),
+  );
   // Plugins of a SIGKILLed engine exit on their own (the SDK's orphan exit); give them a moment,
   // then kill and report any that did not.
-  const leftover: number[] = [];
-  for (const dir of pidDirs.splice(0)) {
-    for (const pid of recordedPids(dir)) {
-      try {
-        await waitFor(`plugin ${pid} to exit`, () => !isAlive(pid), { timeoutMs: 3_000 });
-      } catch {
-        leftover.push(pid);
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {}
-      }
-    }
-  }
+  const leftover = await killLeftovers(pidDirs.splice(0).flatMap(recordedPids), 3_000);
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   expect(leftover, 'plugin processes left running').toEqual([]);
 }

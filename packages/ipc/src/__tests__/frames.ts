@@ -3,7 +3,9 @@
 // of protocol.md §2.2 without trusting the implementation under test.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { expect, onTestFinished } from 'vitest';
 import type { MuxStream } from '../mux-stream.js';
+import { createMuxSession, type MuxSession, type MuxSessionInit } from '../session.js';
 import { socketPair } from './helpers.js';
 
 /** Frame types (protocol.md §2.2 cheat-sheet). */
@@ -102,6 +104,9 @@ export interface RawPeerOptions {
   /** Answer every Ping SYN with a Ping ACK, as hashicorp does. Default true. */
   answerPings?: boolean;
 }
+
+/** Opaque values of barrier pings, clear of the ids the session's own pings use (0, 1, ...). */
+let nextOpaque = 0x1000;
 
 /**
  * One end of a socket driven by hand. Records every frame it receives, in order, and lets a test
@@ -242,6 +247,16 @@ export class RawPeer {
     );
   }
 
+  /**
+   * Two ping round trips through the other side's frame loop. Frames it queued in reaction to
+   * anything sent before the barrier (including work deferred to microtasks) are on the wire when
+   * this resolves: the second ping is only sent after the first reply, i.e. after those microtasks ran.
+   */
+  async barrier(): Promise<void> {
+    await this.roundTrip(nextOpaque++);
+    await this.roundTrip(nextOpaque++);
+  }
+
   /** Concatenated Data payloads received on `streamId`. */
   received(streamId: number): Buffer {
     return Buffer.concat(this.filter((f) => f.type === T.Data && f.streamId === streamId).map((f) => f.data));
@@ -263,15 +278,31 @@ export const is = {
   pingSyn: (f: Frame) => f.type === T.Ping && f.flags === F.SYN,
 };
 
-/** A socket pair whose first end goes to `make` (the session under test) and second to a RawPeer. */
-export async function withRawPeer<S>(
-  make: (socket: Duplex) => S,
-  options: RawPeerOptions = {},
-): Promise<{ session: S; peer: RawPeer }> {
+/** Aborts the session and destroys the sockets when the test finishes; streams get quiet error listeners. */
+export function teardown(session: MuxSession, ...sockets: Socket[]): void {
+  quietStreams(session);
+  onTestFinished(() => {
+    session.abort();
+    for (const socket of sockets) socket.destroy();
+  });
+}
+
+/** A session under test on one end of a socket pair and a RawPeer on the other, torn down after the test. */
+export async function rawSession(
+  role: MuxSessionInit['role'],
+  init: Partial<MuxSessionInit> = {},
+  peerOptions: RawPeerOptions = {},
+): Promise<{ session: MuxSession; peer: RawPeer }> {
   const [a, b] = await socketPair();
-  const session = make(a);
-  const peer = new RawPeer(b, options);
+  const session = createMuxSession(a, { ...init, role });
+  const peer = new RawPeer(b, peerOptions);
+  teardown(session, b);
   return { session, peer };
+}
+
+/** Resolves with the next stream the peer opens on `session`. */
+export function nextStream(session: MuxSession): Promise<MuxStream> {
+  return new Promise((resolve) => session.onStream(resolve));
 }
 
 /** Reads a Node stream to its end; rejects with the stream's error. */
@@ -309,6 +340,17 @@ export function outcome(stream: Duplex): Promise<Outcome> {
     });
     stream.once('close', () => resolve({ ended, error, data: Buffer.concat(chunks) }));
   });
+}
+
+/** Awaits `result` (from outcome()) and checks the stream failed with a `kind`, never a clean end. */
+export async function expectFailure(
+  result: Promise<Outcome>,
+  kind: abstract new (...args: never[]) => Error,
+): Promise<Outcome> {
+  const out = await result;
+  expect(out.ended).toBe(false);
+  expect(out.error).toBeInstanceOf(kind);
+  return out;
 }
 
 /**

@@ -3,11 +3,10 @@
 // in-process external plugin that joins an engine through /hijack with the ipc pieces directly.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { type Client, createClient, type HandlerContext } from '@connectrpc/connect';
+import { type Client, ConnectError, createClient, type HandlerContext } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import {
   createMuxSession,
@@ -18,10 +17,13 @@ import {
   serveConnect,
 } from '@secrets-engine/ipc';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
-import { onTestFinished } from 'vitest';
-import type { BuiltinPlugin } from '../engine.js';
+import { expect, onTestFinished } from 'vitest';
+import { type BuiltinPlugin, createEngine, type Engine, type EngineOptions } from '../index.js';
+import type { ProtoEnvelope } from '../provider.js';
 
-export type ProtoEnvelope = resolverv1.GetSecretsResponse_Envelope;
+export { sleep, waitFor } from '../../../../test-utils/process.js';
+export { socketPair } from '../../../../test-utils/sockets.js';
+export type { ProtoEnvelope } from '../provider.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -38,37 +40,23 @@ export function tempSocketPath(): string {
   return join(tempDir(), 'engine.sock');
 }
 
-/** Two connected AF_UNIX stream sockets (through a listener on a temporary path). */
-export async function socketPair(): Promise<[client: Socket, server: Socket]> {
-  const dir = mkdtempSync(join(tmpdir(), 'se-rt-pair-'));
-  const path = join(dir, 's.sock');
-  const server = createServer();
+/** An engine on a temporary socket, started, and closed when the current test finishes. */
+export async function startedEngine(options: EngineOptions = {}): Promise<Engine> {
+  const engine = createEngine({ socketPath: tempSocketPath(), ...options });
+  onTestFinished(() => engine.close());
+  await engine.start();
+  return engine;
+}
+
+/** The ConnectError `promise` rejects with; fails the test if it resolves or rejects otherwise. */
+export async function connectError(promise: Promise<unknown>): Promise<ConnectError> {
   try {
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    const client = connect(path);
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', resolve);
-      client.once('error', reject);
-    });
-    return [client, await accepted];
-  } finally {
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConnectError);
+    return err as ConnectError;
   }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves when `fn` returns true, polling; rejects after `timeoutMs`. */
-export async function waitFor(fn: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const start = Date.now();
-  while (!fn()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await delay(5);
-  }
+  throw new Error('expected the call to fail');
 }
 
 export interface LogEntry {
