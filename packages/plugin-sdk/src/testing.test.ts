@@ -138,3 +138,37 @@ describe('checkPluginConformance', () => {
     });
   });
 });
+
+describe('startPluginHarness behaves like the engine', () => {
+  it('narrows the requested pattern against the registered pattern', async () => {
+    const seen: string[] = [];
+    await using h = await startPluginHarness({
+      name: 'narrowed',
+      version: 'v1.0.0',
+      pattern: 'realm/db/**',
+      getSecrets: (pattern) => {
+        seen.push(pattern);
+        return [{ id: 'realm/db/pw', value: new Uint8Array([1]) }];
+      },
+    });
+    await h.getSecrets('realm/**');
+    expect(seen).toEqual(['realm/db/**']);
+    // Outside the plugin's pattern the engine never calls it.
+    await expect(h.getSecrets('other/**')).rejects.toMatchObject({ code: Code.NotFound });
+    expect(seen).toEqual(['realm/db/**']);
+  });
+
+  it('registers under the name of its entry file, not the test runner worker', async () => {
+    await using h = await startPluginHarness(
+      { version: 'v1.0.0', pattern: 'x/**', getSecrets: () => [] },
+      { entry: '/plugins/my-vault.mjs' },
+    );
+    expect(h.registration.name).toBe('my-vault');
+    expect(h.plugin.name).toBe('my-vault');
+  });
+
+  it('without a name or an entry registers as `plugin`, never `forks`', async () => {
+    await using h = await startPluginHarness({ version: 'v1.0.0', pattern: 'x/**', getSecrets: () => [] });
+    expect(h.registration.name).toBe('plugin');
+  });
+});

@@ -1,21 +1,19 @@
-// An in-process harness: a minimal engine on a temporary Unix socket that accepts the plugin through
-// /hijack, records its registration, and calls it — no process, real sockets.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+// An in-process harness: the shared fake engine (./engine.ts) on a temporary Unix socket accepts the
+// plugin through /hijack, records its registration, and calls it as the real engine does (the
+// runtime's resolver): the requested pattern narrowed to the registered one — no process, real sockets.
+import { connect } from 'node:net';
+import { Code, ConnectError } from '@connectrpc/connect';
 import {
-  attachHijackHandler,
-  createMuxSession,
-  createSessionTransport,
-  type MuxSession,
-  serveConnect,
-} from '@secrets-engine/ipc';
-import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
-import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
+  type Envelope,
+  envelopeFromProto,
+  filter,
+  isInvalidPatternError,
+  parsePattern,
+  type SecretPattern,
+} from '@secrets-engine/secrets';
 import { createPlugin, type Plugin, type PluginOptions, type ServeResult } from '../plugin.js';
+import { executableName } from '../program.js';
+import { type SeenRegistration, startHijackEngine } from './engine.js';
 
 /** What the plugin registered with. */
 export interface HarnessRegistration {
@@ -43,6 +41,33 @@ export interface HarnessOptions {
   /** Engine name and version sent back to the plugin. */
   engineName?: string;
   engineVersion?: string;
+  /**
+   * The plugin's entry file (e.g. `new URL('./main.ts', import.meta.url)` as a path): options
+   * without a `name` register as `executableName(entry)`, the name an engine gives that executable,
+   * never after the test runner's worker. Default name without it: `plugin`.
+   */
+  entry?: string;
+}
+
+/** The name options without a `name` register with under the harness. */
+export function harnessPluginName(plugin: PluginOptions, entry: string | undefined): string {
+  return plugin.name ?? (entry === undefined ? 'plugin' : executableName(entry));
+}
+
+/** The pattern the engine sends a plugin for `rawPattern` (protocol.md §6.4), or undefined: not called. */
+export function narrowForPlugin(registered: string, rawPattern: string): SecretPattern | undefined {
+  let pattern: SecretPattern;
+  try {
+    pattern = parsePattern(rawPattern);
+  } catch (err) {
+    throw new ConnectError(
+      isInvalidPatternError(err)
+        ? err.message
+        : `invalid pattern ${JSON.stringify(rawPattern)}: ${(err as Error).message}`,
+      Code.InvalidArgument,
+    );
+  }
+  return filter(registered, pattern);
 }
 
 /** Starts `plugin` (a Plugin, or options for createPlugin) against an in-process engine. */
@@ -50,88 +75,68 @@ export async function startPluginHarness(
   plugin: Plugin | PluginOptions,
   options: HarnessOptions = {},
 ): Promise<PluginHarness> {
-  const instance = 'serve' in plugin ? plugin : createPlugin({ ...plugin, env: {} });
-  const dir = mkdtempSync(join(tmpdir(), 'se-harness-'));
-  const socketPath = join(dir, 'engine.sock');
-  let resolveSession!: (s: MuxSession) => void;
-  const sessionReady = new Promise<MuxSession>((resolve) => {
-    resolveSession = resolve;
-  });
-  let resolveRegistration!: (r: HarnessRegistration) => void;
-  const registered = new Promise<HarnessRegistration>((resolve) => {
-    resolveRegistration = resolve;
-  });
-  const server = createServer((_req, res) => res.end());
-  attachHijackHandler(server, {
-    onConnection: (socket: Socket) => {
-      const session = createMuxSession(socket, { role: 'server' });
-      const answer = (r: HarnessRegistration) => {
-        if (options.refuseWith !== undefined) throw options.refuseWith;
-        resolveRegistration(r);
-        return {
-          engineName: options.engineName ?? 'plugin-harness',
-          engineVersion: options.engineVersion ?? 'v0.0.0',
-          requestTimeout: {},
-        };
-      };
-      serveConnect(session, {
-        routes: (router) => {
-          router.service(pluginsv1.RegisterService, {
-            registerPlugin: (req) =>
-              answer({
-                name: req.name,
-                version: req.version,
-                pattern: req.metadata.case === 'secretsProvider' ? req.metadata.value.pattern : '',
-                protocol: 'plugins.v1',
-              }),
-          });
-          router.service(resolverv1.RegisterService, {
-            registerPlugin: (req) =>
-              answer({ name: req.name, version: req.version, pattern: req.pattern, protocol: 'resolver.v1' }),
-          });
-        },
-      });
-      resolveSession(session);
+  const instance =
+    'serve' in plugin
+      ? plugin
+      : createPlugin({ ...plugin, name: harnessPluginName(plugin, options.entry), env: {} });
+  const engine = await startHijackEngine({
+    engineVersion: options.engineVersion ?? 'v0.0.0',
+    engineName: options.engineName ?? 'plugin-harness',
+    onRegister: () => {
+      if (options.refuseWith !== undefined) throw options.refuseWith;
     },
   });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  const connection = connect(socketPath);
+  const first = engine.nextConnection();
+  const connection = connect(engine.socketPath);
   const serving = instance.serve({ connection, handleSignals: false, orphanExitMs: false });
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     await instance.close();
-    const session = await Promise.race([sessionReady, Promise.resolve(undefined)]);
-    await session?.close({ timeoutMs: 200 });
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(dir, { recursive: true, force: true });
+    await engine.close();
   };
-  let registration: HarnessRegistration;
+  let seen: SeenRegistration;
+  let conn: Awaited<typeof first>;
   try {
-    registration = await Promise.race([
-      registered,
+    conn = await Promise.race([
+      first,
       serving.then(() => Promise.reject(new Error('plugin stopped before registering'))),
     ]);
+    seen = await Promise.race([
+      conn.registration,
+      serving.then(() => Promise.reject(new Error('plugin stopped before registering'))),
+    ]);
+    if (options.refuseWith !== undefined) {
+      await serving;
+      throw new Error('plugin stopped before registering');
+    }
+    // Registered once the answer is back: the plugin serves data calls from then on.
   } catch (err) {
     await close();
     throw err;
   }
-  const session = await sessionReady;
-  const resolver = createClient(resolverv1.ResolverService, createSessionTransport(session));
+  const registration: HarnessRegistration = {
+    name: seen.name,
+    version: seen.version,
+    pattern: seen.pattern,
+    protocol: seen.protocol,
+  };
   return {
     plugin: instance,
     registration,
-    async getSecrets(pattern, callOptions = {}) {
-      const res = await resolver.getSecrets({ pattern }, callOptions);
+    async getSecrets(rawPattern, callOptions = {}) {
+      const narrowed = narrowForPlugin(registration.pattern, rawPattern);
+      // Outside the plugin's pattern: the engine never calls it.
+      if (narrowed === undefined) throw new ConnectError('secret not found', Code.NotFound);
+      const res = await conn.resolver.getSecrets({ pattern: narrowed }, callOptions);
       if (res.envelopes.length === 0)
         throw new ConnectError('plugin answered an empty list instead of not_found', Code.Internal);
       return res.envelopes.map(envelopeFromProto);
     },
     async shutdown() {
-      await createClient(pluginsv1.PluginService, createSessionTransport(session)).shutdown({});
-      const result = await serving;
-      return result;
+      await conn.shutdown();
+      return serving;
     },
     close,
     [Symbol.asyncDispose]: close,
