@@ -3,15 +3,10 @@
 // relies on (§5.1, §6.4, §7.1). Framework-agnostic: returns a report, and throws if a check failed.
 import type { ChildProcess } from 'node:child_process';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
-import {
-  createMuxSession,
-  createSessionTransport,
-  launchPlugin,
-  type MuxSession,
-  serveConnect,
-} from '@secrets-engine/ipc';
+import { createSessionTransport, launchPlugin, type MuxSession } from '@secrets-engine/ipc';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { isValidId, match, parsePattern, parsePluginName, parseVersion } from '@secrets-engine/secrets';
+import { attachEngine } from './engine.js';
 
 export interface ConformanceOptions {
   /** The plugin executable (or `process.execPath` with the script in `args`). */
@@ -83,22 +78,14 @@ function launch(options: ConformanceOptions, name: string): Launched {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', () => resolve({ code: null, signal: null }));
   });
-  const session = createMuxSession(socket, { role: 'server' });
-  const registration = new Promise<{ name: string; version: string; pattern: string }>((resolve) => {
-    serveConnect(session, {
-      routes: (router) =>
-        router.service(pluginsv1.RegisterService, {
-          registerPlugin(req) {
-            resolve({
-              name: req.name,
-              version: req.version,
-              pattern: req.metadata.case === 'secretsProvider' ? req.metadata.value.pattern : '',
-            });
-            return { engineName: 'conformance', engineVersion: 'v0.0.0', requestTimeout: {} };
-          },
-        }),
-    });
+  // The shared fake engine, serving only plugins.v1 registration as a current engine does.
+  const engine = attachEngine(socket, {
+    serves: 'plugins.v1',
+    engineName: 'conformance',
+    engineVersion: 'v0.0.0',
   });
+  const session = engine.session;
+  const registration = engine.registration;
   return { child, session, exited, registration, stderr: () => stderr };
 }
 
