@@ -3,12 +3,9 @@
 // when the engine goes away.
 import type { Duplex } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, createClient, type HandlerContext } from '@connectrpc/connect';
-// The Connect wire name of a code (`already_exists`), as engines and Go clients print it.
-import { codeToString } from '@connectrpc/connect/protocol-connect';
+import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import {
   createMuxSession,
-  createSessionTransport,
   dialAndUpgrade,
   type Logger,
   type MuxSession,
@@ -31,6 +28,7 @@ import {
 } from '@secrets-engine/secrets';
 import { PluginConfigError, RegistrationError } from './errors.js';
 import { executableName } from './program.js';
+import { formatDuration, registerWithEngine } from './register.js';
 
 /** What `getSecrets` receives besides the pattern. */
 export interface GetSecretsOptions {
@@ -275,7 +273,17 @@ class PluginImpl implements Plugin {
     });
 
     try {
-      await this.#register(session, name, logger);
+      await registerWithEngine(
+        session,
+        {
+          name,
+          version: this.version,
+          pattern: this.pattern,
+          timeoutMs: this.#registrationTimeoutMs,
+          signal: this.#closeController.signal,
+        },
+        logger,
+      );
     } catch (err) {
       cleanup();
       // Data calls waiting for registration fail as Go's setupInterceptor makes them fail (§5.1 step 7).
@@ -309,40 +317,6 @@ class PluginImpl implements Plugin {
       timer.unref();
     }
     return result;
-  }
-
-  async #register(session: MuxSession, name: string, logger: Logger): Promise<void> {
-    const transport = createSessionTransport(session);
-    const timeoutMs = this.#registrationTimeoutMs;
-    const started = Date.now();
-    try {
-      const res = await createClient(pluginsv1.RegisterService, transport).registerPlugin(
-        create(pluginsv1.RegisterPluginRequestSchema, {
-          name,
-          version: this.version,
-          metadata: { case: 'secretsProvider', value: { pattern: this.pattern } },
-        }),
-        { timeoutMs, signal: this.#closeController.signal },
-      );
-      logger.info('registered with engine', { engine: `${res.engineName}@${res.engineVersion}` });
-      return;
-    } catch (err) {
-      const ce = ConnectError.from(err);
-      if (ce.code !== Code.Unimplemented) throw registrationError(ce, timeoutMs);
-    }
-    // An engine that predates plugins.v1 serves the OLD route (protocol.md §4.1, §4.3).
-    const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-    try {
-      const res = await createClient(resolverv1.RegisterService, transport).registerPlugin(
-        { name, version: this.version, pattern: this.pattern },
-        { timeoutMs: remaining, signal: this.#closeController.signal },
-      );
-      logger.info('registered with engine (resolver.v1)', {
-        engine: `${res.engineName}@${res.engineVersion}`,
-      });
-    } catch (err) {
-      throw registrationError(ConnectError.from(err), timeoutMs);
-    }
   }
 
   async #getSecrets(rawPattern: string, ctx: HandlerContext, logger: Logger) {
@@ -415,22 +389,6 @@ function registrationIncomplete(timeoutMs: number): ConnectError {
     `registration incomplete (timeout after ${formatDuration(timeoutMs)})`,
     Code.DeadlineExceeded,
   );
-}
-
-function registrationError(err: ConnectError, timeoutMs: number): RegistrationError {
-  if (err.code === Code.DeadlineExceeded) {
-    return new RegistrationError(`registration timed out after ${formatDuration(timeoutMs)}`, { cause: err });
-  }
-  return new RegistrationError(
-    `engine rejected the registration (${codeToString(err.code)}): ${err.rawMessage}`,
-    {
-      cause: err,
-    },
-  );
-}
-
-function formatDuration(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
