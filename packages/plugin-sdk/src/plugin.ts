@@ -6,17 +6,13 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
 import {
   createMuxSession,
-  dialAndUpgrade,
   type Logger,
   type MuxSession,
-  openLaunchChannel,
   serveConnect,
   silentLogger,
-  upgradeSocket,
 } from '@secrets-engine/ipc';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
-  defaultSocketPath,
   type Envelope,
   type EnvelopeInit,
   envelopesToProto,
@@ -26,6 +22,7 @@ import {
   parseVersion,
   type SecretPattern,
 } from '@secrets-engine/secrets';
+import { connectToEngine } from './connect.js';
 import { PluginConfigError, RegistrationError } from './errors.js';
 import { executableName } from './program.js';
 import { formatDuration, registerWithEngine } from './register.js';
@@ -104,8 +101,6 @@ export interface Plugin {
 }
 
 const DEFAULT_REGISTRATION_TIMEOUT_MS = 5_000;
-/** Go's hijackTimeout (protocol.md §3.2). */
-const UPGRADE_TIMEOUT_MS = 2_000;
 
 /** Creates a secrets-provider plugin. Validates the options at once (PluginConfigError). */
 export function createPlugin(options: PluginOptions): Plugin {
@@ -194,41 +189,19 @@ class PluginImpl implements Plugin {
   async #serve(options: ServeOptions): Promise<ServeResult> {
     const env = this.#options.env ?? process.env;
     options.signal?.throwIfAborted();
-    const launch = openLaunchChannel(env);
-    const mode: ServeResult['mode'] = launch === undefined ? 'external' : 'launched';
-    let name = this.name;
-    let socket: Duplex;
-    if (launch !== undefined) {
-      name = launch.config.name;
-      this.#registrationTimeoutMs = launch.config.timeoutMs;
-      socket = launch.socket;
-    } else {
-      this.#registrationTimeoutMs = this.#options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS;
-      // close() (and the caller's signal) also stop a dial or upgrade that is still in progress.
-      const signal =
-        options.signal === undefined
-          ? this.#closeController.signal
-          : AbortSignal.any([options.signal, this.#closeController.signal]);
-      try {
-        if (options.connection !== undefined) {
-          // Bounded like Go's hijackTimeout (2 s), also when a signal is given (§3.2).
-          const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS);
-          socket = await upgradeSocket(options.connection, {
-            signal: AbortSignal.any([signal, timeout]),
-            timeoutMs: UPGRADE_TIMEOUT_MS,
-            timedOut: () => timeout.aborted,
-          });
-        } else {
-          socket = await dialAndUpgrade(this.#options.socketPath ?? defaultSocketPath(env), { signal });
-        }
-      } catch (err) {
-        if (this.#closing || options.signal?.aborted) {
-          options.connection?.destroy();
-          return { reason: 'local', mode };
-        }
-        throw err;
-      }
-    }
+    const connected = await connectToEngine({
+      env,
+      serve: options,
+      socketPath: this.#options.socketPath,
+      registrationTimeoutMs: this.#options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS,
+      closeSignal: this.#closeController.signal,
+      closing: () => this.#closing,
+    });
+    const mode = connected.mode;
+    if (connected.socket === undefined) return { reason: 'local', mode };
+    const name = connected.name ?? this.name;
+    const socket = connected.socket;
+    this.#registrationTimeoutMs = connected.registrationTimeoutMs;
     const logger = this.#logger.child({ plugin: name });
     const session = createMuxSession(socket, { role: 'client', logger });
     this.#session = session;
