@@ -2,8 +2,7 @@
 // upgrade, register over plugins.v1, serve GetSecrets (held until registered) and Shutdown, and end
 // when the engine goes away.
 import type { Duplex } from 'node:stream';
-import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError } from '@connectrpc/connect';
 import {
   createMuxSession,
   type Logger,
@@ -15,8 +14,6 @@ import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
   type Envelope,
   type EnvelopeInit,
-  envelopesToProto,
-  isNotFoundError,
   parsePattern,
   parsePluginName,
   parseVersion,
@@ -24,8 +21,10 @@ import {
 } from '@secrets-engine/secrets';
 import { connectToEngine } from './connect.js';
 import { PluginConfigError, RegistrationError } from './errors.js';
+import { RegistrationGate, registrationIncomplete } from './gate.js';
+import { handleGetSecrets } from './handler.js';
 import { executableName } from './program.js';
-import { formatDuration, registerWithEngine } from './register.js';
+import { registerWithEngine } from './register.js';
 
 /** What `getSecrets` receives besides the pattern. */
 export interface GetSecretsOptions {
@@ -121,9 +120,8 @@ class PluginImpl implements Plugin {
   #session: MuxSession | undefined;
   #serving: Promise<ServeResult> | undefined;
   #closing = false;
-  /** Settles when registration ends; rejects with the ConnectError waiting data calls get. */
-  #registered: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void };
-  #isRegistered = false;
+  /** Data calls wait here until registration ends (they get the ConnectError it fails with). */
+  readonly #gate = new RegistrationGate();
   #registrationTimeoutMs = DEFAULT_REGISTRATION_TIMEOUT_MS;
   #shutdownRequested = false;
   /** Aborted by close(): stops a dial or upgrade still in progress. */
@@ -163,8 +161,6 @@ class PluginImpl implements Plugin {
     this.#handler = options.getSecrets;
     this.#logger = options.logger ?? silentLogger;
     this.#options = options;
-    this.#registered = deferred();
-    this.#registered.promise.catch(() => {});
   }
 
   serve(options: ServeOptions = {}): Promise<ServeResult> {
@@ -240,7 +236,10 @@ class PluginImpl implements Plugin {
         router.service(pluginsv1.PluginService, { shutdown });
         router.service(resolverv1.PluginService, { shutdown });
         router.service(resolverv1.ResolverService, {
-          getSecrets: (req, ctx) => this.#getSecrets(req.pattern, ctx, logger),
+          getSecrets: async (req, ctx) => {
+            await this.#gate.wait(ctx.signal, this.#registrationTimeoutMs);
+            return handleGetSecrets(this.#handler, req.pattern, ctx.signal, logger);
+          },
         });
       },
     });
@@ -264,7 +263,7 @@ class PluginImpl implements Plugin {
         err instanceof RegistrationError &&
         err.cause instanceof ConnectError &&
         err.cause.code === Code.DeadlineExceeded;
-      this.#registered.reject(
+      this.#gate.fail(
         timedOut
           ? registrationIncomplete(this.#registrationTimeoutMs)
           : new ConnectError(`registration failed: ${(err as Error).message}`, Code.Unavailable),
@@ -274,8 +273,7 @@ class PluginImpl implements Plugin {
       if (this.#closing) return { reason: 'local', mode };
       throw err;
     }
-    this.#isRegistered = true;
-    this.#registered.resolve();
+    this.#gate.open();
 
     const reason = await session.closed;
     cleanup();
@@ -291,85 +289,4 @@ class PluginImpl implements Plugin {
     }
     return result;
   }
-
-  async #getSecrets(rawPattern: string, ctx: HandlerContext, logger: Logger) {
-    await this.#waitRegistered(ctx);
-    let pattern: SecretPattern;
-    try {
-      pattern = parsePattern(rawPattern);
-    } catch (err) {
-      throw new ConnectError((err as Error).message, Code.InvalidArgument);
-    }
-    let result: Iterable<Envelope | EnvelopeInit>;
-    try {
-      result = await this.#handler(pattern, { signal: ctx.signal });
-    } catch (err) {
-      if (isNotFoundError(err)) throw new ConnectError('secret not found', Code.NotFound);
-      if (err instanceof ConnectError) throw err;
-      if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason, Code.Canceled);
-      const message = err instanceof Error ? err.message : String(err);
-      logger.warn('getSecrets failed', { pattern: rawPattern, error: message });
-      // The message, never the stack (protocol.md §6.4: `failed to get secret "<p>": <err>`).
-      throw new ConnectError(`failed to get secret "${rawPattern}": ${message}`, Code.Internal);
-    }
-    if (result === undefined || result === null) result = [];
-    if (typeof (result as Partial<Iterable<unknown>>)[Symbol.iterator] !== 'function') {
-      logger.warn('getSecrets returned something that is not a list of envelopes', { pattern: rawPattern });
-      throw new ConnectError(
-        `failed to get secret "${rawPattern}": getSecrets must return an iterable of envelopes`,
-        Code.Internal,
-      );
-    }
-    // Never log the value: only what was wrong with the envelope.
-    const envelopes = envelopesToProto(result, (err) =>
-      logger.warn('dropping an invalid envelope', { pattern: rawPattern, error: err.message }),
-    );
-    if (envelopes.length === 0) throw new ConnectError('secret not found', Code.NotFound);
-    return create(resolverv1.GetSecretsResponseSchema, { envelopes });
-  }
-
-  /** Data calls wait for registration (protocol.md §5.1 step 7). */
-  async #waitRegistered(ctx: HandlerContext): Promise<void> {
-    if (this.#isRegistered) return;
-    const signal = ctx.signal;
-    const cancelled = () =>
-      new ConnectError('context cancelled while waiting for registration', Code.Internal);
-    if (signal.aborted) throw cancelled();
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const timeoutMs = this.#registrationTimeoutMs;
-    try {
-      await Promise.race([
-        this.#registered.promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(registrationIncomplete(timeoutMs)), timeoutMs);
-          onAbort = () => reject(cancelled());
-          signal.addEventListener('abort', onAbort, { once: true });
-        }),
-      ]);
-    } catch (err) {
-      if (err instanceof ConnectError) throw err;
-      throw new ConnectError(`registration failed: ${(err as Error).message}`, Code.Unavailable);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
-  }
-}
-
-function registrationIncomplete(timeoutMs: number): ConnectError {
-  return new ConnectError(
-    `registration incomplete (timeout after ${formatDuration(timeoutMs)})`,
-    Code.DeadlineExceeded,
-  );
-}
-
-function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
-  let resolve!: () => void;
-  let reject!: (e: Error) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
