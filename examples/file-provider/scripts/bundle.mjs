@@ -22,7 +22,6 @@ await build({
   format: 'esm',
   target: 'node20',
   // Error classes are told apart by name (the SDK's and the secrets package's brands).
-  keepNames: true,
   legalComments: 'none',
   logLevel: 'warning',
   banner: {

@@ -25,12 +25,14 @@ export const ExitCode = {
 } as const;
 
 export class CliError extends Error {
+  static {
+    CliError.prototype.name = 'CliError';
+  }
   readonly exitCode: number;
   /** A second line printed after the message, e.g. where to find usage. */
   readonly hint: string | undefined;
   constructor(message: string, exitCode: number, options: { cause?: unknown; hint?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
     this.exitCode = exitCode;
     this.hint = options.hint;
   }
@@ -38,6 +40,9 @@ export class CliError extends Error {
 
 /** A bad command line (exit 64), with a hint pointing at the right --help. */
 export class UsageError extends CliError {
+  static {
+    UsageError.prototype.name = 'UsageError';
+  }
   constructor(message: string, command?: string) {
     super(message, ExitCode.usage, {
       hint: `Run 'secrets-engine ${command === undefined ? '' : `${command} `}--help' for usage.`,

@@ -1,24 +1,27 @@
 // Errors an application can act on. Named classes with a Symbol.for brand (cross-copy checks).
 // "Not found" and "invalid pattern" are the shared classes of @secrets-engine/secrets.
 
-import { isBrandedInstance } from '@secrets-engine/secrets';
-
 const BRAND = Symbol.for('@secrets-engine/client.error');
 
 export class ClientError extends Error {
+  static {
+    ClientError.prototype.name = 'ClientError';
+  }
   readonly [BRAND] = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   static override [Symbol.hasInstance](value: unknown): boolean {
     // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
-    return isBrandedInstance(value, BRAND, this, 'ClientError');
+    return branded(value, this, ClientError);
   }
 }
 
 /** The engine socket cannot be reached (nothing listens there, no permission, ...). */
 export class EngineUnavailableError extends ClientError {
+  static {
+    EngineUnavailableError.prototype.name = 'EngineUnavailableError';
+  }
   readonly socketPath: string;
   constructor(socketPath: string, reason: string, options?: { cause?: unknown }) {
     super(`secrets engine is not available at ${socketPath}: ${reason}`, options);
@@ -28,6 +31,9 @@ export class EngineUnavailableError extends ClientError {
 
 /** The engine refused access (Connect `permission_denied`). */
 export class AccessDeniedError extends ClientError {
+  static {
+    AccessDeniedError.prototype.name = 'AccessDeniedError';
+  }
   constructor(message = 'access denied', options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -35,6 +41,9 @@ export class AccessDeniedError extends ClientError {
 
 /** The engine answered with an error the client has no specific class for. */
 export class EngineError extends ClientError {
+  static {
+    EngineError.prototype.name = 'EngineError';
+  }
   /** The Connect code name, e.g. `internal`, `unavailable`, `deadline_exceeded`. */
   readonly code: string;
   constructor(message: string, code: string, options?: { cause?: unknown }) {
@@ -45,9 +54,23 @@ export class EngineError extends ClientError {
 
 /** No plugin has this name (enable/disable). */
 export class PluginNotFoundError extends ClientError {
+  static {
+    PluginNotFoundError.prototype.name = 'PluginNotFoundError';
+  }
   readonly pluginName: string;
   constructor(name: string, options?: { cause?: unknown }) {
     super(`plugin ${JSON.stringify(name)} not found`, options);
     this.pluginName = name;
   }
+}
+
+/** `instanceof` across package copies: the brand, then the root class, the literal name or the prototype chain. */
+function branded(value: unknown, cls: { prototype: Error }, root: { prototype: Error }): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return (
+    cls === root ||
+    (value as Error).name === cls.prototype.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
+  );
 }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../../../test-utils/process.js';
+import { isAlive } from '@secrets-engine/test-utils/process.js';
 import { delay, waitFor } from './__tests__/helpers.js';
 import { createSessionTransport, serveConnect } from './connect.js';
 import { LAUNCH_ENV, type LaunchedProcess, launchPlugin } from './launch.js';

@@ -1,7 +1,7 @@
 // The README example runs as written (against the built package).
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { runReadmeExample } from '../../../test-utils/readme.js';
+import { runReadmeExample } from '@secrets-engine/test-utils/readme.js';
 
 it('README example: a plugin joins through /hijack and serves GetSecrets', async () => {
   const printed = await runReadmeExample(fileURLToPath(new URL('..', import.meta.url)));

@@ -2,7 +2,7 @@
 // in-process harness of the testing entry.
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { readmeExample, runReadmeExample } from '../../../test-utils/readme.js';
+import { readmeExample, runReadmeExample } from '@secrets-engine/test-utils/readme.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 

@@ -6,10 +6,12 @@ const BRAND = Symbol.for('@secrets-engine/secrets.error');
 
 /** Base class of every error this package throws. */
 export class SecretsError extends Error {
+  static {
+    SecretsError.prototype.name = 'SecretsError';
+  }
   readonly [BRAND] = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    Object.defineProperty(this, 'name', { value: new.target.name, configurable: true, writable: true });
   }
   /** Works across package copies: every SecretsError carries the brand; subclasses match by name. */
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -24,6 +26,9 @@ export class SecretsError extends Error {
  * `invalid identifier: "my#secret" must match ^[A-Za-z0-9._:-]+(?:/[A-Za-z0-9._:-]+)*$ (character '#' at position 3 is not allowed)`.
  */
 export class InvalidIdError extends SecretsError {
+  static {
+    InvalidIdError.prototype.name = 'InvalidIdError';
+  }
   /** The rejected input (as a string). */
   readonly id: string;
   /** What is wrong and where, e.g. `component 2 is empty because of '//' at position 3`. */
@@ -40,6 +45,9 @@ export class InvalidIdError extends SecretsError {
  * `invalid pattern` and says what and where: `invalid pattern "foo/*a": component 2 mixes '*' with other characters`.
  */
 export class InvalidPatternError extends SecretsError {
+  static {
+    InvalidPatternError.prototype.name = 'InvalidPatternError';
+  }
   /** The rejected input (as a string). */
   readonly pattern: string;
   /** What is wrong and where, e.g. `component 2 mixes '*' with other characters`. */
@@ -56,6 +64,9 @@ export class InvalidPatternError extends SecretsError {
  * Message as in Go: `expand only supports one expansion glob, pattern foo/bar has 0`.
  */
 export class ExpandError extends SecretsError {
+  static {
+    ExpandError.prototype.name = 'ExpandError';
+  }
   readonly pattern: string;
   /** How many `**` components the pattern has (not 1). */
   readonly globs: number;
@@ -68,6 +79,9 @@ export class ExpandError extends SecretsError {
 
 /** A plugin name is empty or unusable (protocol.md §5.1). Message prefix as in Go: `parsing name: `. */
 export class InvalidPluginNameError extends SecretsError {
+  static {
+    InvalidPluginNameError.prototype.name = 'InvalidPluginNameError';
+  }
   /** The rejected input (as a string). Not `name`, which every Error already has. */
   readonly pluginName: string;
   constructor(message: string, options: { pluginName: string }) {
@@ -81,6 +95,9 @@ export class InvalidPluginNameError extends SecretsError {
  * `parsing version: ` followed by `empty version`, `missing version prefix` or `invalid version: <v>`.
  */
 export class InvalidVersionError extends SecretsError {
+  static {
+    InvalidVersionError.prototype.name = 'InvalidVersionError';
+  }
   /** The rejected input (as a string). */
   readonly version: string;
   constructor(message: string, options: { version: string }) {
@@ -95,6 +112,9 @@ export class InvalidVersionError extends SecretsError {
  * id throws `InvalidIdError` instead.
  */
 export class InvalidEnvelopeError extends SecretsError {
+  static {
+    InvalidEnvelopeError.prototype.name = 'InvalidEnvelopeError';
+  }
   /** The offending field, e.g. `createdAt` or `metadata`. */
   readonly field: string;
   constructor(message: string, options: { field: string; cause?: unknown }) {
@@ -103,28 +123,8 @@ export class InvalidEnvelopeError extends SecretsError {
   }
 }
 
-function isKind(value: unknown, ctor: { name: string; prototype: object }): boolean {
-  return isBrandedInstance(value, BRAND, ctor, 'SecretsError');
-}
-
-/**
- * The `instanceof` rule every secrets-engine package uses for its errors, so it holds across
- * package copies: `value` carries the package's `brand`, and `cls` is the package's root error
- * class (`rootName`), or `value` has `cls`'s name, or `cls.prototype` is in its chain.
- */
-export function isBrandedInstance(
-  value: unknown,
-  brand: symbol,
-  cls: { name: string; prototype: object },
-  rootName: string,
-): boolean {
-  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[brand] !== true)
-    return false;
-  return (
-    cls.name === rootName ||
-    (value as Error).name === cls.name ||
-    Object.prototype.isPrototypeOf.call(cls.prototype, value)
-  );
+function isKind(value: unknown, ctor: { prototype: Error }): boolean {
+  return branded(value, ctor, SecretsError);
 }
 
 /**
@@ -133,6 +133,9 @@ export function isBrandedInstance(
  * which engines treat as a miss, and clients get it back for a request nothing answered.
  */
 export class NotFoundError extends SecretsError {
+  static {
+    NotFoundError.prototype.name = 'NotFoundError';
+  }
   constructor(message = 'secret not found', options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -176,4 +179,15 @@ export function isInvalidVersionError(value: unknown): value is InvalidVersionEr
 /** True for an `InvalidEnvelopeError` from any copy of this package. */
 export function isInvalidEnvelopeError(value: unknown): value is InvalidEnvelopeError {
   return isKind(value, InvalidEnvelopeError);
+}
+
+/** `instanceof` across package copies: the brand, then the root class, the literal name or the prototype chain. */
+function branded(value: unknown, cls: { prototype: Error }, root: { prototype: Error }): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return (
+    cls === root ||
+    (value as Error).name === cls.prototype.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
+  );
 }

@@ -23,7 +23,6 @@ export {
   InvalidPatternError,
   InvalidPluginNameError,
   InvalidVersionError,
-  isBrandedInstance,
   isExpandError,
   isInvalidEnvelopeError,
   isInvalidIdError,

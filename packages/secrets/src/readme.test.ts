@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { runReadmeExample } from '../../../test-utils/readme.js';
+import { runReadmeExample } from '@secrets-engine/test-utils/readme.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 

@@ -5,8 +5,8 @@ import { type Client, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { createEngine, type Engine, type EngineOptions } from '@secrets-engine/runtime';
-import { type ProcessTest, useProcessTest } from '../../../test-utils/harness.js';
-import type { SpawnedProcess } from '../../../test-utils/process.js';
+import { type ProcessTest, useProcessTest } from '@secrets-engine/test-utils/harness.js';
+import type { SpawnedProcess } from '@secrets-engine/test-utils/process.js';
 
 /** The fixture plugin (an executable using @secrets-engine/plugin-sdk). */
 export const PLUGIN_FIXTURE = fileURLToPath(new URL('../fixtures/sdk-plugin.mjs', import.meta.url));
@@ -24,7 +24,7 @@ export {
   waitFor,
   waitForJsonLine,
   waitGone,
-} from '../../../test-utils/process.js';
+} from '@secrets-engine/test-utils/process.js';
 
 // --- clients on the engine socket ---
 
@@ -70,7 +70,7 @@ export interface E2EContext extends ProcessTest {
   startExternalPlugin(name: string): SpawnedProcess;
 }
 
-export type { SpawnedProcess } from '../../../test-utils/process.js';
+export type { SpawnedProcess } from '@secrets-engine/test-utils/process.js';
 
 /** The environment a hand-started process needs (PATH for `#!/usr/bin/env node`). */
 export function baseEnv(): Record<string, string> {

@@ -3,7 +3,7 @@
 // these wire checks must never turn into a silent skip.
 import { spawnSync } from 'node:child_process';
 import type { TestProject } from 'vitest/node';
-import { findGo, goCandidates } from '../../../test-utils/go.js';
+import { findGo, goCandidates } from '@secrets-engine/test-utils/go.js';
 import { GO_BIN_DIR, GO_DIR } from './paths.js';
 
 declare module 'vitest' {

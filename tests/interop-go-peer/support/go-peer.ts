@@ -21,7 +21,7 @@ import {
   type MuxSessionInit,
   type MuxStream,
 } from '@secrets-engine/ipc';
-import { sleep } from '../../../test-utils/process.js';
+import { sleep } from '@secrets-engine/test-utils/process.js';
 import { YAMUX_PEER_BIN } from './paths.js';
 
 export type Role = 'server' | 'client';

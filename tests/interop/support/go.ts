@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findGo } from '../../../test-utils/go.js';
+import { findGo } from '@secrets-engine/test-utils/go.js';
 
 export type Tier = 'docker' | 'go-stack';
 

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { createEngine, type Engine, type EngineOptions } from '@secrets-engine/runtime';
 import { inject } from 'vitest';
-import { type ProcessTest, useProcessTest } from '../../../test-utils/harness.js';
-import type { SpawnedProcess } from '../../../test-utils/process.js';
+import { type ProcessTest, useProcessTest } from '@secrets-engine/test-utils/harness.js';
+import type { SpawnedProcess } from '@secrets-engine/test-utils/process.js';
 import { CLIENT_PEERS, type ClientPeer, PLUGIN_PEERS, type PluginPeer } from './go.js';
 
 // --- binaries and peers ---
@@ -78,7 +78,7 @@ export function pluginEnv(peer: PluginPeer, pidDir: string, extra: Record<string
 
 // --- processes ---
 
-export { isAlive, sleep, waitFor, waitForJsonLine } from '../../../test-utils/process.js';
+export { isAlive, sleep, waitFor, waitForJsonLine } from '@secrets-engine/test-utils/process.js';
 
 /**
  * Node 20 ships libuv 1.46, which binds and connects Linux abstract sockets with the whole
@@ -161,7 +161,7 @@ export function engineTransport(socketPath: string) {
 
 // --- per-test context ---
 
-export type { SpawnedProcess } from '../../../test-utils/process.js';
+export type { SpawnedProcess } from '@secrets-engine/test-utils/process.js';
 
 export interface InteropContext extends ProcessTest {
   /** Puts `binary` into the plugins folder under `name` (a symlink, protocol.md §1.1). */

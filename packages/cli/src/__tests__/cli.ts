@@ -16,9 +16,9 @@ import {
   spawnCaptured,
   waitFor,
   waitGone,
-} from '../../../../test-utils/process.js';
+} from '@secrets-engine/test-utils/process.js';
 
-export { isAlive, recordedPids, waitFor } from '../../../../test-utils/process.js';
+export { isAlive, recordedPids, waitFor } from '@secrets-engine/test-utils/process.js';
 
 export const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(PACKAGE_DIR, 'dist', 'bin.js');

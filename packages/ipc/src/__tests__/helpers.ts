@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor as poll } from '../../../../test-utils/process.js';
+import { waitFor as poll } from '@secrets-engine/test-utils/process.js';
 
-export { sleep as delay } from '../../../../test-utils/process.js';
-export { socketPair } from '../../../../test-utils/sockets.js';
+export { sleep as delay } from '@secrets-engine/test-utils/process.js';
+export { socketPair } from '@secrets-engine/test-utils/sockets.js';
 
 export interface TempDir {
   path: string;

@@ -21,8 +21,8 @@ import { expect, onTestFinished } from 'vitest';
 import { type BuiltinPlugin, createEngine, type Engine, type EngineOptions } from '../index.js';
 import type { ProtoEnvelope } from '../provider.js';
 
-export { sleep, waitFor } from '../../../../test-utils/process.js';
-export { socketPair } from '../../../../test-utils/sockets.js';
+export { sleep, waitFor } from '@secrets-engine/test-utils/process.js';
+export { socketPair } from '@secrets-engine/test-utils/sockets.js';
 export type { ProtoEnvelope } from '../provider.js';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
