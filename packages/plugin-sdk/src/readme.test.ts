@@ -1,8 +1,8 @@
 // The README example runs as written (against the built package): a provider plugin served to the
 // in-process harness of the testing entry.
 import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
 import { readmeExample, runReadmeExample } from '@secrets-engine/test-utils/readme.js';
+import { expect, it } from 'vitest';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 

@@ -2,8 +2,8 @@
 // and every error class is checked for all published packages in tests/docs/package-readmes.test.ts.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
 import { runReadmeExample } from '@secrets-engine/test-utils/readme.js';
+import { expect, it } from 'vitest';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 

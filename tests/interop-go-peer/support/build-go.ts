@@ -2,8 +2,8 @@
 // GOFLAGS=-mod=mod GOTOOLCHAIN=local. A missing toolchain or a failed build FAILS the run, loudly:
 // these wire checks must never turn into a silent skip.
 import { spawnSync } from 'node:child_process';
-import type { TestProject } from 'vitest/node';
 import { findGo, goCandidates } from '@secrets-engine/test-utils/go.js';
+import type { TestProject } from 'vitest/node';
 import { GO_BIN_DIR, GO_DIR } from './paths.js';
 
 declare module 'vitest' {

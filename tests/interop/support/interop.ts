@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import { createEngine, type Engine, type EngineOptions } from '@secrets-engine/runtime';
-import { inject } from 'vitest';
 import { type ProcessTest, useProcessTest } from '@secrets-engine/test-utils/harness.js';
 import type { SpawnedProcess } from '@secrets-engine/test-utils/process.js';
+import { inject } from 'vitest';
 import { CLIENT_PEERS, type ClientPeer, PLUGIN_PEERS, type PluginPeer } from './go.js';
 
 // --- binaries and peers ---

@@ -7,7 +7,6 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect } from 'vitest';
 import {
   killLeftovers,
   type ProcessOutput,
@@ -17,6 +16,7 @@ import {
   waitFor,
   waitGone,
 } from '@secrets-engine/test-utils/process.js';
+import { afterAll, expect } from 'vitest';
 
 export { isAlive, recordedPids, waitFor } from '@secrets-engine/test-utils/process.js';
 
