@@ -7,17 +7,9 @@
 
 export { type Logger, silentLogger } from '@secrets-engine/ipc';
 export { defaultSocketPath } from '@secrets-engine/secrets';
-export {
-  type BuiltinPlugin,
-  createEngine,
-  ENGINE_NAME,
-  ENGINE_VERSION,
-  type Engine,
-  type EngineEvents,
-  type EngineOptions,
-  type PluginInfo,
-  type PluginKind,
-} from './engine.js';
+export type { BuiltinPlugin } from './builtin.js';
+export { createEngine, type Engine, type EngineEvents } from './engine.js';
+export type { PluginInfo, PluginKind } from './entry.js';
 export {
   EngineAlreadyRunningError,
   EngineConfigError,
@@ -25,3 +17,4 @@ export {
   RuntimeError,
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';
+export { ENGINE_NAME, ENGINE_VERSION, type EngineOptions } from './options.js';

@@ -12,6 +12,7 @@ import {
   serveConnect,
 } from '@secrets-engine/ipc';
 import { pluginsv1 } from '@secrets-engine/proto';
+import type { PluginEntry, PluginInfo } from './entry.js';
 import { forwardOutput } from './output.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
@@ -46,6 +47,8 @@ export interface LaunchedPluginInit {
   claim(registration: Registration): void;
   /** Called on every status change. */
   onChange(): void;
+  /** Whether the engine is up, so that enable() may start the plugin again. */
+  canStart(): boolean;
 }
 
 interface Attempt {
@@ -56,15 +59,15 @@ interface Attempt {
   registeredAt: number | undefined;
 }
 
-export class LaunchedPlugin {
+export class LaunchedPlugin implements PluginEntry {
   readonly name: string;
   readonly kind = 'launched';
   status: RunStatus = 'stopped';
   statusMessage = 'not started';
   registration: Registration | undefined;
-  provider: Provider | undefined;
   restarts = 0;
-  disabled = false;
+  #provider: Provider | undefined;
+  #disabled = false;
   readonly #init: LaunchedPluginInit;
   readonly #logger: Logger;
   #attempt: Attempt | undefined;
@@ -85,6 +88,41 @@ export class LaunchedPlugin {
     return this.#attempt?.child.pid;
   }
 
+  get provider(): Provider | undefined {
+    return this.#disabled ? undefined : this.#provider;
+  }
+
+  info(): PluginInfo {
+    return {
+      name: this.name,
+      kind: this.kind,
+      version: this.registration?.version,
+      pattern: this.registration?.pattern,
+      disabled: this.#disabled,
+      status: this.status,
+      statusMessage: this.statusMessage,
+      restarts: this.restarts,
+      pid: this.pid,
+    };
+  }
+
+  /** Enabling a plugin that gave up (RETRIES_EXCEEDED) starts it again with a fresh count. */
+  async enable(): Promise<boolean> {
+    if (!this.#disabled && this.status !== 'retries-exceeded') return false;
+    this.#disabled = false;
+    this.#init.logger.info('plugin enabled', { plugin: this.name });
+    if (this.#init.canStart()) await this.restartLoop();
+    return true;
+  }
+
+  async disable(): Promise<boolean> {
+    if (this.#disabled) return false;
+    this.#disabled = true;
+    this.#init.logger.info('plugin disabled', { plugin: this.name });
+    await this.stop('disabled');
+    return true;
+  }
+
   /** Starts the supervision loop. Resolves once the first attempt registered or failed. */
   start(): Promise<void> {
     if (this.#loop === undefined) {
@@ -103,7 +141,7 @@ export class LaunchedPlugin {
     const attempt = this.#attempt;
     if (attempt !== undefined) await this.#shutdown(attempt);
     await this.#loop;
-    this.provider = undefined;
+    this.#provider = undefined;
     this.#set('stopped', reason);
     this.#firstTry.resolve();
   }
@@ -202,7 +240,7 @@ export class LaunchedPlugin {
     attempt.registration = registration;
     attempt.registeredAt = Date.now();
     this.registration = registration;
-    this.provider = sessionProvider(attempt.session, registration);
+    this.#provider = sessionProvider(attempt.session, registration);
     this.#set('running', '');
     this.#logger.info('plugin registered', {
       version: registration.version,
@@ -210,7 +248,7 @@ export class LaunchedPlugin {
       pid: attempt.child.pid,
     });
     const exit = await attempt.exited;
-    this.provider = undefined;
+    this.#provider = undefined;
     // No orphans (§0): whatever the plugin started in its process group dies with it, as on stop.
     killGroup(attempt.child, 'SIGKILL');
     attempt.session.abort();

@@ -1,0 +1,110 @@
+// Engine options: the public options object, its defaults, and validation (as yamux's
+// config.ts/verifyConfig do): createEngine() refuses a bad value with EngineConfigError before
+// anything starts, and the rest of the engine only ever sees a complete, valid ResolvedOptions.
+import type { Logger } from '@secrets-engine/ipc';
+import { defaultSocketPath, parseVersion } from '@secrets-engine/secrets';
+import type { BuiltinPlugin } from './builtin.js';
+import { EngineConfigError } from './errors.js';
+import type { RestartPolicy } from './launched.js';
+
+export interface EngineOptions {
+  /** Where the engine listens. Default: `$SECRETS_ENGINE_SOCKET`, else the default path. */
+  socketPath?: string;
+  /** Folder of plugin executables to launch (protocol.md §1.1). None by default. */
+  pluginsDir?: string;
+  /** In-process providers. */
+  plugins?: BuiltinPlugin[];
+  /** Launch the plugins found in `pluginsDir`. Default true. */
+  launchPlugins?: boolean;
+  /** Accept plugins started by hand through /hijack. Default true. */
+  externalPlugins?: boolean;
+  /** Registration deadline of a plugin, from its launch or connection. Default 5 s. */
+  registrationTimeoutMs?: number;
+  /** Deadline of each plugin's part of a request. Default 60 s (providers may prompt a person). */
+  requestTimeoutMs?: number;
+  /** Bound of each shutdown step (Shutdown RPC, drain, signal, kill). Default 2 s. */
+  shutdownTimeoutMs?: number;
+  /** Restart policy of launched plugins. */
+  restart?: Partial<RestartPolicy>;
+  /**
+   * Environment variables a launched plugin inherits from the engine, by name; a trailing `*`
+   * matches a prefix. Default PATH, HOME, USER, LANG, TMPDIR, XDG_*. The launch variable is always set.
+   */
+  envAllowlist?: string[];
+  /** Extra environment for launched plugins. */
+  pluginEnv?: Record<string, string>;
+  /** Engine name and version reported to plugins and clients. */
+  name?: string;
+  version?: string;
+  logger?: Logger;
+}
+
+export const ENGINE_NAME = 'secrets-engine';
+export const ENGINE_VERSION = 'v0.1.0';
+
+export const DEFAULT_ENV_ALLOWLIST: readonly string[] = ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'XDG_*'];
+
+/** EngineOptions with every default applied and every value checked. */
+export interface ResolvedOptions {
+  socketPath: string;
+  pluginsDir: string | undefined;
+  launchPlugins: boolean;
+  externalPlugins: boolean;
+  registrationTimeoutMs: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  restart: RestartPolicy;
+  envAllowlist: readonly string[];
+  pluginEnv: Record<string, string>;
+  name: string;
+  version: string;
+}
+
+/** Applies the defaults and validates; throws EngineConfigError naming the option and the value. */
+export function resolveOptions(options: EngineOptions): ResolvedOptions {
+  const restart: RestartPolicy = {
+    initialDelayMs: ms('restart.initialDelayMs', options.restart?.initialDelayMs, 2_000, true),
+    multiplier: options.restart?.multiplier ?? 1.5,
+    maxDelayMs: ms('restart.maxDelayMs', options.restart?.maxDelayMs, 60_000, true),
+    maxRetries: options.restart?.maxRetries ?? 5,
+    healthyAfterMs: ms('restart.healthyAfterMs', options.restart?.healthyAfterMs, 10_000, true),
+  };
+  if (!(restart.multiplier >= 1))
+    throw new EngineConfigError(`createEngine: restart.multiplier must be >= 1, got ${restart.multiplier}`);
+  if (!Number.isInteger(restart.maxRetries) || restart.maxRetries < 0) {
+    throw new EngineConfigError(
+      `createEngine: restart.maxRetries must be a whole number >= 0, got ${restart.maxRetries}`,
+    );
+  }
+  let version: string;
+  try {
+    version = parseVersion(options.version ?? ENGINE_VERSION);
+  } catch (err) {
+    throw new EngineConfigError(`createEngine: version: ${(err as Error).message}`, { cause: err });
+  }
+  return {
+    socketPath: options.socketPath ?? defaultSocketPath(),
+    pluginsDir: options.pluginsDir,
+    registrationTimeoutMs: ms('registrationTimeoutMs', options.registrationTimeoutMs, 5_000),
+    requestTimeoutMs: ms('requestTimeoutMs', options.requestTimeoutMs, 60_000, true),
+    shutdownTimeoutMs: ms('shutdownTimeoutMs', options.shutdownTimeoutMs, 2_000),
+    launchPlugins: options.launchPlugins ?? true,
+    externalPlugins: options.externalPlugins ?? true,
+    name: options.name ?? ENGINE_NAME,
+    version,
+    restart,
+    envAllowlist: options.envAllowlist ?? DEFAULT_ENV_ALLOWLIST,
+    pluginEnv: options.pluginEnv ?? {},
+  };
+}
+
+/** A duration option in ms: its default when unset, else a finite number > 0 (or >= 0). */
+function ms(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new EngineConfigError(
+      `createEngine: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of ms, got ${value}`,
+    );
+  }
+  return value;
+}
