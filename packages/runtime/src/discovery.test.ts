@@ -31,7 +31,7 @@ describe('discoverPlugins', () => {
     file('zeta', 0o755);
     file('alpha.exe', 0o700);
     file('not-executable', 0o644);
-    file('Bad Name', 0o755);
+    file('bad\tname', 0o755); // a control character: not a plugin name
     mkdirSync(join(dir, 'folder'));
     const logger = captureLogger();
     const found = await discoverPlugins(dir, logger);
