@@ -1,9 +1,16 @@
 // How getSecrets results and failures reach the engine (protocol.md §6.4, §11 fact 6): the codes
 // and messages a Go engine acts on, the handler's abort signal, and invalid envelopes.
 import { Code, ConnectError } from '@connectrpc/connect';
+import { envelopeFromProto } from '@secrets-engine/secrets';
 import { describe, expect, it } from 'vitest';
-import { recordingLogger } from './__tests__/engine.js';
-import { createEnvelope, type GetSecretsHandler, NotFoundError, type PluginOptions } from './index.js';
+import { recordingLogger, startHijackEngine } from './__tests__/engine.js';
+import {
+  createEnvelope,
+  createPlugin,
+  type GetSecretsHandler,
+  NotFoundError,
+  type PluginOptions,
+} from './index.js';
 import { startPluginHarness } from './testing/index.js';
 
 function options(getSecrets: GetSecretsHandler, extra: Partial<PluginOptions> = {}): PluginOptions {
@@ -207,8 +214,10 @@ describe('envelopes', () => {
 
   it('all fields travel; unset times arrive unset, set ones exact to the ms', async () => {
     const created = new Date('2026-01-02T03:04:05.678Z');
-    await using h = await startPluginHarness(
-      options(() => [
+    // What crosses the socket, read by a raw engine (the harness stamps as the engine does, below).
+    const engine = await startHijackEngine();
+    const plugin = createPlugin({
+      ...options(() => [
         {
           id: 'errs/full',
           value: new Uint8Array([0, 1, 2, 255]),
@@ -218,18 +227,46 @@ describe('envelopes', () => {
           metadata: { a: '1' },
         },
       ]),
-    );
-    const [env] = await h.getSecrets('errs/full');
-    expect(env).toMatchObject({
-      id: 'errs/full',
-      provider: 'mine',
-      version: '7',
-      createdAt: created,
-      resolvedAt: undefined,
-      expiresAt: undefined,
-      metadata: { a: '1' },
+      env: { SECRETS_ENGINE_SOCKET: engine.socketPath },
     });
-    expect([...env!.revealValue()]).toEqual([0, 1, 2, 255]);
+    const serving = plugin.serve({ handleSignals: false });
+    serving.catch(() => {});
+    try {
+      const connection = await engine.nextConnection();
+      await connection.registration;
+      const res = await connection.resolver.getSecrets({ pattern: 'errs/full' });
+      const env = envelopeFromProto(res.envelopes[0]!);
+      expect(env).toMatchObject({
+        id: 'errs/full',
+        provider: 'mine',
+        version: '7',
+        createdAt: created,
+        resolvedAt: undefined,
+        expiresAt: undefined,
+        metadata: { a: '1' },
+      });
+      expect([...env.revealValue()]).toEqual([0, 1, 2, 255]);
+    } finally {
+      await plugin.close();
+      await engine.close();
+    }
+  });
+
+  it('the harness stamps as the engine does: provider is the plugin, resolved_at filled when unset', async () => {
+    const resolved = new Date('2026-03-04T05:06:07.890Z');
+    const before = Date.now();
+    await using h = await startPluginHarness(
+      options(() => [{ id: 'errs/unset', value: 'x', provider: 'mine' }]),
+    );
+    const [unset] = await h.getSecrets('errs/unset');
+    expect(unset!.provider).toBe('errs');
+    expect(unset!.resolvedAt!.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(unset!.resolvedAt!.getTime()).toBeLessThanOrEqual(Date.now() + 1);
+    await using h2 = await startPluginHarness(
+      options(() => [{ id: 'errs/set', value: 'x', resolvedAt: resolved }]),
+    );
+    const [set] = await h2.getSecrets('errs/set');
+    expect(set).toMatchObject({ provider: 'errs', resolvedAt: resolved });
   });
 
   it('the handler receives the parsed pattern (IDs with ":" are valid at HEAD)', async () => {

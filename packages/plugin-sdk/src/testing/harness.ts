@@ -1,12 +1,17 @@
 // An in-process harness: the shared fake engine (./engine.ts) on a temporary Unix socket accepts the
 // plugin through /hijack, records its registration, and calls it as the real engine does (the
-// runtime's resolver): the requested pattern narrowed to the registered one — no process, real sockets.
+// runtime's resolver): the requested pattern narrowed to the registered one, and the answer stamped as
+// the engine stamps it (`provider` is the plugin's name, `resolved_at` filled when the plugin left it
+// unset) — no process, real sockets.
 import { connect } from 'node:net';
+import { clone } from '@bufbuild/protobuf';
+import { TimestampSchema, timestampNow } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
   type Envelope,
   envelopeFromProto,
   filter,
+  isGoZeroTime,
   isInvalidPatternError,
   parsePattern,
   type SecretPattern,
@@ -132,7 +137,14 @@ export async function startPluginHarness(
       const res = await conn.resolver.getSecrets({ pattern: narrowed }, callOptions);
       if (res.envelopes.length === 0)
         throw new ConnectError('plugin answered an empty list instead of not_found', Code.Internal);
-      return res.envelopes.map(envelopeFromProto);
+      const resolvedAt = timestampNow();
+      return res.envelopes.map((message) => {
+        // As the engine does (protocol.md §6.4): the provider is who answered, whatever it said.
+        const stamped = { ...message, provider: registration.name };
+        if (stamped.resolvedAt === undefined || isGoZeroTime(stamped.resolvedAt))
+          stamped.resolvedAt = clone(TimestampSchema, resolvedAt);
+        return envelopeFromProto(stamped);
+      });
     },
     async shutdown() {
       await conn.shutdown();
