@@ -12,6 +12,7 @@ import type { Engine } from './engine.js';
 import { EngineAlreadyRunningError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { runStatusToProto } from './launched.js';
 import type { ProtoEnvelope } from './provider.js';
+import { codeName, type PluginFailure } from './resolver.js';
 import { prepareSocketPath, removeSocket, restrictSocket, socketInode } from './socket.js';
 
 export interface EngineSocketInit {
@@ -19,8 +20,15 @@ export interface EngineSocketInit {
   socketPath: string;
   /** The engine version GetVersion reports. */
   version: string;
-  /** Resolution as the wire carries it (envelopes the engine cannot represent pass through, as Go does). */
-  resolve(pattern: string, signal: AbortSignal): Promise<ProtoEnvelope[]>;
+  /**
+   * Resolution as the wire carries it (envelopes the engine cannot represent pass through, as Go
+   * does); `onPartial` hears of the plugins that failed when some envelopes came back anyway.
+   */
+  resolve(
+    pattern: string,
+    signal: AbortSignal,
+    onPartial: (failures: readonly PluginFailure[]) => void,
+  ): Promise<ProtoEnvelope[]>;
   /** Whether /hijack exists at all (external plugins on). */
   hijack: boolean;
   /** Whether an upgrade is accepted now (not while closing). */
@@ -89,13 +97,31 @@ function socketOf(server: Server, socketPath: string, inode: number | undefined)
   };
 }
 
+/**
+ * A partial answer's failed plugins (protocol.md §4.2 "Partial answers"): a JSON array of
+ * `{"plugin","code","message"}` with `code` the Connect code name, every non-ASCII character
+ * escaped. The body is unchanged, so Docker's clients, which ignore the header, see what they always saw.
+ */
+export const FAILURES_HEADER = 'secrets-engine-failed-plugins';
+
+export function encodeFailures(failures: readonly PluginFailure[]): string {
+  const json = JSON.stringify(
+    failures.map((f) => ({ plugin: f.plugin, code: codeName(f.code), message: f.message })),
+  );
+  return json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 type Router = Parameters<Parameters<typeof createConnectHandler>[0]['routes']>[0];
 
 function publicRoutes(router: Router, init: EngineSocketInit): void {
   const { engine } = init;
   router.service(resolverv1.ResolverService, {
-    getSecrets: async (req, ctx) =>
-      create(resolverv1.GetSecretsResponseSchema, { envelopes: await init.resolve(req.pattern, ctx.signal) }),
+    getSecrets: async (req, ctx) => {
+      const envelopes = await init.resolve(req.pattern, ctx.signal, (failures) =>
+        ctx.responseHeader.set(FAILURES_HEADER, encodeFailures(failures)),
+      );
+      return create(resolverv1.GetSecretsResponseSchema, { envelopes });
+    },
   });
   router.service(pluginsv1.PluginManagementService, {
     listPlugins: () =>

@@ -216,7 +216,9 @@ describe('builtin plugins', () => {
         }),
       ],
     });
-    await expect(e.getSecrets('a/b')).rejects.toThrow('secret not found');
+    await expect(e.getSecrets('a/b')).rejects.toThrow(
+      'plugin "x" failed (internal: failed to get secret "a/b": backend down)',
+    );
     const [line] = logger.entries.filter((x) => x.message === 'plugin failed');
     expect(line?.attributes).toMatchObject({
       plugin: 'x',

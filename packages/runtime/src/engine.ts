@@ -17,7 +17,7 @@ import { LaunchedPlugin } from './launched.js';
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
-import { resolveSecrets } from './resolver.js';
+import { type PluginFailure, resolveSecrets } from './resolver.js';
 
 export interface EngineEvents {
   /** A plugin changed status, registered, or left. */
@@ -88,7 +88,7 @@ class EngineImpl extends EventEmitter implements Engine {
         engine: this,
         socketPath: this.socketPath,
         version: this.#opts.version,
-        resolve: (pattern, signal) => this.#resolve(pattern, signal),
+        resolve: (pattern, signal, onPartial) => this.#resolve(pattern, signal, onPartial),
         hijack: this.#opts.externalPlugins,
         acceptsPlugins: () => this.#state !== 'closing' && this.#state !== 'closed',
         onPlugin: (socket) => this.#acceptExternal(socket),
@@ -214,7 +214,11 @@ class EngineImpl extends EventEmitter implements Engine {
     return [...this.#entries.values()].map((e) => e.info()).sort(byName);
   }
 
-  #resolve(pattern: string, callerSignal?: AbortSignal): Promise<ProtoEnvelope[]> {
+  #resolve(
+    pattern: string,
+    callerSignal?: AbortSignal,
+    onPartial?: (failures: readonly PluginFailure[]) => void,
+  ): Promise<ProtoEnvelope[]> {
     const providers: Provider[] = [];
     for (const entry of this.#entries.values()) {
       if (entry.provider !== undefined) providers.push(entry.provider);
@@ -227,6 +231,7 @@ class EngineImpl extends EventEmitter implements Engine {
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       logger: this.#logger,
       signal,
+      ...(onPartial === undefined ? {} : { onPartial }),
     });
   }
 

@@ -122,11 +122,11 @@ describe('resolveSecrets', () => {
     expect(drops.every((e) => e.attributes.plugin === 'real-name')).toBe(true);
   });
 
-  it('passes value, metadata, version and set times through; does not re-check IDs against the pattern', async () => {
+  it('passes value, metadata, version and set times through', async () => {
     const created = create(TimestampSchema, { seconds: 1_700_000_000n, nanos: 123 });
     const expires = create(TimestampSchema, { seconds: 1_800_000_000n, nanos: 0 });
     const p = provider('p', 'a/**', () => [
-      envelope('not/under/a', 'v', {
+      envelope('a/b', 'v', {
         version: '7',
         metadata: { k: 'v', other: '' },
         createdAt: created,
@@ -134,7 +134,7 @@ describe('resolveSecrets', () => {
       }),
     ]);
     const [e] = await resolveSecrets('a/**', [p], opts());
-    expect(e?.id).toBe('not/under/a');
+    expect(e?.id).toBe('a/b');
     expect(dec(e!.value)).toBe('v');
     expect(e?.version).toBe('7');
     expect(e?.metadata).toEqual({ k: 'v', other: '' });
@@ -207,7 +207,7 @@ describe('resolveSecrets', () => {
     expect(logger.entries.some((e) => e.attributes.plugin === 'a-missing')).toBe(false);
   });
 
-  it('answers not_found "secret not found" when everything fails, misses or nothing overlaps', async () => {
+  it('answers not_found "secret not found" when every plugin asked answered and none had a match', async () => {
     const cases: Provider[][] = [
       [],
       [echo('x', 'other/**')],
@@ -216,10 +216,9 @@ describe('resolveSecrets', () => {
         provider('a', '**', () => {
           throw new ConnectError('secret not found', Code.NotFound);
         }),
-        provider('b', '**', () => {
-          throw new Error('boom');
-        }),
         provider('c', '**', () => [envelope('bad id', 'x')]),
+        // An answer outside the request is no answer (never a near-match).
+        provider('d', '**', () => [envelope('elsewhere/x', 'x')]),
       ],
     ];
     for (const providers of cases) {
@@ -227,6 +226,63 @@ describe('resolveSecrets', () => {
       expect(err.code).toBe(Code.NotFound);
       expect(err.rawMessage).toBe('secret not found');
     }
+  });
+
+  it('drops envelopes outside the request or the narrowed pattern, logs the plugin and the count', async () => {
+    const logger = captureLogger();
+    const liar = provider('liar', 'cli/**', () => [
+      envelope('cli/token', 'wrong'),
+      envelope('cli/nothing', 'right'),
+      envelope('other/x', 'outside its own pattern'),
+    ]);
+    const result = await resolveSecrets('cli/nothing', [liar], { requestTimeoutMs: 1_000, logger });
+    expect(result.map((e) => [e.id, dec(e.value)])).toEqual([['cli/nothing', 'right']]);
+    const err = await connectError(resolveSecrets('cli/none', [liar], { requestTimeoutMs: 1_000, logger }));
+    expect(err.code).toBe(Code.NotFound);
+    const lines = logger.entries.filter((e) => e.message === 'dropping envelopes outside the request');
+    expect(lines.map((l) => l.attributes)).toEqual([
+      { plugin: 'liar', count: 2, pattern: 'cli/nothing' },
+      { plugin: 'liar', count: 3, pattern: 'cli/none' },
+    ]);
+    // Never a value in the log.
+    expect(logger.lines().join('\n')).not.toMatch(/wrong|right|outside its own/);
+  });
+
+  it('nothing found and a plugin failed: unavailable, naming each plugin and why (never not_found)', async () => {
+    const providers = [
+      provider('a', '**', () => {
+        throw new ConnectError('secret not found', Code.NotFound);
+      }),
+      provider('b', '**', () => {
+        throw new Error('boom');
+      }),
+      provider('c', '**', () => new Promise<ProtoEnvelope[]>(() => {})),
+    ];
+    const err = await connectError(
+      resolveSecrets('base/**', providers, { requestTimeoutMs: 50, logger: captureLogger() }),
+    );
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.rawMessage).toBe(
+      'no secret found for "base/**", but 2 plugins could not answer: plugin "b" failed (unknown: boom); plugin "c" missed its deadline (50 ms)',
+    );
+  });
+
+  it('a partial answer returns what was found and reports the failed plugins', async () => {
+    const partial: unknown[] = [];
+    const providers = [
+      provider('a', '**', () => [envelope('base/x', 'v')]),
+      provider('b', '**', () => {
+        throw new ConnectError('locked', Code.PermissionDenied);
+      }),
+    ];
+    const result = await resolveSecrets('base/**', providers, {
+      ...opts(),
+      onPartial: (failures) => partial.push(...failures),
+    });
+    expect(result.map((e) => e.id)).toEqual(['base/x']);
+    expect(partial).toEqual([
+      { plugin: 'b', code: Code.PermissionDenied, message: 'failed (permission_denied: locked)' },
+    ]);
   });
 
   it('skips a provider that misses its deadline, even one that ignores its signal', async () => {
@@ -253,13 +309,14 @@ describe('resolveSecrets', () => {
     expect(missed.map((e) => e.attributes.plugin).sort()).toEqual(['a-polite', 'b-deaf']);
   });
 
-  it('with only deaf providers, answers not_found once the deadline passes', async () => {
+  it('with only deaf providers, answers deadline_exceeded once the deadline passes', async () => {
     const deaf = provider('deaf', '**', () => new Promise<ProtoEnvelope[]>(() => {}));
     const started = Date.now();
     const err = await connectError(
       resolveSecrets('**', [deaf], { requestTimeoutMs: 100, logger: captureLogger() }),
     );
-    expect(err.code).toBe(Code.NotFound);
+    expect(err.code).toBe(Code.DeadlineExceeded);
+    expect(err.rawMessage).toContain('plugin "deaf" missed its deadline (100 ms)');
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 

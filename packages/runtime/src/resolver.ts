@@ -1,6 +1,9 @@
 // GetSecrets fan-out (protocol.md §6.4), done better where §0 says so: every plugin whose pattern
 // overlaps is called concurrently with the narrowed pattern and its own deadline; one failing or
-// slow plugin costs only its own part; results keep Go's order (by plugin name).
+// slow plugin costs only its own part; results keep Go's order (by plugin name). Stricter than Go:
+// an envelope whose ID is outside what the plugin was asked is dropped (never a near-match), and a
+// failure is never reported as "not found": nothing found with a plugin failed is `unavailable`
+// (`deadline_exceeded` when every failure was a deadline), naming each plugin and why.
 import { clone } from '@bufbuild/protobuf';
 import { TimestampSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -11,6 +14,7 @@ import {
   isGoZeroTime,
   isInvalidPatternError,
   isValidId,
+  match,
   parsePattern,
   type SecretPattern,
   toGoTimestamp,
@@ -22,7 +26,22 @@ export interface ResolveOptions {
   /** Deadline of each plugin's part. */
   requestTimeoutMs: number;
   logger: Logger;
+  /** Told which plugins failed when the answer is partial (some envelopes, some failures). */
+  onPartial?: (failures: readonly PluginFailure[]) => void;
 }
+
+/** A plugin that was asked and did not answer. */
+export interface PluginFailure {
+  plugin: string;
+  /** `deadline_exceeded` when it missed its deadline, else the code it failed with. */
+  code: Code;
+  message: string;
+}
+
+type Outcome =
+  | { kind: 'answered'; envelopes: ProtoEnvelope[] }
+  | { kind: 'not-found' }
+  | { kind: 'failed'; failure: PluginFailure };
 
 /**
  * Resolves `rawPattern` against `providers`. Throws ConnectError `invalid_argument` for a bad
@@ -54,13 +73,25 @@ export async function resolveSecrets(
   });
   const results = await Promise.all(calls);
   const out: ProtoEnvelope[] = [];
+  const failures: PluginFailure[] = [];
   const resolvedAt = timestampNow();
-  results.forEach((envelopes, i) => {
-    if (envelopes === undefined) return;
+  results.forEach((outcome, i) => {
+    if (outcome === undefined || outcome.kind === 'not-found') return;
     const provider = ordered[i]!;
-    for (const env of envelopes) {
+    if (outcome.kind === 'failed') {
+      failures.push(outcome.failure);
+      return;
+    }
+    const narrowed = filter(provider.pattern, pattern)!;
+    let outside = 0;
+    for (const env of outcome.envelopes) {
       if (!isValidId(env.id)) {
         options.logger.warn('dropping an envelope with an invalid ID', { plugin: provider.name, id: env.id });
+        continue;
+      }
+      // Exact answers only: the ID must match what the client asked and what the plugin was asked.
+      if (!match(pattern, env.id) || !match(narrowed, env.id) || !match(provider.pattern, env.id)) {
+        outside++;
         continue;
       }
       // Copy: a builtin provider may hand out messages it keeps.
@@ -73,12 +104,32 @@ export async function resolveSecrets(
       copy.expiresAt ??= toGoTimestamp(undefined);
       out.push(copy);
     }
+    if (outside > 0) {
+      options.logger.warn('dropping envelopes outside the request', {
+        plugin: provider.name,
+        count: outside,
+        pattern: narrowed,
+      });
+    }
   });
   if (out.length === 0) {
     signal.throwIfAborted();
+    if (failures.length > 0) throw failedRequest(pattern, failures);
     throw notFound();
   }
+  if (failures.length > 0) options.onPartial?.(failures);
   return out;
+}
+
+/** Nothing found and at least one plugin failed: never "not found", and say who and why. */
+export function failedRequest(pattern: string, failures: readonly PluginFailure[]): ConnectError {
+  const allDeadlines = failures.every((f) => f.code === Code.DeadlineExceeded);
+  const which = failures.map((f) => `plugin ${JSON.stringify(f.plugin)} ${f.message}`).join('; ');
+  const n = failures.length;
+  return new ConnectError(
+    `no secret found for ${JSON.stringify(pattern)}, but ${n} plugin${n === 1 ? '' : 's'} could not answer: ${which}`,
+    allDeadlines ? Code.DeadlineExceeded : Code.Unavailable,
+  );
 }
 
 async function callOne(
@@ -86,32 +137,54 @@ async function callOne(
   pattern: SecretPattern,
   signal: AbortSignal,
   options: ResolveOptions,
-): Promise<ProtoEnvelope[] | undefined> {
+): Promise<Outcome> {
   const deadline = options.requestTimeoutMs > 0 ? AbortSignal.timeout(options.requestTimeoutMs) : undefined;
   const callSignal = deadline === undefined ? signal : AbortSignal.any([signal, deadline]);
   try {
     // A provider that ignores its signal still cannot hold the request past the deadline.
-    return await raceSignal(
+    const envelopes = await raceSignal(
       provider.getSecrets(pattern, { signal: callSignal, timeoutMs: options.requestTimeoutMs }),
       callSignal,
     );
+    return { kind: 'answered', envelopes };
   } catch (err) {
     const ce = ConnectError.from(err);
-    if (ce.code === Code.NotFound) return undefined;
+    if (ce.code === Code.NotFound) return { kind: 'not-found' };
     if (deadline?.aborted && !signal.aborted) {
       options.logger.warn('plugin missed its deadline', {
         plugin: provider.name,
         timeoutMs: options.requestTimeoutMs,
       });
-    } else if (!signal.aborted) {
+      return {
+        kind: 'failed',
+        failure: {
+          plugin: provider.name,
+          code: Code.DeadlineExceeded,
+          message: `missed its deadline (${options.requestTimeoutMs} ms)`,
+        },
+      };
+    }
+    if (!signal.aborted) {
       options.logger.warn('plugin failed', {
         plugin: provider.name,
         code: Code[ce.code],
         error: ce.rawMessage,
       });
     }
-    return undefined;
+    return {
+      kind: 'failed',
+      failure: {
+        plugin: provider.name,
+        code: ce.code,
+        message: `failed (${codeName(ce.code)}: ${ce.rawMessage})`,
+      },
+    };
   }
+}
+
+/** The Connect name of a code (`invalid_argument`), as clients and Go print it. */
+export function codeName(code: Code): string {
+  return Code[code]!.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? c.toLowerCase() : `_${c.toLowerCase()}`));
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
