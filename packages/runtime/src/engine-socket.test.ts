@@ -57,6 +57,45 @@ const vault: BuiltinPlugin = builtin('vault', 'db/**', () => [
 const files: BuiltinPlugin = builtin('files', 'db/**', () => [{ id: 'db/password', value: 'from-files' }]);
 
 describe('resolver.v1.ResolverService/GetSecrets on the engine socket', () => {
+  it('a partial answer carries the failed plugins in secrets-engine-failed-plugins; the body is unchanged', async () => {
+    const broken = builtin('broken', 'db/**', () => {
+      throw new Error('vault sealed \u2014 try later');
+    });
+    const engine = await startedEngine({ plugins: [vault, broken] });
+    const { resolver } = engineClients(engine.socketPath);
+    let header: string | null = null;
+    const res = await resolver.getSecrets(
+      { pattern: 'db/password' },
+      { onHeader: (h) => (header = h.get('secrets-engine-failed-plugins')) },
+    );
+    expect(res.envelopes.map((e) => [e.id, e.provider])).toEqual([['db/password', 'vault']]);
+    expect(JSON.parse(header!)).toEqual([
+      {
+        plugin: 'broken',
+        code: 'internal',
+        message: 'failed (internal: failed to get secret "db/password": vault sealed \u2014 try later)',
+      },
+    ]);
+    // Only ASCII on the wire.
+    expect(header).toMatch(/^[\x20-\x7e]+$/);
+    // A full answer has no such header.
+    await engine.disablePlugin('broken');
+    let full: string | null = 'unset';
+    await resolver.getSecrets(
+      { pattern: 'db/password' },
+      { onHeader: (h) => (full = h.get('secrets-engine-failed-plugins')) },
+    );
+    expect(full).toBe(null);
+    await engine.enablePlugin('broken');
+    await engine.disablePlugin('vault');
+    const err = await resolver
+      .getSecrets({ pattern: 'db/password' })
+      .catch((e: unknown) => e as ConnectError);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+    expect((err as ConnectError).rawMessage).toContain('plugin "broken" failed (internal:');
+  });
+
   it('answers values, metadata, timestamps and provider, over one kept-alive connection', async () => {
     const engine = await startedEngine({ plugins: [vault, files] });
     const clients = engineClients(engine.socketPath);
