@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { resolverv1 } from '@secrets-engine/proto';
-import { createEngine, type Engine } from '@secrets-engine/runtime';
+import { type BuiltinPlugin, createEngine, type Engine } from '@secrets-engine/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
@@ -16,6 +16,7 @@ import {
   isNotFoundError,
   NotFoundError,
   PluginNotFoundError,
+  ProviderFailedError,
 } from './index.js';
 
 let dir: string;
@@ -152,6 +153,87 @@ describe('an engine error without a class of its own', () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('failed plugins (protocol.md §4.2 "Partial answers")', () => {
+  let engines = 0;
+  const value = (id: string) => ({ id, value: new TextEncoder().encode(`value-of-${id}`) });
+  async function engineWith(plugins: BuiltinPlugin[]) {
+    const path = join(dir, `engine-${++engines}.sock`);
+    const e = createEngine({ socketPath: path, plugins, requestTimeoutMs: 2_000 });
+    await e.start();
+    return { path, e };
+  }
+  const broken = {
+    name: 'broken',
+    version: 'v1.0.0',
+    pattern: 'team/**',
+    getSecrets: () => {
+      throw new Error('backend sealed');
+    },
+  };
+
+  it('a partial answer: getSecrets returns what was found, resolve() names the failed plugin', async () => {
+    const { path, e } = await engineWith([
+      broken,
+      { name: 'good', version: 'v1.0.0', pattern: 'team/**', getSecrets: () => [value('team/a')] },
+    ]);
+    try {
+      using client = createClient({ socketPath: path });
+      expect((await client.getSecrets('team/**')).map((x) => x.id)).toEqual(['team/a']);
+      const r = await client.resolve('team/**');
+      expect(r.envelopes.map((x) => x.id)).toEqual(['team/a']);
+      expect(r.failures).toEqual([
+        {
+          plugin: 'broken',
+          code: 'internal',
+          message: 'failed (internal: failed to get secret "team/**": backend sealed)',
+        },
+      ]);
+      expect((await client.resolve('team/a')).failures).toHaveLength(1);
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('nothing found and a plugin failed: ProviderFailedError naming it, never NotFoundError', async () => {
+    const { path, e } = await engineWith([broken]);
+    try {
+      using client = createClient({ socketPath: path });
+      for (const call of [client.getSecrets('team/**'), client.getSecret('team/a')]) {
+        const err = await call.catch((x: unknown) => x);
+        expect(err).toBeInstanceOf(ProviderFailedError);
+        expect(isNotFoundError(err)).toBe(false);
+        expect((err as ProviderFailedError).code).toBe('unavailable');
+        expect((err as ProviderFailedError).failures.map((f) => f.plugin)).toEqual(['broken']);
+        expect((err as Error).message).toContain('plugin "broken" failed (internal:');
+      }
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('getSecret takes only the exact ID: another secret is never the answer', async () => {
+    const { path, e } = await engineWith([
+      // Answers team/token to every request (the engine drops it for other IDs).
+      { name: 'liar', version: 'v1.0.0', pattern: 'team/**', getSecrets: () => [value('team/token')] },
+      {
+        name: 'many',
+        version: 'v1.0.0',
+        pattern: 'app/**',
+        getSecrets: () => [value('app/x'), value('app/y')],
+      },
+    ]);
+    try {
+      using client = createClient({ socketPath: path });
+      expect((await client.getSecret('team/token')).revealText()).toBe('value-of-team/token');
+      await expect(client.getSecret('team/nothing')).rejects.toBeInstanceOf(NotFoundError);
+      expect((await client.getSecret('app/y')).id).toBe('app/y');
+      await expect(client.getSecret('app/**')).rejects.toThrow();
+    } finally {
+      await e.close();
     }
   });
 });

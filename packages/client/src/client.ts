@@ -16,10 +16,18 @@ import {
   isValidPluginName,
   isValidVersion,
   NotFoundError,
+  parseId,
   parsePattern,
   type SecretPattern,
 } from '@secrets-engine/secrets';
-import { AccessDeniedError, EngineError, EngineUnavailableError, PluginNotFoundError } from './errors.js';
+import {
+  AccessDeniedError,
+  EngineError,
+  EngineUnavailableError,
+  type PluginFailure,
+  PluginNotFoundError,
+  ProviderFailedError,
+} from './errors.js';
 
 export interface ClientOptions {
   /** The engine socket. Default `$SECRETS_ENGINE_SOCKET`, else the default path. A leading `@` is a Linux abstract socket. */
@@ -56,10 +64,29 @@ export interface EngineVersion {
   commitHash: string;
 }
 
+/** A GetSecrets answer with the plugins that failed to take part in it. */
+export interface Resolution {
+  envelopes: Envelope[];
+  /** Plugins that failed or missed their deadline; the answer is partial when not empty. */
+  failures: PluginFailure[];
+}
+
 export interface SecretsClient {
   readonly socketPath: string;
-  /** Secrets whose IDs match `pattern` (`*` one component, `**` any). Throws NotFoundError when none. */
+  /**
+   * Secrets whose IDs match `pattern` (`*` one component, `**` any). Throws NotFoundError when
+   * none, ProviderFailedError when none and a plugin failed. A partial answer is not an error:
+   * use resolve() to see which plugins failed.
+   */
   getSecrets(pattern: string, options?: CallOptions): Promise<Envelope[]>;
+  /** As getSecrets, with the failed plugins of a partial answer. */
+  resolve(pattern: string, options?: CallOptions): Promise<Resolution>;
+  /**
+   * The secret whose ID is exactly `id` (the first, in the engine's plugin order). Never another
+   * secret: NotFoundError when no envelope has that ID, ProviderFailedError when none has it and a
+   * plugin failed (it may have held it).
+   */
+  getSecret(id: string, options?: CallOptions): Promise<Envelope>;
   listPlugins(options?: CallOptions): Promise<PluginStatus[]>;
   enablePlugin(name: string, options?: CallOptions): Promise<void>;
   disablePlugin(name: string, options?: CallOptions): Promise<void>;
@@ -95,17 +122,38 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
   const fail = (err: unknown, context: { pattern?: string; plugin?: string }): never => {
     throw toClientError(err, socketPath, context);
   };
+  const resolve = async (pattern: string, o?: CallOptions): Promise<Resolution> => {
+    parsePattern(pattern); // InvalidPatternError before any I/O
+    let header: string | null = null;
+    const res = await resolver
+      .getSecrets(
+        { pattern },
+        { ...callOptions(o), onHeader: (h: Headers) => (header = h.get(FAILURES_HEADER)) },
+      )
+      .catch((e: unknown) => fail(e, { pattern }));
+    // Drop envelopes with invalid IDs, as Go's client does (§10.2).
+    const envelopes = res.envelopes.filter((e) => isValidId(e.id)).map(envelopeFromProto);
+    const failures = decodeFailures(header);
+    if (envelopes.length === 0) {
+      if (failures.length > 0) throw providerFailed('no secret found', 'unavailable', failures);
+      throw new NotFoundError();
+    }
+    return { envelopes, failures };
+  };
   return {
     socketPath,
     async getSecrets(pattern, o) {
-      parsePattern(pattern); // InvalidPatternError before any I/O
-      const res = await resolver
-        .getSecrets({ pattern }, callOptions(o))
-        .catch((e: unknown) => fail(e, { pattern }));
-      // Drop envelopes with invalid IDs, as Go's client does (§10.2).
-      const envelopes = res.envelopes.filter((e) => isValidId(e.id)).map(envelopeFromProto);
-      if (envelopes.length === 0) throw new NotFoundError();
-      return envelopes;
+      return (await resolve(pattern, o)).envelopes;
+    },
+    resolve,
+    async getSecret(id, o) {
+      parseId(id); // InvalidIdError before any I/O
+      const { envelopes, failures } = await resolve(id, o);
+      const exact = envelopes.find((e) => e.id === id);
+      if (exact !== undefined) return exact;
+      if (failures.length > 0)
+        throw providerFailed(`no secret has the ID ${JSON.stringify(id)}`, 'unavailable', failures);
+      throw new NotFoundError(`no secret has the ID ${JSON.stringify(id)}`);
     },
     async listPlugins(o) {
       const res = await management.listPlugins({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
@@ -212,6 +260,20 @@ function toClientError(
         });
       }
       break;
+    case Code.Unavailable:
+    case Code.DeadlineExceeded: {
+      // The engine's "nothing found, but plugins failed" carries who failed; a transport failure does not.
+      const failures = decodeFailures(ce.metadata.get(FAILURES_HEADER));
+      if (failures.length > 0) {
+        return new ProviderFailedError(
+          ce.rawMessage,
+          ce.code === Code.Unavailable ? 'unavailable' : 'deadline_exceeded',
+          failures,
+          { cause: ce },
+        );
+      }
+      break;
+    }
     case Code.PermissionDenied:
       return new AccessDeniedError(ce.rawMessage || 'access denied', { cause: ce });
     case Code.Unimplemented:
@@ -226,4 +288,39 @@ function toClientError(
       break;
   }
   return new EngineError(ce.rawMessage || ce.message, codeToString(ce.code), { cause: ce });
+}
+
+/** The engine's failed-plugins header (protocol.md §4.2 "Partial answers"): anything malformed is none. */
+export const FAILURES_HEADER = 'secrets-engine-failed-plugins';
+
+function decodeFailures(header: string | null): PluginFailure[] {
+  if (header === null || header === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(header);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed)) return [];
+  const out: PluginFailure[] = [];
+  for (const f of parsed) {
+    if (typeof f !== 'object' || f === null) continue;
+    const { plugin, code, message } = f as Record<string, unknown>;
+    if (typeof plugin === 'string' && typeof code === 'string' && typeof message === 'string')
+      out.push({ plugin, code, message });
+  }
+  return out;
+}
+
+function providerFailed(
+  what: string,
+  code: 'unavailable' | 'deadline_exceeded',
+  failures: readonly PluginFailure[],
+): ProviderFailedError {
+  const which = failures.map((f) => `plugin ${JSON.stringify(f.plugin)} ${f.message}`).join('; ');
+  return new ProviderFailedError(
+    `${what}, but ${failures.length === 1 ? 'a plugin' : 'plugins'} failed: ${which}`,
+    code,
+    failures,
+  );
 }

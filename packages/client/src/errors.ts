@@ -52,6 +52,38 @@ export class EngineError extends ClientError {
   }
 }
 
+/** A plugin that was asked and did not answer, as the engine reports it. */
+export interface PluginFailure {
+  plugin: string;
+  /** Connect code name: `deadline_exceeded` when it missed its deadline, else what it failed with. */
+  code: string;
+  message: string;
+}
+
+/**
+ * Nothing was found and at least one plugin failed or missed its deadline (Connect `unavailable`,
+ * or `deadline_exceeded` when every failure was a deadline): the secret may exist, so this is never
+ * a NotFoundError. `failures` names each plugin and why (empty when the engine did not say, e.g.
+ * Docker's engine).
+ */
+export class ProviderFailedError extends ClientError {
+  static {
+    ProviderFailedError.prototype.name = 'ProviderFailedError';
+  }
+  readonly code: 'unavailable' | 'deadline_exceeded';
+  readonly failures: readonly PluginFailure[];
+  constructor(
+    message: string,
+    code: 'unavailable' | 'deadline_exceeded',
+    failures: readonly PluginFailure[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.code = code;
+    this.failures = failures;
+  }
+}
+
 /** No plugin has this name (enable/disable). */
 export class PluginNotFoundError extends ClientError {
   static {

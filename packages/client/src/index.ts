@@ -7,6 +7,7 @@
 export {
   defaultSocketPath,
   type Envelope,
+  InvalidIdError,
   InvalidPatternError,
   isInvalidPatternError,
   isNotFoundError,
@@ -19,6 +20,7 @@ export {
   createClient,
   type EngineVersion,
   type PluginStatus,
+  type Resolution,
   type RunStatus,
   type SecretsClient,
 } from './client.js';
@@ -27,5 +29,7 @@ export {
   ClientError,
   EngineError,
   EngineUnavailableError,
+  type PluginFailure,
   PluginNotFoundError,
+  ProviderFailedError,
 } from './errors.js';

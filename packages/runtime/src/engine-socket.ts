@@ -12,7 +12,7 @@ import type { Engine } from './engine.js';
 import { EngineAlreadyRunningError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { runStatusToProto } from './launched.js';
 import type { ProtoEnvelope } from './provider.js';
-import { codeName, type PluginFailure } from './resolver.js';
+import { encodeFailures, FAILURES_HEADER, type PluginFailure } from './resolver.js';
 import { prepareSocketPath, removeSocket, restrictSocket, socketInode } from './socket.js';
 
 export interface EngineSocketInit {
@@ -95,20 +95,6 @@ function socketOf(server: Server, socketPath: string, inode: number | undefined)
       removeSocket(socketPath, inode);
     },
   };
-}
-
-/**
- * A partial answer's failed plugins (protocol.md §4.2 "Partial answers"): a JSON array of
- * `{"plugin","code","message"}` with `code` the Connect code name, every non-ASCII character
- * escaped. The body is unchanged, so Docker's clients, which ignore the header, see what they always saw.
- */
-export const FAILURES_HEADER = 'secrets-engine-failed-plugins';
-
-export function encodeFailures(failures: readonly PluginFailure[]): string {
-  const json = JSON.stringify(
-    failures.map((f) => ({ plugin: f.plugin, code: codeName(f.code), message: f.message })),
-  );
-  return json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 type Router = Parameters<Parameters<typeof createConnectHandler>[0]['routes']>[0];

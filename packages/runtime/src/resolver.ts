@@ -121,6 +121,22 @@ export async function resolveSecrets(
   return out;
 }
 
+/**
+ * A partial answer's failed plugins (protocol.md §4.2 "Partial answers"), on a partial answer's
+ * response header and on the error when nothing was found: a JSON array of
+ * `{"plugin","code","message"}` with `code` the Connect code name and every non-ASCII character
+ * escaped. Bodies stay as they were, so Docker's clients, which ignore the header, see what they
+ * always saw.
+ */
+export const FAILURES_HEADER = 'secrets-engine-failed-plugins';
+
+export function encodeFailures(failures: readonly PluginFailure[]): string {
+  const json = JSON.stringify(
+    failures.map((f) => ({ plugin: f.plugin, code: codeName(f.code), message: f.message })),
+  );
+  return json.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Nothing found and at least one plugin failed: never "not found", and say who and why. */
 export function failedRequest(pattern: string, failures: readonly PluginFailure[]): ConnectError {
   const allDeadlines = failures.every((f) => f.code === Code.DeadlineExceeded);
@@ -129,6 +145,7 @@ export function failedRequest(pattern: string, failures: readonly PluginFailure[
   return new ConnectError(
     `no secret found for ${JSON.stringify(pattern)}, but ${n} plugin${n === 1 ? '' : 's'} could not answer: ${which}`,
     allDeadlines ? Code.DeadlineExceeded : Code.Unavailable,
+    new Headers({ [FAILURES_HEADER]: encodeFailures(failures) }),
   );
 }
 
