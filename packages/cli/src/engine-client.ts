@@ -8,6 +8,7 @@ import {
   isInvalidPatternError,
   isNotFoundError,
   PluginNotFoundError,
+  ProviderFailedError,
   type SecretsClient,
 } from '@secrets-engine/client';
 import { CliError, ExitCode, errorMessage } from './errors.js';
@@ -32,6 +33,8 @@ export function fromClientError(err: unknown): CliError {
     return new CliError(err.message, ExitCode.unavailable, { cause: err });
   if (isInvalidPatternError(err)) return new CliError(err.message, ExitCode.invalidPattern, { cause: err });
   if (err instanceof PluginNotFoundError) return new CliError(err.message, ExitCode.notFound, { cause: err });
+  if (err instanceof ProviderFailedError)
+    return new CliError(err.message, ExitCode.providerFailed, { cause: err });
   if (isNotFoundError(err)) return new CliError(err.message, ExitCode.notFound, { cause: err });
   if (err instanceof AccessDeniedError) {
     return new CliError(`access denied: ${err.message}`, ExitCode.error, { cause: err });

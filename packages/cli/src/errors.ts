@@ -14,6 +14,11 @@ export const ExitCode = {
   unavailable: 3,
   /** The pattern is not a valid secret pattern (get). */
   invalidPattern: 4,
+  /**
+   * get: a plugin failed or missed its deadline. With other answers, they are printed and a warning
+   * names each failed plugin; with none, the error does (never "not found": the secret may exist).
+   */
+  providerFailed: 5,
   /** Bad command line: unknown command or flag, missing or malformed argument (sysexits EX_USAGE). */
   usage: 64,
   /** run: the command exists but cannot be executed. */

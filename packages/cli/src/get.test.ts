@@ -114,3 +114,44 @@ describe.concurrent('get', () => {
     expectNoStack(missing.stderr);
   });
 });
+
+describe('get: exact answers and failed plugins', () => {
+  let odd: ServedEngine;
+  beforeAll(async () => {
+    odd = await serve({
+      plugins: ['fixture', 'liar', 'broken'],
+      pluginEnv: { FIXTURE_LIAR: 'liar', FIXTURE_FAIL: 'broken' },
+    });
+  });
+  afterAll(async () => {
+    const r = await odd.stop();
+    expect(r.code).toBe(0);
+  });
+  const oddGet = (...args: string[]) => runCli(['get', ...args, '--socket', odd.socket]);
+
+  it('a partial answer: the found secrets, a warning naming the failed plugin, exit 5', async () => {
+    const r = await oddGet('fixture/api-key');
+    expect(r.code).toBe(5);
+    // The liar's answer to everything keeps only the exact match; the other IDs are dropped.
+    expect(r.stdout).toBe(
+      [
+        'ID                PROVIDER   VERSION   EXPIRES',
+        'fixture/api-key   fixture    -         -',
+        'fixture/api-key   liar       -         -',
+        '',
+      ].join('\n'),
+    );
+    expect(r.stderr).toBe(
+      'secrets-engine: warning: plugin "broken" failed (internal: failed to get secret "fixture/api-key": backend sealed)\n',
+    );
+  });
+
+  it('nothing found and a plugin failed: exit 5 naming it, never "no secret matches"', async () => {
+    const r = await oddGet('fixture/nothing');
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('plugin "broken" failed (internal:');
+    expect(r.stderr).not.toContain('no secret matches');
+    expectNoStack(r.stderr);
+  });
+});

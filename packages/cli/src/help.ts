@@ -29,6 +29,7 @@ Exit codes:
   2     not found: no secret matches the pattern, or no plugin has that name
   3     engine not available at the socket
   4     invalid secret pattern
+  5     get: a plugin failed or missed its deadline (partial or no answer)
   64    usage: unknown command or flag, missing or malformed argument
   126   run: the command cannot be executed
   127   run: the command was not found
@@ -98,9 +99,11 @@ ${SOCKET_FLAG}
 Exit codes:
   0     at least one secret matched
   1     other error
-  2     no secret matches the pattern
+  2     no secret matches the pattern (every plugin asked answered)
   3     engine not available at the socket
   4     invalid pattern
+  5     a plugin failed or missed its deadline: the others' secrets are printed and a
+        warning on stderr names each failed plugin; with none, the error names them
   64    usage: missing PATTERN, unknown flag
 
 Examples:

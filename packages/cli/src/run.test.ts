@@ -220,3 +220,40 @@ describe('run forwards signals to the command', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('run: exact answers and failed providers (docs/security.md)', () => {
+  let odd: ServedEngine;
+  beforeAll(async () => {
+    odd = await serve({
+      plugins: ['fixture', 'liar', 'broken'],
+      pluginEnv: { FIXTURE_LIAR: 'liar', FIXTURE_FAIL: 'broken' },
+    });
+  });
+  afterAll(async () => {
+    const r = await odd.stop();
+    expect(r.code).toBe(0);
+    for (const value of ['s3cr3t-db-pw', 'api-key-value', 'hello world'])
+      expect(r.stderr).not.toContain(value);
+  });
+
+  it('a reference no plugin has exactly is unresolved, even when a plugin answers other secrets', async () => {
+    const r = await runCli(['run', '--socket', odd.socket, '--', ...printEnv('A')], {
+      env: { A: 'se://fixture/does-not-exist' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    for (const value of ['s3cr3t-db-pw', 'api-key-value', 'hello world'])
+      expect(r.stderr).not.toContain(value);
+    // The broken plugin overlaps too: the reason is its failure, never "not found".
+    expect(r.stderr).toContain('A="se://fixture/does-not-exist" (provider "broken" failed (internal:');
+    expect(r.stderr).not.toContain('not found');
+  });
+
+  it('an exact match is used even though another plugin failed', async () => {
+    const r = await runCli(['run', '--socket', odd.socket, '--', ...printEnv('A')], {
+      env: { A: 'se://fixture/api-key' },
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ A: 'api-key-value' });
+  });
+});

@@ -1,4 +1,6 @@
 // secrets-engine get PATTERN [--socket P] [--json] [--reveal]
+
+import type { PluginFailure } from '@secrets-engine/client';
 import { type Envelope, parsePattern } from '@secrets-engine/secrets';
 import { parseCommand, positionals, socketOption } from '../args.js';
 import { fromClientError, openClient, socketFlag } from '../engine-client.js';
@@ -25,8 +27,9 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   }
   const client = openClient(socketFlag(values.socket));
   let envelopes: Envelope[];
+  let failures: readonly PluginFailure[];
   try {
-    envelopes = await client.getSecrets(pattern);
+    ({ envelopes, failures } = await client.resolve(pattern));
   } catch (err) {
     const cli = fromClientError(err);
     if (cli.exitCode === ExitCode.notFound) {
@@ -37,6 +40,12 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
     client.close();
   }
   envelopes.sort((a, b) => compare(a.id, b.id) || compare(a.provider, b.provider));
+  // A partial answer: what was found, then a warning per failed plugin and exit 5.
+  const done = () => {
+    for (const f of failures)
+      io.err(`secrets-engine: warning: plugin ${JSON.stringify(f.plugin)} ${f.message}\n`);
+    return failures.length === 0 ? ExitCode.ok : ExitCode.providerFailed;
+  };
   const reveal = values.reveal === true;
   if (values.json) {
     io.out(
@@ -46,7 +55,7 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
         2,
       )}\n`,
     );
-    return ExitCode.ok;
+    return done();
   }
   const headers = ['ID', 'PROVIDER', 'VERSION', 'EXPIRES', ...(reveal ? ['VALUE'] : [])];
   const rows = envelopes.map((e) => [
@@ -57,7 +66,7 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
     ...(reveal ? [e.revealText()] : []),
   ]);
   io.out(`${formatTable(headers, rows)}\n`);
-  return ExitCode.ok;
+  return done();
 }
 
 function toJson(e: Envelope, reveal: boolean) {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseEnv } from 'node:util';
-import { EngineUnavailableError, isNotFoundError } from '@secrets-engine/client';
+import { EngineUnavailableError, isNotFoundError, ProviderFailedError } from '@secrets-engine/client';
 import { isValidId } from '@secrets-engine/secrets';
 import { parseCommand, socketOption } from '../args.js';
 import { openClient, socketFlag } from '../engine-client.js';
@@ -97,14 +97,18 @@ async function resolveReferences(env: Record<string, string>, socket: string | u
       await Promise.all(
         ids.map(async (id) => {
           try {
-            const envelopes = await client.getSecrets(id);
-            const envelope = envelopes.find((e) => e.id === id) ?? envelopes[0]!;
+            // Only the exact ID (never another secret that matched, docs/security.md).
+            const envelope = await client.getSecret(id);
             const text = envelope.revealText();
             results.set(id, text.includes('\0') ? { reason: 'the value contains a NUL byte' } : { text });
           } catch (err) {
             if (err instanceof EngineUnavailableError) {
               unavailable = err.message;
               results.set(id, { reason: 'engine not available' });
+            } else if (err instanceof ProviderFailedError) {
+              // It may exist: say which provider failed, never "not found".
+              const which = err.failures.map((f) => `provider ${JSON.stringify(f.plugin)} ${f.message}`);
+              results.set(id, { reason: which.length > 0 ? which.join('; ') : err.message });
             } else if (isNotFoundError(err)) {
               results.set(id, { reason: 'not found' });
             } else {
