@@ -622,7 +622,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    // Orderly shutdown (ts-notes P15): stop clients, end the raw streams, close the sessions and
+    // Orderly shutdown (decisions.md "P15"): stop clients, end the raw streams, close the sessions and
     // the raw channels; the children exit on EOF, and are killed if they do not.
     children.stopping();
     for (const h of handles) h.close();

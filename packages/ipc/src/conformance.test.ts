@@ -1,5 +1,5 @@
 // The lean unary client and handler are wire-identical to connect-node's stock ones: every
-// combination of {lean, stock} client × {lean, stock} server behaves the same (connect-perf.md §5
+// combination of {lean, stock} client × {lean, stock} server behaves the same (decisions.md "connect-perf §5"
 // "correctness spot check"; protocol.md §2.3 for gzip and errors).
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';

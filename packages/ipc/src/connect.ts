@@ -71,7 +71,7 @@ export interface ConnectHandlerOptions {
   readMaxBytes?: number;
   /**
    * Serve unary calls on the lean path (default true). false uses connect-node's stock adapter for
-   * everything; both are wire-identical (see connect-perf.md and docs/decisions.md).
+   * everything; both are wire-identical (see docs/decisions.md "connect-perf §5").
    */
   lean?: boolean;
   /** Serves what no route matched. Default: `/health` → 200 `ok`, anything else a plain 404. */

@@ -68,14 +68,14 @@ export class SessionClosedError extends IpcError {
   }
 }
 
-/** The peer reset a stream (yamux RST). Never reported as a clean end of stream (ts-notes P6). */
+/** The peer reset a stream (yamux RST). Never reported as a clean end of stream (decisions.md "P6"). */
 export class StreamResetError extends IpcError {
   static {
     StreamResetError.prototype.name = 'StreamResetError';
   }
 }
 
-/** The socket under a session went away while a stream was still open (ts-notes P10). */
+/** The socket under a session went away while a stream was still open (decisions.md "P10"). */
 export class TransportClosedError extends IpcError {
   static {
     TransportClosedError.prototype.name = 'TransportClosedError';

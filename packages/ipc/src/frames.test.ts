@@ -1,6 +1,6 @@
 // yamux on the wire, byte for byte: our session on one end of a real Unix socket, a hand-driven raw
 // peer (src/__tests__/frames.ts) on the other. Checks the frames of protocol.md §2.1/§2.2 and the
-// regression tests for each fix of yamux-interop.md (mismatches 1-4) and ts-notes P9.
+// regression tests for each fix of decisions.md "yamux mismatch 1" to "yamux mismatch 4" and "P9".
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
@@ -35,7 +35,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   it.each(['client', 'server'] as const)(
     'a %s session pings once at start: 00 02 0001 00000000 00000000',
     async (role) => {
-      // §2.2 keep-alive; yamux-interop "Frame-level observations": libp2p pings at start (runImmediately).
+      // §2.2 keep-alive; decisions.md "yamux frames": libp2p pings at start (runImmediately).
       const { peer } = await rawSession(role);
       const first = await peer.next(() => true, 'first frame');
       expect(fmt(first.header)).toBe('00 02 0001 00000000 00000000');
@@ -206,7 +206,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     // An IpcError, so connect.ts reports the call as a transport loss (`unavailable`, §2.3).
     await expectFailure(result, TransportClosedError);
     expect(() => session.open()).toThrow(SessionClosedError);
-    // hashicorp tears the session down on codes 1/2 (§2.2 / yamux-interop "GoAway received"): so
+    // hashicorp tears the session down on codes 1/2 (§2.2 / decisions.md "yamux frames" (GoAway received)): so
     // do we, instead of idling with a dead muxer on an open socket.
     const reason = await session.closed;
     expect(reason.kind).toBe('error');
@@ -315,7 +315,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     const { session, peer } = await rawSession('client');
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');
-    // Go with MaxStreamWindowSize 16 MiB ACKs with delta 16 MiB - 256 KiB (yamux-interop check 4),
+    // Go with MaxStreamWindowSize 16 MiB ACKs with delta 16 MiB - 256 KiB (decisions.md "yamux checks" 4),
     // and any peer may grant more later.
     peer.ack(syn.streamId, 16 * 1024 * 1024 - 256 * 1024);
     peer.windowUpdate(syn.streamId, 64 * 1024 * 1024);

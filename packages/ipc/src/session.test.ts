@@ -1,4 +1,4 @@
-// The yamux session as the rest of the package uses it (protocol.md §2, §2.4; ts-notes P5-P12):
+// The yamux session as the rest of the package uses it (protocol.md §2, §2.4; decisions.md "P5", "P6", "P9"–"P12"):
 // stream semantics against a hand-driven raw peer, then two real sessions (client + server roles,
 // §2.1) over a real Unix socket pair.
 import { createHash, randomBytes } from 'node:crypto';
@@ -198,7 +198,7 @@ describe('stream semantics', () => {
     });
 
     it('peer vanishes without GoAway or RST (Go Close(), crash): open streams fail with TransportClosedError; a stream the peer finished keeps its data', async () => {
-      // yamux-interop 7b: hashicorp's Close() sends no frame at all, only EOF.
+      // decisions.md "yamux checks" 7b: hashicorp's Close() sends no frame at all, only EOF.
       const { session, peer } = await rawSession('client');
       const mine = session.open();
       const syn = await peer.next(is.syn, 'SYN');
@@ -411,7 +411,7 @@ describe('two real sessions over a socket pair (client + server roles, protocol.
 
   it('a slow reader that keeps pausing gets every byte, and the writer stays close behind it', async () => {
     // Regression: a pause() made while resume() was flushing buffered data was undone by libp2p,
-    // the stream kept granting window while paused and died with StreamBufferError (ts-notes P5).
+    // the stream kept granting window while paused and died with StreamBufferError (decisions.md "P5").
     // A 256 KiB window makes the read buffer limit (2 windows) small enough to hit quickly.
     const { plugin, engine } = await pair({ maxStreamWindowSize: 256 * 1024 });
     const payload = randomBytes(8 * 1024 * 1024);

@@ -31,11 +31,11 @@ export interface MuxSessionInit {
   keepAliveIntervalMs?: number;
   /** Largest receive window a stream may grow to. Default 4 MiB. */
   maxStreamWindowSize?: number;
-  /** Largest data frame this side sends (ts-notes P9). Default 256 KiB. */
+  /** Largest data frame this side sends (decisions.md "P9"). Default 256 KiB. */
   maxFrameSize?: number;
   /**
    * Outbound streams that may wait for the peer's ACK at once. Go's accept backlog is 256: a 257th
-   * un-ACKed SYN is reset (yamux-interop mismatch 3). Further opens queue. Default 256.
+   * un-ACKed SYN is reset (decisions.md "yamux mismatch 3"). Further opens queue. Default 256.
    */
   maxPendingOpens?: number;
   /** Inbound streams open at once before new ones are reset. Default 4096. */
@@ -77,12 +77,12 @@ export interface MuxSession {
   readonly closed: Promise<SessionCloseReason>;
   /**
    * Opens a stream. Synchronous, so it can serve as `createConnection` for node:http; throws
-   * SessionClosedError at once when the session is closing or closed (ts-notes P12).
+   * SessionClosedError at once when the session is closing or closed (decisions.md "P12").
    */
   open(options?: OpenOptions): MuxStream;
   /**
    * Sets the handler for streams the peer opens. Streams that arrived before (for example in the
-   * upgrade's `head` bytes) are queued and handed over now (ts-notes P11).
+   * upgrade's `head` bytes) are queued and handed over now (decisions.md "P11").
    */
   onStream(handler: (stream: MuxStream) => void): void;
   /** Measures one keep-alive round trip, in milliseconds. */
@@ -175,7 +175,7 @@ class Session implements MuxSession {
       streamOptions: {
         // initialStreamWindowSize stays at the spec's 256 KiB: anything larger breaks Node→Go.
         maxStreamWindowSize: maxWindow,
-        // A paused reader may still receive a whole window: never abort it for that (ts-notes P5).
+        // A paused reader may still receive a whole window: never abort it for that (decisions.md "P5").
         maxReadBufferLength: maxWindow * 2,
         // Streams live as long as their call; the session, not an idle timer, bounds them.
         inactivityTimeout: 0,
@@ -403,7 +403,7 @@ class Session implements MuxSession {
     }
     const reason = this.#reason ?? { kind: 'peer' };
     // Streams whose peer had not finished sending fail loudly; hashicorp's Close() sends no GoAway,
-    // so without this they would see a clean EOF (ts-notes P10). Finished ones keep their data.
+    // so without this they would see a clean EOF (decisions.md "P10"). Finished ones keep their data.
     const error = new TransportClosedError(
       reason.kind === 'local' ? 'mux session closed' : 'mux transport closed: the peer went away',
     );

@@ -1,4 +1,4 @@
-// A lean, wire-identical Connect unary client over yamux streams (connect-perf.md §5). Per call it
+// A lean, wire-identical Connect unary client over yamux streams (decisions.md "connect-perf §5"). Per call it
 // opens one stream, writes the whole request (head + protobuf body, Content-Length, `Connection:
 // close`, like Go's clients, protocol.md §2.3) in one write, reads the response with a small
 // HTTP/1.1 parser, and closes the stream. No AbortController, no async generators, no per-call

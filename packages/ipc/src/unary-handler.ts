@@ -1,4 +1,4 @@
-// A lean Connect unary handler for node:http (connect-perf.md §5): serves unary POSTs with a binary
+// A lean Connect unary handler for node:http (decisions.md "connect-perf §5"): serves unary POSTs with a binary
 // or JSON body and no request compression on a short path — one body read, a lazily created
 // handler context, one `res.end(body)` with Content-Length. It is wire-identical to connect-node's
 // handler; everything it does not take (streaming, GET, compressed requests, other protocols)

@@ -324,7 +324,7 @@ export interface Outcome {
 
 /**
  * Reads `stream` (it flows from now on) and resolves on 'close' with how it finished. A reset must
- * show up as `error`, never as `ended` (ts-notes P6).
+ * show up as `error`, never as `ended` (decisions.md "P6").
  */
 export function outcome(stream: Duplex): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {
