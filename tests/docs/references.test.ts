@@ -15,27 +15,6 @@ import {
 } from './support/references.js';
 import { REPO_ROOT } from './support/repo.js';
 
-/**
- * Citations that are code, not comments (test names, a comment after code), in packages/ipc/src
- * while its files move into subfolders: rewritten once the move has landed, then removed here. A
- * pending entry that matches nothing fails, so the list only shrinks. Matched by file name and a
- * piece of the line, so the move does not break them.
- */
-const PENDING: readonly { file: string; text: string }[] = [
-  { file: 'frames.test.ts', text: '(yamux-interop mismatch 2)' },
-  { file: 'frames.test.ts', text: '(mismatch 2 + ts-notes P11)' },
-  { file: 'frames.test.ts', text: 'yamux-interop 6c)' },
-  { file: 'frames.test.ts', text: '(yamux-interop.md)' },
-  { file: 'frames.test.ts', text: '(yamux-interop 7b)' },
-  { file: 'frames.test.ts', text: "'ts-notes P9: " },
-  { file: 'session.test.ts', text: '(ts-notes P6; yamux-interop 6a-6d)' },
-  { file: 'session.test.ts', text: '// sends RST (yamux-interop 6c)' },
-  { file: 'session.test.ts', text: '(protocol.md §2.4; ts-notes P10)' },
-  { file: 'session.test.ts', text: '(ts-notes P12)' },
-  { file: 'session.test.ts', text: '(ts-notes P11)' },
-  { file: 'session.test.ts', text: '(ts-notes P3, P5)' },
-];
-
 const read = (f: string) => readFileSync(join(REPO_ROOT, f), 'utf8');
 
 const targets: Targets = {
@@ -56,23 +35,16 @@ describe('references in the tracked files', () => {
     for (const problem of checkText(file, text, targets))
       found.push({ problem, text: lines[problem.line - 1] ?? '' });
   }
-  const isPending = (f: { problem: Problem; text: string }) =>
-    PENDING.some((p) => basename(f.problem.file) === p.file && f.text.includes(p.text));
 
   it('scans the repository', () => {
     expect(files).toContain('docs/protocol.md');
-    expect(files).toContain('packages/ipc/src/session.ts');
+    expect(files).toContain('packages/ipc/src/mux/session.ts');
     expect(files.some((f) => f.endsWith('CHANGELOG.md') || f.includes('/src/gen/'))).toBe(false);
   });
 
   it('every §, P<n>, decisions.md "<id>" and *.md reference resolves', () => {
-    const broken = found.filter((f) => !isPending(f)).map((f) => f.problem);
+    const broken = found.map((f) => f.problem);
     expect(broken, `broken references:\n${format(broken)}`).toEqual([]);
-  });
-
-  it.each(PENDING)('pending rewrite after the ipc move: $file "$text" still needs it', (p) => {
-    const hit = found.some((f) => basename(f.problem.file) === p.file && f.text.includes(p.text));
-    expect(hit, `nothing matches ${p.file} "${p.text}" any more: remove it from PENDING`).toBe(true);
   });
 
   it('protocol.md has every section the repository cites, and §0 and §11 with their labels', () => {

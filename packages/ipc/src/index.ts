@@ -4,20 +4,7 @@
  *
  * @packageDocumentation
  */
-export {
-  type ConnectHandlerOptions,
-  type ConnectServer,
-  createConnectHandler,
-  createSessionTransport,
-  DEFAULT_READ_MAX_BYTES,
-  IPC_BASE_URL,
-  isTransportLoss,
-  type NodeHandler,
-  type ServeConnectOptions,
-  type SessionTransportOptions,
-  serveConnect,
-  transportLossIsUnavailable,
-} from './connect.js';
+
 export {
   DialError,
   IpcError,
@@ -40,7 +27,7 @@ export {
   type HijackHandlerOptions,
   toNetPath,
   upgradeSocket,
-} from './hijack.js';
+} from './launch/hijack.js';
 export {
   encodeLaunchConfig,
   LAUNCH_ENV,
@@ -53,9 +40,9 @@ export {
   launchTransport,
   openLaunchChannel,
   parseLaunchConfig,
-} from './launch.js';
+} from './launch/launch.js';
 export { type Logger, silentLogger } from './logger.js';
-export type { MuxStream } from './mux-stream.js';
+export type { MuxStream } from './mux/mux-stream.js';
 export {
   type CloseOptions,
   createMuxSession,
@@ -64,4 +51,18 @@ export {
   type OpenOptions,
   type SessionCloseReason,
   type SessionRole,
-} from './session.js';
+} from './mux/session.js';
+export {
+  type ConnectHandlerOptions,
+  type ConnectServer,
+  createConnectHandler,
+  createSessionTransport,
+  DEFAULT_READ_MAX_BYTES,
+  IPC_BASE_URL,
+  isTransportLoss,
+  type NodeHandler,
+  type ServeConnectOptions,
+  type SessionTransportOptions,
+  serveConnect,
+  transportLossIsUnavailable,
+} from './rpc/connect.js';

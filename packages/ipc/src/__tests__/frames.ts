@@ -4,8 +4,8 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { expect, onTestFinished } from 'vitest';
-import type { MuxStream } from '../mux-stream.js';
-import { createMuxSession, type MuxSession, type MuxSessionInit } from '../session.js';
+import type { MuxStream } from '../mux/mux-stream.js';
+import { createMuxSession, type MuxSession, type MuxSessionInit } from '../mux/session.js';
 import { socketPair } from './helpers.js';
 
 /** Frame types (protocol.md §2.2 cheat-sheet). */

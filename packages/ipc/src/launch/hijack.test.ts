@@ -14,9 +14,10 @@ import { create } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { delay, type TempDir, tempDir, waitFor } from './__tests__/helpers.js';
-import { createSessionTransport, serveConnect } from './connect.js';
-import { DialError, isIpcError, TimeoutError, UpgradeError } from './errors.js';
+import { delay, type TempDir, tempDir, waitFor } from '../__tests__/helpers.js';
+import { DialError, isIpcError, TimeoutError, UpgradeError } from '../errors.js';
+import { createMuxSession, type MuxSession } from '../mux/session.js';
+import { createSessionTransport, serveConnect } from '../rpc/connect.js';
 import {
   attachHijackHandler,
   dialAndUpgrade,
@@ -25,7 +26,6 @@ import {
   type HijackHandlerOptions,
   toNetPath,
 } from './hijack.js';
-import { createMuxSession, type MuxSession } from './session.js';
 
 /** §3.2, spelled out byte for byte (not taken from the module under test). */
 const GO_HIJACK_REQUEST =

@@ -3,7 +3,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DialError, TimeoutError, UpgradeError } from './errors.js';
+import { DialError, TimeoutError, UpgradeError } from '../errors.js';
 
 /** The upgrade request exactly as Go's SDK writes it (§3.2). */
 export const HIJACK_REQUEST =

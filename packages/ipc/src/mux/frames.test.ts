@@ -15,9 +15,9 @@ import {
   rawSession,
   readAll,
   T,
-} from './__tests__/frames.js';
-import { sha256 } from './__tests__/helpers.js';
-import { SessionClosedError, StreamResetError, TransportClosedError } from './errors.js';
+} from '../__tests__/frames.js';
+import { sha256 } from '../__tests__/helpers.js';
+import { SessionClosedError, StreamResetError, TransportClosedError } from '../errors.js';
 import type { MuxStream } from './mux-stream.js';
 
 /** Resolves once `stream` is attached to a yamux stream (its SYN is queued or sent). */
@@ -68,7 +68,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     ]);
   });
 
-  it('an inbound SYN is ACKed on arrival, before the app reads or writes (yamux-interop mismatch 2)', async () => {
+  it('an inbound SYN is ACKed on arrival, before the app reads or writes (decisions.md "yamux mismatch 2")', async () => {
     // hashicorp closes the WHOLE session when a stream it opened stays un-ACKed for 75 s (§2.2
     // StreamOpenTimeout). libp2p alone would ACK only with the first frame it sends on the stream.
     const { session, peer } = await rawSession('server');
@@ -83,7 +83,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     expect(headers(peer.filter((f) => f.streamId === 1))).toEqual(['00 01 0002 00000001 00000000']);
   });
 
-  it('an inbound SYN is ACKed on arrival even before onStream() is set (mismatch 2 + ts-notes P11)', async () => {
+  it('an inbound SYN is ACKed on arrival even before onStream() is set (decisions.md "yamux mismatch 2" + P11)', async () => {
     const { peer } = await rawSession('client');
     peer.syn(2);
     const ack = await peer.next(is.ack(2), 'ACK for stream 2');
@@ -112,7 +112,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     expect(await session.closed).toEqual({ kind: 'local' });
   });
 
-  it('data, half-close and reset frames (§2.2 "Half-close"; yamux-interop 6c)', async () => {
+  it('data, half-close and reset frames (§2.2 "Half-close"; decisions.md "yamux checks" 6c)', async () => {
     const { session, peer } = await rawSession('client');
     const a = session.open();
     const b = session.open();
@@ -132,7 +132,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   });
 });
 
-describe('regressions for the interop fixes (yamux-interop.md)', () => {
+describe('regressions for the interop fixes (decisions.md "yamux mismatch 1"–"yamux mismatch 4")', () => {
   it('mismatch 1: GoAway code 0 keeps open streams working both ways; open() throws at once', async () => {
     const { session, peer } = await rawSession('client');
     // One stream we opened (1) and one the peer opened (2), both mid-call.
@@ -170,7 +170,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     expect(peer.filter((f) => (f.flags & F.RST) !== 0)).toEqual([]);
 
     expect(session.numStreams).toBe(0);
-    peer.socket.end(); // Go's Close() after the drain: EOF, no further frame (yamux-interop 7b)
+    peer.socket.end(); // Go's Close() after the drain: EOF, no further frame (decisions.md "yamux checks" 7b)
     expect(await session.closed).toEqual({ kind: 'peer', goAwayCode: 0 });
   });
 
@@ -311,7 +311,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     expect(updates(3)).toEqual([1000]); // an open stream still grants window at once
   });
 
-  it('ts-notes P9: data frames never exceed maxFrameSize (256 KiB), even with a huge window', async () => {
+  it('P9: data frames never exceed maxFrameSize (256 KiB), even with a huge window', async () => {
     const { session, peer } = await rawSession('client');
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');
@@ -349,7 +349,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     s.destroy();
   });
 
-  it('ts-notes P9: maxFrameSize is configurable and holds across window updates', async () => {
+  it('P9: maxFrameSize is configurable and holds across window updates', async () => {
     const { session, peer } = await rawSession('server', { maxFrameSize: 16 * 1024 });
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');

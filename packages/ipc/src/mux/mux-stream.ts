@@ -5,7 +5,7 @@
 import { Duplex } from 'node:stream';
 import type { Stream } from '@libp2p/interface';
 import type { Uint8ArrayList } from 'uint8arraylist';
-import { StreamResetError } from './errors.js';
+import { StreamResetError } from '../errors.js';
 
 type MessageEvent = Event & { data: Uint8Array | Uint8ArrayList };
 type CloseEvent = Event & { error?: Error; local?: boolean };

@@ -4,8 +4,8 @@
 import type { Duplex } from 'node:stream';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Logger as Libp2pLogger, Stream } from '@libp2p/interface';
-import { SessionClosedError, TransportClosedError } from './errors.js';
-import { type Logger, silentLogger, toLibp2pLogger } from './logger.js';
+import { SessionClosedError, TransportClosedError } from '../errors.js';
+import { type Logger, silentLogger, toLibp2pLogger } from '../logger.js';
 import { MuxStream, type YamuxStreamLike } from './mux-stream.js';
 import { ensurePolyfills } from './polyfill.js';
 import { SocketConn } from './socket-conn.js';

@@ -3,7 +3,7 @@
 // (docs/decisions.md "yamux mismatch 1" to "yamux mismatch 4"). They patch TS-private members of one muxer instance (never the prototype,
 // never at install time), so the package version is pinned exactly and every fix has a regression
 // test in frames.test.ts (wire bytes) or session.test.ts. Upstream reports are in docs/decisions.md.
-import { TransportClosedError } from './errors.js';
+import { TransportClosedError } from '../errors.js';
 import type { YamuxStreamLike } from './mux-stream.js';
 
 /** The TS-private members of YamuxMuxer that the fixes touch. */

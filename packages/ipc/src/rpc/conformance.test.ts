@@ -5,9 +5,9 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { resolverv1 } from '@secrets-engine/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delay, socketPair } from './__tests__/helpers.js';
+import { delay, socketPair } from '../__tests__/helpers.js';
+import { createMuxSession, type MuxSession } from '../mux/session.js';
 import { createSessionTransport, serveConnect } from './connect.js';
-import { createMuxSession, type MuxSession } from './session.js';
 
 const combos = [
   { client: 'lean', server: 'lean' },

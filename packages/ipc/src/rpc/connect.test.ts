@@ -3,9 +3,9 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { socketPair } from './__tests__/helpers.js';
+import { socketPair } from '../__tests__/helpers.js';
+import { createMuxSession, type MuxSession } from '../mux/session.js';
 import { createSessionTransport, serveConnect } from './connect.js';
-import { createMuxSession, type MuxSession } from './session.js';
 
 const sessions: MuxSession[] = [];
 afterEach(async () => {

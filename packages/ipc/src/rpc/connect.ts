@@ -11,10 +11,10 @@ import {
   type Transport,
 } from '@connectrpc/connect';
 import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
-import { isIpcError } from './errors.js';
-import { type Logger, silentLogger } from './logger.js';
-import type { MuxStream } from './mux-stream.js';
-import type { MuxSession } from './session.js';
+import { isIpcError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { MuxStream } from '../mux/mux-stream.js';
+import type { MuxSession } from '../mux/session.js';
 import { createLeanTransport } from './unary-client.js';
 import { createLeanUnaryHandler, recordRoutes } from './unary-handler.js';
 

@@ -5,10 +5,10 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { resolverv1 } from '@secrets-engine/proto';
 import { describe, expect, it } from 'vitest';
-import { socketPair } from './__tests__/helpers.js';
+import { socketPair } from '../__tests__/helpers.js';
+import { createMuxSession } from '../mux/session.js';
 import { createSessionTransport } from './connect.js';
 import { Http1ResponseParser } from './http1.js';
-import { createMuxSession } from './session.js';
 
 const feedBytewise = (p: Http1ResponseParser, text: string | Buffer) => {
   const buf = Buffer.isBuffer(text) ? text : Buffer.from(text, 'latin1');

@@ -25,9 +25,9 @@ import {
   type UnaryResponse,
 } from '@connectrpc/connect';
 import { codeFromHttpStatus, errorFromJsonBytes, trailerDemux } from '@connectrpc/connect/protocol-connect';
+import type { MuxStream } from '../mux/mux-stream.js';
+import type { MuxSession } from '../mux/session.js';
 import { Http1ResponseParser } from './http1.js';
-import type { MuxStream } from './mux-stream.js';
-import type { MuxSession } from './session.js';
 
 const USER_AGENT = 'secrets-engine-ipc/0.1 (connect-es)';
 const NEVER = new AbortController().signal;
