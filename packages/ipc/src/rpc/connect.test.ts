@@ -132,3 +132,45 @@ describe('HTTP client streams (allowHalfOpen: false)', () => {
     halfOpen.end();
   });
 });
+
+describe('per-service options (issue 10 point 3)', () => {
+  it('a service registered with its own interceptors stays on the stock path, which runs them', async () => {
+    const { plugin, engine } = await pair();
+    const seen: string[] = [];
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(
+          resolverv1.ResolverService,
+          { getSecrets: (req) => ({ envelopes: [{ id: req.pattern, value: new Uint8Array([1]) }] }) },
+          {
+            interceptors: [
+              (next) => async (req) => {
+                seen.push(req.method.name);
+                return next(req);
+              },
+            ],
+          },
+        ),
+    });
+    const toPlugin = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const res = await toPlugin.getSecrets({ pattern: 'a/b' });
+    expect(res.envelopes[0]?.id).toBe('a/b');
+    expect(seen).toEqual(['GetSecrets']);
+  });
+
+  it('a service registered with its own readMaxBytes is held to it', async () => {
+    const { plugin, engine } = await pair();
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(
+          resolverv1.ResolverService,
+          { getSecrets: () => ({ envelopes: [] }) },
+          { readMaxBytes: 8 },
+        ),
+    });
+    const toPlugin = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const err = await toPlugin.getSecrets({ pattern: 'a-pattern-longer-than-eight-bytes' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
+  });
+});
