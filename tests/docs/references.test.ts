@@ -3,7 +3,7 @@
 // a `### <id> — …` heading of docs/decisions.md, and every `something.md` to a document that exists.
 // No note outside the repository is named. The rules are in tests/docs/README.md.
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   checkText,

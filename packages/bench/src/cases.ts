@@ -11,12 +11,14 @@ import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-
 import {
   createConnectHandler,
   createSessionTransport,
-  DEFAULT_READ_MAX_BYTES,
-  IPC_BASE_URL,
   type MuxSession,
   serveConnect,
-  transportLossIsUnavailable,
 } from '@secrets-engine/ipc';
+import {
+  DEFAULT_READ_MAX_BYTES,
+  IPC_BASE_URL,
+  transportLossIsUnavailable,
+} from '@secrets-engine/ipc/internal';
 import { resolverv1 } from '@secrets-engine/proto';
 import { SECRET_VALUE } from './wire.js';
 

@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { create } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
-import { createMuxSession, type LaunchedProcess, launchPlugin, type MuxSession } from '@secrets-engine/ipc';
+import {
+  createMuxSession,
+  killProcessGroup,
+  type LaunchedProcess,
+  launchPlugin,
+  type MuxSession,
+} from '@secrets-engine/ipc';
 import { resolverv1 } from '@secrets-engine/proto';
 import {
   type ClientHandle,
@@ -249,15 +255,9 @@ function alive(c: Child): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
+/** launchPlugin puts each child in its own process group. */
 function killGroup(c: Child): void {
-  if (!alive(c)) return;
-  const pid = c.launched.child.pid;
-  try {
-    // launchPlugin puts each child in its own process group.
-    if (pid !== undefined) process.kill(-pid, 'SIGKILL');
-  } catch {
-    c.launched.child.kill('SIGKILL');
-  }
+  if (alive(c)) killProcessGroup(c.launched.child, 'SIGKILL');
 }
 
 function delay(ms: number): Promise<void> {

@@ -2,9 +2,12 @@
  * One socket per plugin: the fd-3 launch channel, the /hijack upgrade, yamux sessions and
  * Connect-RPC in both directions, wire-compatible with Docker's Go secrets-engine.
  *
+ * Three layers, one folder each: `launch/` (how a plugin gets its socket), `mux/` (yamux over
+ * it), `rpc/` (Connect over yamux streams). The subpath `@secrets-engine/ipc/internal` holds
+ * what only the other secrets-engine packages use.
+ *
  * @packageDocumentation
  */
-
 export {
   DialError,
   IpcError,
@@ -21,26 +24,15 @@ export {
   attachHijackHandler,
   type DialOptions,
   dialAndUpgrade,
-  dialUnix,
-  HIJACK_REQUEST,
-  HIJACK_RESPONSE,
   type HijackHandlerOptions,
-  toNetPath,
-  upgradeSocket,
 } from './launch/hijack.js';
 export {
-  encodeLaunchConfig,
-  LAUNCH_ENV,
-  LAUNCH_FD,
-  type LaunchConfig,
   type LaunchedProcess,
   type LaunchOptions,
-  type LaunchTransport,
   launchPlugin,
-  launchTransport,
   openLaunchChannel,
-  parseLaunchConfig,
 } from './launch/launch.js';
+export { killProcessGroup } from './launch/process-group.js';
 export { type Logger, silentLogger } from './logger.js';
 export type { MuxStream } from './mux/mux-stream.js';
 export {
@@ -57,12 +49,8 @@ export {
   type ConnectServer,
   createConnectHandler,
   createSessionTransport,
-  DEFAULT_READ_MAX_BYTES,
-  IPC_BASE_URL,
-  isTransportLoss,
   type NodeHandler,
   type ServeConnectOptions,
   type SessionTransportOptions,
   serveConnect,
-  transportLossIsUnavailable,
 } from './rpc/connect.js';

@@ -3,6 +3,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { dialFailureReason, toNetPath } from '@secrets-engine/secrets/internal';
 import { DialError, TimeoutError, UpgradeError } from '../errors.js';
 import { type Http1Response, Http1ResponseParser } from '../rpc/http1.js';
 
@@ -22,20 +23,6 @@ export const HIJACK_RESPONSE =
 const MAX_RESPONSE_HEAD = 16 * 1024;
 const MAX_ERROR_BODY = 4 * 1024;
 
-/**
- * Maps a socket path to what node:net dials. A leading `@` names a Linux abstract socket
- * (HEAD's default `@docker-secrets-engine/<uid>/daemon.sock`, §3.1): it becomes a NUL byte.
- */
-export function toNetPath(socketPath: string): string {
-  if (socketPath.startsWith('@')) {
-    if (process.platform !== 'linux') {
-      throw new DialError(`abstract socket ${socketPath} is only supported on Linux`, { path: socketPath });
-    }
-    return `\0${socketPath.slice(1)}`;
-  }
-  return socketPath;
-}
-
 export interface DialOptions {
   signal?: AbortSignal;
   /** Bound on connect, request and response together. Default 2 s, as Go's hijackTimeout. */
@@ -44,8 +31,8 @@ export interface DialOptions {
 
 /** Connects to a Unix socket (or Linux abstract socket with a leading `@`). */
 export function dialUnix(socketPath: string, options: DialOptions = {}): Promise<Socket> {
-  const path = toNetPath(socketPath);
   return new Promise((resolve, reject) => {
+    const path = toNetPath(socketPath, (message) => new DialError(message, { path: socketPath }));
     options.signal?.throwIfAborted();
     const socket = connect({ path });
     const onAbort = () => fail(options.signal?.reason ?? new Error('aborted'));
@@ -61,19 +48,11 @@ export function dialUnix(socketPath: string, options: DialOptions = {}): Promise
     function fail(err: unknown) {
       cleanup();
       socket.destroy();
-      const code = (err as NodeJS.ErrnoException).code;
       if (options.signal?.aborted) {
         reject(err);
         return;
       }
-      const why =
-        code === 'ENOENT'
-          ? 'no such socket (is the engine running?)'
-          : code === 'ECONNREFUSED'
-            ? 'connection refused (is the engine running?)'
-            : code === 'EACCES'
-              ? 'permission denied'
-              : ((err as Error).message ?? String(err));
+      const why = dialFailureReason(err) ?? (err as Error).message ?? String(err);
       reject(
         new DialError(`cannot reach the secrets engine at ${socketPath}: ${why}`, {
           cause: err,

@@ -102,7 +102,11 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
 /** A node:http request handler (connect-node's NodeHandlerFn). */
 export type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 
-const healthOr404: NodeHandler = (req, res) => {
+/**
+ * The answer to a request no route takes, on every socket we serve: `GET /health` is 200 "ok",
+ * anything else is Go's chi 404 ("404 page not found"), byte for byte (protocol.md §3.3).
+ */
+export const healthOr404: NodeHandler = (req, res) => {
   const path = (req.url ?? '').split('?')[0];
   if (path === '/health') {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' });
