@@ -29,6 +29,13 @@ export class LaunchConfigError extends IpcError {
   }
 }
 
+/** createMuxSession was given an option it cannot run with (the message names it and the range). */
+export class SessionConfigError extends IpcError {
+  static {
+    SessionConfigError.prototype.name = 'SessionConfigError';
+  }
+}
+
 /** The feature needs a platform primitive we do not implement yet (Windows pipe pairs, §1.4). */
 export class UnsupportedPlatformError extends IpcError {
   static {

@@ -14,6 +14,7 @@ export {
   isIpcError,
   LaunchConfigError,
   SessionClosedError,
+  SessionConfigError,
   StreamResetError,
   TimeoutError,
   TransportClosedError,

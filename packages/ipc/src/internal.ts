@@ -25,4 +25,3 @@ export {
   isTransportLoss,
   transportLossIsUnavailable,
 } from './rpc/connect.js';
-export { Http1ProtocolError, type Http1Response, Http1ResponseParser } from './rpc/http1.js';

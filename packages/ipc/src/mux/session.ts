@@ -6,6 +6,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Logger as Libp2pLogger, Stream } from '@libp2p/interface';
 import { SessionClosedError, TransportClosedError } from '../errors.js';
 import { type Logger, silentLogger, toLibp2pLogger } from '../logger.js';
+import { resolveSessionInit } from './config.js';
 import { MuxStream, type YamuxStreamLike } from './mux-stream.js';
 import { ensurePolyfills } from './polyfill.js';
 import { SocketConn } from './socket-conn.js';
@@ -99,25 +100,16 @@ type MuxerHandle = YamuxMuxerInternals & {
   ping(options?: { signal?: AbortSignal }): Promise<number>;
 };
 
-const DEFAULTS = {
-  keepAliveIntervalMs: 30_000,
-  maxStreamWindowSize: 4 * 1024 * 1024,
-  // 256 KiB = the spec's initial window: bulk at raw-socket speed (measured), and one frame holds
-  // the line for ~0.25 ms at most. Tuning switches for the benchmark come from the environment.
-  maxFrameSize: Number(process.env.SECRETS_ENGINE_MAX_FRAME ?? 256 * 1024),
-  maxPendingOpens: 256,
-  maxInboundStreams: 4096,
-  closeTimeoutMs: 2_000,
-  batchWrites: process.env.SECRETS_ENGINE_BATCH_WRITES !== '0',
-} as const;
-
 /** Socket error codes that only mean the peer closed its end first (see #onSocketClose). */
 const PEER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET']);
 
 /** Swallows the error of a queued inbound stream that no handler owns yet (see onStream). */
 function ignoreEarlyError(): void {}
 
-/** Creates a yamux session over `socket`. The session owns the socket from now on. */
+/**
+ * Creates a yamux session over `socket`. The session owns the socket from now on. Invalid options
+ * throw a SessionConfigError before the socket is touched.
+ */
 export function createMuxSession(socket: Duplex, init: MuxSessionInit): MuxSession {
   return new Session(socket, init);
 }
@@ -140,13 +132,14 @@ class Session implements MuxSession {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
 
-  constructor(socket: Duplex, init: MuxSessionInit) {
+  constructor(socket: Duplex, options: MuxSessionInit) {
+    const init = resolveSessionInit(options);
     ensurePolyfills();
     this.role = init.role;
     this.#socket = socket;
     this.#logger = init.logger ?? silentLogger;
-    this.#permits = init.maxPendingOpens ?? DEFAULTS.maxPendingOpens;
-    this.#closeTimeoutMs = init.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs;
+    this.#permits = init.maxPendingOpens;
+    this.#closeTimeoutMs = init.closeTimeoutMs;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -157,7 +150,7 @@ class Session implements MuxSession {
       direction: init.role === 'client' ? 'outbound' : 'inbound',
       log,
       onSocketClose: (error) => this.#onSocketClose(error),
-      batchWrites: init.batchWrites ?? DEFAULTS.batchWrites,
+      batchWrites: init.batchWrites,
     });
     this.#conn.addEventListener('close', (evt) => {
       const error = (evt as Event & { error?: Error }).error;
@@ -165,11 +158,11 @@ class Session implements MuxSession {
       if (error !== undefined && this.#reason === undefined) this.#reason = { kind: 'error', error };
     });
 
-    const maxWindow = init.maxStreamWindowSize ?? DEFAULTS.maxStreamWindowSize;
+    const maxWindow = init.maxStreamWindowSize;
     const muxer = yamux({
       enableKeepAlive: true,
-      keepAliveInterval: init.keepAliveIntervalMs ?? DEFAULTS.keepAliveIntervalMs,
-      maxInboundStreams: init.maxInboundStreams ?? DEFAULTS.maxInboundStreams,
+      keepAliveInterval: init.keepAliveIntervalMs,
+      maxInboundStreams: init.maxInboundStreams,
       // Opens are throttled by #permits instead; libp2p would throw rather than wait.
       maxOutboundStreams: Number.MAX_SAFE_INTEGER,
       streamOptions: {
@@ -185,7 +178,7 @@ class Session implements MuxSession {
     this.#muxer = muxer as unknown as MuxerHandle;
     keepStreamsOnGoAway(this.#muxer, (code) => this.#onRemoteGoAway(code));
     ignoreStalePingAcks(this.#muxer);
-    clampFrameSize(this.#muxer, init.maxFrameSize ?? DEFAULTS.maxFrameSize);
+    clampFrameSize(this.#muxer, init.maxFrameSize);
     skipUselessWindowUpdates(this.#muxer);
 
     (muxer as unknown as EventTarget).addEventListener('stream', (evt) => {

@@ -27,9 +27,11 @@ import {
 import { codeFromHttpStatus, errorFromJsonBytes, trailerDemux } from '@connectrpc/connect/protocol-connect';
 import type { MuxStream } from '../mux/mux-stream.js';
 import type { MuxSession } from '../mux/session.js';
+import { PACKAGE_VERSION } from '../package-version.js';
 import { Http1ResponseParser } from './http1.js';
 
-const USER_AGENT = 'secrets-engine-ipc/0.1 (connect-es)';
+/** `secrets-engine-ipc/<package version> (connect-es)`: what the lean client sends (§2.3). */
+export const USER_AGENT = `secrets-engine-ipc/${PACKAGE_VERSION} (connect-es)`;
 const NEVER = new AbortController().signal;
 const GZIP_SYNC_LIMIT = 64 * 1024;
 
