@@ -22,9 +22,12 @@ describe('createMuxSession options', () => {
       { maxStreamWindowSize: 1024 },
       'maxStreamWindowSize must be an integer from 262144 to 2147483647, got 1024',
     ],
-    [{ keepAliveIntervalMs: -1 }, 'keepAliveIntervalMs must be an integer from 1'],
+    [{ keepAliveIntervalMs: -1 }, 'keepAliveIntervalMs must be a number of ms from 1 to 2147483647, got -1'],
     [{ maxPendingOpens: 1.5 }, 'maxPendingOpens must be an integer from 1'],
-    [{ closeTimeoutMs: Number.POSITIVE_INFINITY }, 'closeTimeoutMs must be an integer from 0'],
+    [
+      { closeTimeoutMs: Number.POSITIVE_INFINITY },
+      'closeTimeoutMs must be a number of ms from 0 to 2147483647, got Infinity',
+    ],
     [{ batchWrites: 'no' }, 'batchWrites must be true or false, got "no"'],
     [{ role: 'plugin' }, 'role must be "client" (a plugin) or "server" (the engine), got "plugin"'],
   ])('%o is refused with a SessionConfigError naming the option', (bad, message) => {
@@ -41,7 +44,7 @@ describe('createMuxSession options', () => {
       role: 'server',
       maxFrameSize: 16 * 1024,
       batchWrites: false,
-      closeTimeoutMs: 0,
+      closeTimeoutMs: 0.5,
     });
     await s.close({ timeoutMs: 10 });
   });

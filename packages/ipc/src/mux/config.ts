@@ -39,12 +39,13 @@ export function resolveSessionInit(init: MuxSessionInit): ResolvedSessionInit {
   const resolved: ResolvedSessionInit = {
     role: init.role,
     logger: init.logger,
-    keepAliveIntervalMs: integer(init, 'keepAliveIntervalMs', 1, 2 ** 31 - 1),
+    keepAliveIntervalMs: duration(init, 'keepAliveIntervalMs', 1),
     maxStreamWindowSize: integer(init, 'maxStreamWindowSize', INITIAL_STREAM_WINDOW, 2 ** 31 - 1),
     maxFrameSize: integer(init, 'maxFrameSize', 1, MAX_FRAME_LIMIT),
-    maxPendingOpens: integer(init, 'maxPendingOpens', 1, 2 ** 31 - 1),
-    maxInboundStreams: integer(init, 'maxInboundStreams', 1, 2 ** 31 - 1),
-    closeTimeoutMs: integer(init, 'closeTimeoutMs', 0, 2 ** 31 - 1),
+    // Counts may be unbounded in effect (a test disables the open throttle with MAX_SAFE_INTEGER).
+    maxPendingOpens: integer(init, 'maxPendingOpens', 1, Number.MAX_SAFE_INTEGER),
+    maxInboundStreams: integer(init, 'maxInboundStreams', 1, Number.MAX_SAFE_INTEGER),
+    closeTimeoutMs: duration(init, 'closeTimeoutMs', 0),
     batchWrites: init.batchWrites ?? SESSION_DEFAULTS.batchWrites,
   };
   if (typeof resolved.batchWrites !== 'boolean') {
@@ -55,7 +56,20 @@ export function resolveSessionInit(init: MuxSessionInit): ResolvedSessionInit {
   return resolved;
 }
 
-type IntegerOption = Exclude<keyof typeof SESSION_DEFAULTS, 'batchWrites'>;
+type IntegerOption = 'maxStreamWindowSize' | 'maxFrameSize' | 'maxPendingOpens' | 'maxInboundStreams';
+type DurationOption = 'keepAliveIntervalMs' | 'closeTimeoutMs';
+
+/** A time in ms (fractions allowed, as the runtime's own timeouts); at most what setTimeout takes. */
+function duration(init: MuxSessionInit, key: DurationOption, min: number): number {
+  const value = init[key] ?? SESSION_DEFAULTS[key];
+  const max = 2 ** 31 - 1;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new SessionConfigError(
+      `createMuxSession: ${key} must be a number of ms from ${min} to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
 
 function integer(init: MuxSessionInit, key: IntegerOption, min: number, max: number): number {
   const value = init[key] ?? SESSION_DEFAULTS[key];
