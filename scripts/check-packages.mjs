@@ -7,7 +7,8 @@
 //   - no `workspace:` ranges are left in the packed package.json;
 //   - versioning: the changesets `fixed` group is exactly the set of public workspace packages, they
 //     all carry one version, each CHANGELOG.md has that version's entry, and internal dependencies
-//     use `workspace:^`. With --release-tag=vX.Y.Z (the release workflow), the tag must be that
+//     use `workspace:^`, except that a package importing another's `/internal` subpath (not covered
+//     by semver) depends on it with `workspace:*`, i.e. its exact version once published, and only then. With --release-tag=vX.Y.Z (the release workflow), the tag must be that
 //     version. --versioning-only stops after that check (no build, no packing).
 // Builds first (turbo, cached) unless --no-build is given. Exits 1 with a summary on any problem.
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,15 @@ import { dirname, join, posix } from 'node:path';
 import { PUBLISHED } from './published.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
+
+/** The text of every non-test .ts file under `dir`, joined (to find `/internal` imports). */
+function sourceText(dir) {
+  if (!existsSync(dir)) return '';
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.includes('__tests__'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .join('\n');
+}
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith('--'));
@@ -111,11 +121,17 @@ const results = [];
     else if (!readFileSync(changelog, 'utf8').split('\n').includes(`## ${m.version}`)) {
       problems.push(`${m.dir}/CHANGELOG.md has no "## ${m.version}" entry (run \`pnpm version-packages\`)`);
     }
+    const sources = sourceText(join(root, m.dir, 'src'));
     for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies']) {
       for (const [dep, range] of Object.entries(m[field] ?? {})) {
-        if (expected.includes(dep) && range !== 'workspace:^') {
+        if (!expected.includes(dep)) continue;
+        const internal = sources.includes(`'${dep}/internal'`);
+        const want = internal ? 'workspace:*' : 'workspace:^';
+        if (range !== want) {
           problems.push(
-            `${m.name}: ${field}.${dep} is "${range}"; internal dependencies must be "workspace:^"`,
+            internal
+              ? `${m.name}: ${field}.${dep} is "${range}"; it imports ${dep}/internal, so it must pin the exact version: "workspace:*"`
+              : `${m.name}: ${field}.${dep} is "${range}"; internal dependencies must be "workspace:^"`,
           );
         }
       }

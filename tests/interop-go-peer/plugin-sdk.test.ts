@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HIJACK_REQUEST } from '@secrets-engine/ipc';
+import { HIJACK_REQUEST } from '@secrets-engine/ipc/internal';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GO_ENGINE_BIN, PLUGIN_FIXTURE } from './support/paths.js';
 

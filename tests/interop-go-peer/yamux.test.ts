@@ -1,5 +1,5 @@
 // Part B: OUR yamux session (createMuxSession, @secrets-engine/ipc) against hashicorp/yamux v0.1.2
-// with Docker's yamux.DefaultConfig(), frame by frame, for every item of yamux-interop.md. The Go
+// with Docker's yamux.DefaultConfig(), frame by frame, for every item of decisions.md "yamux checks". The Go
 // end (go/cmd/yamux-peer) is launched with our launchPlugin() (socketpair on fd 3, §1.2), decodes
 // the frames it sees in both directions and collects every line hashicorp logs. Each check gets a
 // fresh process pair. Some Go timeouts are shortened so the checks stay short (noted per check).
@@ -306,7 +306,7 @@ describe.each([
     expect((await peer.request('/health')).body.toString()).toBe('ok');
     expect(await peer.call<Calls>('calls', { path: '/health' })).toMatchObject({ okCount: 1 });
 
-    // yamux-interop 7a-race: the stale ACK lands while our close() drains a call from Go.
+    // decisions.md "yamux checks" 7a-race: the stale ACK lands while our close() drains a call from Go.
     const theirs = peer.call<Calls>('calls', { path: '/slow?ms=1000', count: 1, size: 1 });
     for (let i = 0; i < 100 && peer.received.get('/slow') !== 1; i++) await sleep(5);
     await peer.call('delayWrites', { ms: 300 });

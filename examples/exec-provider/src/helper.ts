@@ -5,6 +5,7 @@
 // message: stdout holds the secret, and stderr is not read at all (a shell wrapper under `set -x`
 // echoes its variables there).
 import { spawn } from 'node:child_process';
+import { killProcessGroup } from '@secrets-engine/plugin-sdk';
 
 export type HelperAction = 'get' | 'list';
 
@@ -34,18 +35,9 @@ export class HelperError extends Error {
 const running = new Set<number>();
 let exitHookInstalled = false;
 
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
 /** Kills every helper still running (the plugin is stopping). */
 export function killRunningHelpers(): void {
-  for (const pid of running) killGroup(pid);
+  for (const pid of running) killProcessGroup(pid);
 }
 
 const ms = (n: number) => (n % 1000 === 0 ? `${n / 1000}s` : `${n}ms`);
@@ -86,12 +78,12 @@ export function runHelper(
       fn();
     };
     const fail = (message: string) => {
-      killGroup(pid);
+      killProcessGroup(pid);
       child.stdout.destroy();
       finish(() => reject(new HelperError(message)));
     };
     const onAbort = () => {
-      killGroup(pid);
+      killProcessGroup(pid);
       child.stdout.destroy();
       finish(() => reject(options.signal?.reason));
     };
@@ -119,7 +111,7 @@ export function runHelper(
     child.once('close', (code) => done(code));
     child.once('exit', (code) => {
       exitTimer = setTimeout(() => {
-        killGroup(pid); // whatever the helper left behind in its group holding the pipes
+        killProcessGroup(pid); // whatever the helper left behind in its group holding the pipes
         child.stdout.destroy();
         done(code);
       }, 500);

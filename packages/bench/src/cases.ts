@@ -11,12 +11,14 @@ import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-
 import {
   createConnectHandler,
   createSessionTransport,
-  DEFAULT_READ_MAX_BYTES,
-  IPC_BASE_URL,
   type MuxSession,
   serveConnect,
-  transportLossIsUnavailable,
 } from '@secrets-engine/ipc';
+import {
+  DEFAULT_READ_MAX_BYTES,
+  IPC_BASE_URL,
+  transportLossIsUnavailable,
+} from '@secrets-engine/ipc/internal';
 import { resolverv1 } from '@secrets-engine/proto';
 import { SECRET_VALUE } from './wire.js';
 
@@ -110,7 +112,7 @@ export function unixCase(
 }
 
 /**
- * A keep-alive agent whose connections are streams of a yamux session (ts-notes §2.3 MuxAgent).
+ * A keep-alive agent whose connections are streams of a yamux session (decisions.md "ts-notes §2.3" MuxAgent).
  * MuxStream is half-open capable, so unlike a net.Socket it does not close when the server ends
  * an idle keep-alive stream: the agent would keep it in its free pool and the next request on it
  * would hang. So a stream the peer has ended is destroyed here, and idle streams are closed

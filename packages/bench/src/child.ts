@@ -19,6 +19,7 @@ import {
   STREAM_ECHO,
   STREAM_SINK,
   sink,
+  tuningFromEnv,
 } from './wire.js';
 
 function fail(message: string): never {
@@ -60,7 +61,7 @@ switch (mode) {
     if (!(bulkBytes > 0)) fail(`${ENV_BULK_BYTES} must be a positive number`);
     const variant = servers[serverName];
 
-    const session = createMuxSession(socket, { role: 'client' });
+    const session = createMuxSession(socket, { role: 'client', ...tuningFromEnv(process.env) });
     session.closed.then(exitWhenClosed, exitWhenClosed);
     variant.yamux(session, benchRoutes);
 

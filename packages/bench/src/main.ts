@@ -10,7 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { create } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
-import { createMuxSession, type LaunchedProcess, launchPlugin, type MuxSession } from '@secrets-engine/ipc';
+import {
+  createMuxSession,
+  killProcessGroup,
+  type LaunchedProcess,
+  launchPlugin,
+  type MuxSession,
+} from '@secrets-engine/ipc';
 import { resolverv1 } from '@secrets-engine/proto';
 import {
   type ClientHandle,
@@ -37,9 +43,11 @@ import {
   ENV_BULK_BYTES,
   ENV_MODE,
   ENV_SERVER,
+  ENV_SESSION,
   ENV_UNIX_PATH,
   READY,
   SECRET_PATTERN,
+  type SessionTuning,
   STREAM_ECHO,
   STREAM_SINK,
 } from './wire.js';
@@ -111,10 +119,12 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CHILD_JS = join(HERE, 'child.js');
 const DEFAULT_JSON = join(HERE, '..', 'bench-results', 'latest.json');
 
-const USAGE = `usage: node dist/main.js [--rounds N] [--quick] [--json PATH]
-  --rounds N   measured rounds (default 5; 1 with --quick)
-  --quick      tiny iteration counts: a smoke test that the benchmark runs, not a measurement
-  --json PATH  where to write all per-round values and the summary (default bench-results/latest.json)`;
+const USAGE = `usage: node dist/main.js [--rounds N] [--quick] [--json PATH] [--max-frame BYTES] [--batch-writes on|off]
+  --rounds N            measured rounds (default 5; 1 with --quick)
+  --quick               tiny iteration counts: a smoke test that the benchmark runs, not a measurement
+  --json PATH           where to write all per-round values and the summary (default bench-results/latest.json)
+  --max-frame BYTES     largest yamux data frame on both ends of every session (default: the library's, 256 KiB)
+  --batch-writes on|off coalesce the frames of one event-loop turn into one write (default: the library's, on)`;
 
 function parseOptions(args: string[]) {
   return parseArgs({
@@ -123,6 +133,8 @@ function parseOptions(args: string[]) {
       rounds: { type: 'string' },
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
+      'max-frame': { type: 'string' },
+      'batch-writes': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -151,7 +163,25 @@ function parseCli() {
     console.error(`bench: --rounds must be a positive integer, got ${values.rounds}\n${USAGE}`);
     process.exit(2);
   }
-  return { quick, rounds, json: values.json === undefined ? DEFAULT_JSON : resolve(values.json) };
+  const tuning: SessionTuning = {};
+  if (values['max-frame'] !== undefined) {
+    const n = Number(values['max-frame']);
+    if (!/^\d+$/.test(values['max-frame']) || !Number.isSafeInteger(n) || n < 1) {
+      console.error(
+        `bench: --max-frame must be a positive number of bytes, got ${values['max-frame']}\n${USAGE}`,
+      );
+      process.exit(2);
+    }
+    tuning.maxFrameSize = n;
+  }
+  if (values['batch-writes'] !== undefined) {
+    if (values['batch-writes'] !== 'on' && values['batch-writes'] !== 'off') {
+      console.error(`bench: --batch-writes must be on or off, got ${values['batch-writes']}\n${USAGE}`);
+      process.exit(2);
+    }
+    tuning.batchWrites = values['batch-writes'] === 'on';
+  }
+  return { quick, rounds, tuning, json: values.json === undefined ? DEFAULT_JSON : resolve(values.json) };
 }
 
 // --- children ---
@@ -165,6 +195,7 @@ interface Child {
 /** Every child the bench started; all are reaped (or killed) before the bench exits. */
 class Children {
   readonly #all: Child[] = [];
+  readonly tuning: SessionTuning;
   #stopping = false;
   #fail!: (err: Error) => void;
   /** Rejects as soon as a child exits before the bench stops them. */
@@ -172,7 +203,8 @@ class Children {
     this.#fail = reject;
   });
 
-  constructor() {
+  constructor(tuning: SessionTuning) {
+    this.tuning = tuning;
     this.failed.catch(() => {}); // raced against every case; never an unhandled rejection
   }
 
@@ -186,13 +218,9 @@ class Children {
       command: process.execPath,
       args: [CHILD_JS],
       name: `bench-${label}`,
-      // Session tuning switches reach the children too, so both ends of a session run the same code.
+      // The session switches reach the children too, so both ends of a session run the same code.
       env: {
-        ...Object.fromEntries(
-          ['SECRETS_ENGINE_BATCH_WRITES', 'SECRETS_ENGINE_MAX_FRAME'].flatMap((k) =>
-            process.env[k] === undefined ? [] : [[k, process.env[k] as string]],
-          ),
-        ),
+        [ENV_SESSION]: JSON.stringify(this.tuning),
         ...env,
         [ENV_MODE]: mode,
       },
@@ -249,15 +277,9 @@ function alive(c: Child): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
+/** launchPlugin puts each child in its own process group. */
 function killGroup(c: Child): void {
-  if (!alive(c)) return;
-  const pid = c.launched.child.pid;
-  try {
-    // launchPlugin puts each child in its own process group.
-    if (pid !== undefined) process.kill(-pid, 'SIGKILL');
-  } catch {
-    c.launched.child.kill('SIGKILL');
-  }
+  if (alive(c)) killProcessGroup(c.launched.child, 'SIGKILL');
 }
 
 function delay(ms: number): Promise<void> {
@@ -316,7 +338,7 @@ async function startMuxChild(
     [ENV_UNIX_PATH]: socketPath,
     [ENV_BULK_BYTES]: String(bulkBytes),
   });
-  const session = createMuxSession(child.launched.socket, { role: 'server' });
+  const session = createMuxSession(child.launched.socket, { role: 'server', ...children.tuning });
   const streams = new Promise<{ echo: Duplex; sink: Duplex }>((resolveStreams, reject) => {
     let echo: Duplex | undefined;
     let sink: Duplex | undefined;
@@ -470,7 +492,7 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const loadStart = loadavg();
 
-  const children = new Children();
+  const children = new Children(opts.tuning);
   const dir = mkdtempSync(join(tmpdir(), 'se-bench-'));
   const onSignal = (signal: NodeJS.Signals) => {
     children.killAll();
@@ -585,6 +607,7 @@ async function main(): Promise<number> {
       rounds: opts.rounds,
       params,
       warmupParams: warmup,
+      session: opts.tuning, // --max-frame, --batch-writes; {} = the library defaults
       environment: {
         node: process.version,
         platform: process.platform,
@@ -622,7 +645,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    // Orderly shutdown (ts-notes P15): stop clients, end the raw streams, close the sessions and
+    // Orderly shutdown (decisions.md "P15"): stop clients, end the raw streams, close the sessions and
     // the raw channels; the children exit on EOF, and are killed if they do not.
     children.stopping();
     for (const h of handles) h.close();

@@ -11,7 +11,25 @@ export const ENV_UNIX_PATH = 'SE_BENCH_UNIX_PATH';
 /** Sinks acknowledge once per this many bytes received. */
 export const ENV_BULK_BYTES = 'SE_BENCH_BULK_BYTES';
 
+/** mux children: the session options of the run (--max-frame, --batch-writes), as JSON. */
+export const ENV_SESSION = 'SE_BENCH_SESSION';
+
 export type ChildMode = 'raw-echo' | 'raw-sink' | 'mux';
+
+/**
+ * The session switches an experiment may change on both ends of every session (decisions.md "P9",
+ * "P18"). The library takes them as createMuxSession options and validates them; the benchmark
+ * only carries them from its command line to its children.
+ */
+export interface SessionTuning {
+  maxFrameSize?: number;
+  batchWrites?: boolean;
+}
+
+export function tuningFromEnv(env: NodeJS.ProcessEnv): SessionTuning {
+  const raw = env[ENV_SESSION];
+  return raw === undefined || raw === '' ? {} : (JSON.parse(raw) as SessionTuning);
+}
 
 /** Written by a raw child once it is listening on its channel. */
 export const READY = 0x52; // 'R'

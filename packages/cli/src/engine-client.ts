@@ -11,12 +11,13 @@ import {
   ProviderFailedError,
   type SecretsClient,
 } from '@secrets-engine/client';
+import { isAbstractSocketPath } from '@secrets-engine/secrets/internal';
 import { CliError, ExitCode, errorMessage } from './errors.js';
 
 /** `--socket`, made absolute unless it names a Linux abstract socket (`@name`). */
 export function socketFlag(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  return value.startsWith('@') ? value : resolve(value);
+  return isAbstractSocketPath(value) ? value : resolve(value);
 }
 
 export function openClient(socket: string | undefined, timeoutMs?: number): SecretsClient {

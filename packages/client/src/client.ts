@@ -20,6 +20,7 @@ import {
   parsePattern,
   type SecretPattern,
 } from '@secrets-engine/secrets';
+import { dialFailureReason, toNetPath } from '@secrets-engine/secrets/internal';
 import {
   AccessDeniedError,
   EngineError,
@@ -103,7 +104,7 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
   }
   // Go's client: keep-alive on, up to 100 connections, 10 idle (protocol.md §10.2).
   const agent = new Agent({ keepAlive: true, maxSockets: 100, maxFreeSockets: 10, timeout: 90_000 });
-  const netPath = socketPath.startsWith('@') ? `\0${socketPath.slice(1)}` : socketPath;
+  const netPath = toNetPath(socketPath, (reason) => new EngineUnavailableError(socketPath, reason));
   const transport: Transport = createConnectTransport({
     httpVersion: '1.1',
     baseUrl: 'http://unix',
@@ -215,36 +216,13 @@ function runStatusName(status: pluginsv1.RunStatus): RunStatus {
   }
 }
 
-const DIAL_CODES: Record<string, string> = {
-  ENOENT: 'no such socket (is the engine running?)',
-  ECONNREFUSED: 'connection refused (is the engine running?)',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTSOCK: 'not a socket',
-};
-
-function dialReason(err: unknown): string | undefined {
-  for (let e: unknown = err, i = 0; e instanceof Error && i < 8; e = e.cause, i++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const syscall = (e as NodeJS.ErrnoException).syscall;
-    if (
-      code !== undefined &&
-      DIAL_CODES[code] !== undefined &&
-      (syscall === undefined || syscall === 'connect')
-    ) {
-      return DIAL_CODES[code];
-    }
-  }
-  return undefined;
-}
-
 /** Maps a call failure to the error an application can act on. */
 function toClientError(
   err: unknown,
   socketPath: string,
   context: { pattern?: string; plugin?: string },
 ): Error {
-  const dial = dialReason(err);
+  const dial = dialFailureReason(err);
   if (dial !== undefined) return new EngineUnavailableError(socketPath, dial, { cause: err });
   const ce = ConnectError.from(err);
   switch (ce.code) {

@@ -29,6 +29,13 @@ export class LaunchConfigError extends IpcError {
   }
 }
 
+/** createMuxSession was given an option it cannot run with (the message names it and the range). */
+export class SessionConfigError extends IpcError {
+  static {
+    SessionConfigError.prototype.name = 'SessionConfigError';
+  }
+}
+
 /** The feature needs a platform primitive we do not implement yet (Windows pipe pairs, §1.4). */
 export class UnsupportedPlatformError extends IpcError {
   static {
@@ -68,14 +75,14 @@ export class SessionClosedError extends IpcError {
   }
 }
 
-/** The peer reset a stream (yamux RST). Never reported as a clean end of stream (ts-notes P6). */
+/** The peer reset a stream (yamux RST). Never reported as a clean end of stream (decisions.md "P6"). */
 export class StreamResetError extends IpcError {
   static {
     StreamResetError.prototype.name = 'StreamResetError';
   }
 }
 
-/** The socket under a session went away while a stream was still open (ts-notes P10). */
+/** The socket under a session went away while a stream was still open (decisions.md "P10"). */
 export class TransportClosedError extends IpcError {
   static {
     TransportClosedError.prototype.name = 'TransportClosedError';

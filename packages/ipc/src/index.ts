@@ -2,28 +2,19 @@
  * One socket per plugin: the fd-3 launch channel, the /hijack upgrade, yamux sessions and
  * Connect-RPC in both directions, wire-compatible with Docker's Go secrets-engine.
  *
+ * Three layers, one folder each: `launch/` (how a plugin gets its socket), `mux/` (yamux over
+ * it), `rpc/` (Connect over yamux streams). The subpath `@secrets-engine/ipc/internal` holds
+ * what only the other secrets-engine packages use.
+ *
  * @packageDocumentation
  */
-export {
-  type ConnectHandlerOptions,
-  type ConnectServer,
-  createConnectHandler,
-  createSessionTransport,
-  DEFAULT_READ_MAX_BYTES,
-  IPC_BASE_URL,
-  isTransportLoss,
-  type NodeHandler,
-  type ServeConnectOptions,
-  type SessionTransportOptions,
-  serveConnect,
-  transportLossIsUnavailable,
-} from './connect.js';
 export {
   DialError,
   IpcError,
   isIpcError,
   LaunchConfigError,
   SessionClosedError,
+  SessionConfigError,
   StreamResetError,
   TimeoutError,
   TransportClosedError,
@@ -34,28 +25,17 @@ export {
   attachHijackHandler,
   type DialOptions,
   dialAndUpgrade,
-  dialUnix,
-  HIJACK_REQUEST,
-  HIJACK_RESPONSE,
   type HijackHandlerOptions,
-  toNetPath,
-  upgradeSocket,
-} from './hijack.js';
+} from './launch/hijack.js';
 export {
-  encodeLaunchConfig,
-  LAUNCH_ENV,
-  LAUNCH_FD,
-  type LaunchConfig,
   type LaunchedProcess,
   type LaunchOptions,
-  type LaunchTransport,
   launchPlugin,
-  launchTransport,
   openLaunchChannel,
-  parseLaunchConfig,
-} from './launch.js';
+} from './launch/launch.js';
+export { killProcessGroup } from './launch/process-group.js';
 export { type Logger, silentLogger } from './logger.js';
-export type { MuxStream } from './mux-stream.js';
+export type { MuxStream } from './mux/mux-stream.js';
 export {
   type CloseOptions,
   createMuxSession,
@@ -64,4 +44,14 @@ export {
   type OpenOptions,
   type SessionCloseReason,
   type SessionRole,
-} from './session.js';
+} from './mux/session.js';
+export {
+  type ConnectHandlerOptions,
+  type ConnectServer,
+  createConnectHandler,
+  createSessionTransport,
+  type NodeHandler,
+  type ServeConnectOptions,
+  type SessionTransportOptions,
+  serveConnect,
+} from './rpc/connect.js';

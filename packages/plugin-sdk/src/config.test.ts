@@ -1,7 +1,8 @@
 // Configuration of a plugin: defaults and options for a plugin started by hand, and the launch
 // variable of an engine-launched one (protocol.md §1.3, §3.1, §3.2, §5.1; §8.2
 // Test_newCfgForManualLaunch, Test_restoreConfig).
-import { DialError, LAUNCH_ENV, LaunchConfigError } from '@secrets-engine/ipc';
+import { DialError, LaunchConfigError } from '@secrets-engine/ipc';
+import { LAUNCH_ENV } from '@secrets-engine/ipc/internal';
 import { defaultSocketPath } from '@secrets-engine/secrets';
 import { afterEach, describe, expect, it } from 'vitest';
 import { delay, startHijackEngine } from './__tests__/engine.js';

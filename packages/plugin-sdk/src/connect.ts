@@ -1,7 +1,8 @@
 // Connecting (protocol.md §1.3, §3.2): adopt the engine's fd 3 when launched, else upgrade the given
 // connection or dial the engine socket and upgrade.
 import type { Duplex } from 'node:stream';
-import { dialAndUpgrade, openLaunchChannel, upgradeSocket } from '@secrets-engine/ipc';
+import { dialAndUpgrade, openLaunchChannel } from '@secrets-engine/ipc';
+import { upgradeSocket } from '@secrets-engine/ipc/internal';
 import { defaultSocketPath } from '@secrets-engine/secrets';
 import type { ServeOptions, ServeResult } from './plugin.js';
 

@@ -12,8 +12,11 @@
 // ConnectError and Code, so a handler can fail with a specific code without a direct dependency on
 // @connectrpc/connect (ConnectError's instanceof also works across copies of that package).
 export { Code, ConnectError } from '@connectrpc/connect';
+// killProcessGroup: a plugin that runs helper processes starts them as group leaders and kills
+// each group on the way out, as the engine does with plugins (protocol.md §0 "No orphans").
 export {
   DialError,
+  killProcessGroup,
   LaunchConfigError,
   type Logger,
   silentLogger,

@@ -207,6 +207,33 @@ class PluginImpl implements Plugin {
       return { reason: 'local', mode };
     }
 
+    const stopWatching = this.#closeOnStopRequests(options, logger);
+    this.#serveRoutes(session, logger);
+    try {
+      await this.#register(session, name, logger);
+    } catch (err) {
+      stopWatching();
+      // close() during registration (a signal, an abort): a local stop, not a failure.
+      if (this.#closing) return { reason: 'local', mode };
+      throw err;
+    }
+
+    const reason = await session.closed;
+    stopWatching();
+    const result: ServeResult = {
+      reason: this.#shutdownRequested ? 'shutdown' : reason.kind === 'local' ? 'local' : 'engine-closed',
+      mode,
+    };
+    logger.info('plugin stopped', { reason: result.reason });
+    if (mode === 'launched' && result.reason === 'engine-closed' && options.orphanExitMs !== false) {
+      // A launched plugin never outlives its engine (protocol.md §0).
+      const timer = setTimeout(() => process.exit(0), options.orphanExitMs ?? 1_000);
+      timer.unref();
+    }
+    return result;
+  }
+  /** SIGINT, SIGTERM (unless `handleSignals: false`) and `signal` close the plugin. Returns the undo. */
+  #closeOnStopRequests(options: ServeOptions, logger: Logger): () => void {
     const onSignal = (sig: NodeJS.Signals) => {
       logger.info('shutting down on signal', { signal: sig });
       void this.close();
@@ -217,12 +244,15 @@ class PluginImpl implements Plugin {
       process.once('SIGTERM', onSignal);
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    const cleanup = () => {
+    return () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       options.signal?.removeEventListener('abort', onAbort);
     };
+  }
 
+  /** What the engine may call: Shutdown (both services), and GetSecrets behind the gate (§4, §5.1). */
+  #serveRoutes(session: MuxSession, logger: Logger): void {
     const shutdown = () => {
       this.#shutdownRequested = true;
       logger.info('engine requested shutdown');
@@ -243,7 +273,14 @@ class PluginImpl implements Plugin {
         });
       },
     });
+  }
 
+  /**
+   * Registers (with the OLD-protocol fallback, register.ts) and opens the gate. On failure, data
+   * calls waiting for registration fail as Go's setupInterceptor makes them fail (§5.1 step 7),
+   * the session closes, and the error is rethrown.
+   */
+  async #register(session: MuxSession, name: string, logger: Logger): Promise<void> {
     try {
       await registerWithEngine(
         session,
@@ -257,8 +294,6 @@ class PluginImpl implements Plugin {
         logger,
       );
     } catch (err) {
-      cleanup();
-      // Data calls waiting for registration fail as Go's setupInterceptor makes them fail (§5.1 step 7).
       const timedOut =
         err instanceof RegistrationError &&
         err.cause instanceof ConnectError &&
@@ -269,24 +304,8 @@ class PluginImpl implements Plugin {
           : new ConnectError(`registration failed: ${(err as Error).message}`, Code.Unavailable),
       );
       await session.close({ timeoutMs: 200 });
-      // close() during registration (a signal, an abort): a local stop, not a failure.
-      if (this.#closing) return { reason: 'local', mode };
       throw err;
     }
     this.#gate.open();
-
-    const reason = await session.closed;
-    cleanup();
-    const result: ServeResult = {
-      reason: this.#shutdownRequested ? 'shutdown' : reason.kind === 'local' ? 'local' : 'engine-closed',
-      mode,
-    };
-    logger.info('plugin stopped', { reason: result.reason });
-    if (mode === 'launched' && result.reason === 'engine-closed' && options.orphanExitMs !== false) {
-      // A launched plugin never outlives its engine (protocol.md §0).
-      const timer = setTimeout(() => process.exit(0), options.orphanExitMs ?? 1_000);
-      timer.unref();
-    }
-    return result;
   }
 }

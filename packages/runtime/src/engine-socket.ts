@@ -7,9 +7,11 @@ import type { Socket } from 'node:net';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { attachHijackHandler, createConnectHandler, type Logger } from '@secrets-engine/ipc';
+import { healthOr404 } from '@secrets-engine/ipc/internal';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { toNetPath } from '@secrets-engine/secrets/internal';
 import type { Engine } from './engine.js';
-import { EngineAlreadyRunningError, PluginNotFoundError, RuntimeError } from './errors.js';
+import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { runStatusToProto } from './launched.js';
 import type { ProtoEnvelope } from './provider.js';
 import { encodeFailures, FAILURES_HEADER, type PluginFailure } from './resolver.js';
@@ -72,7 +74,10 @@ export async function listenEngineSocket(init: EngineSocketInit): Promise<Engine
           : new RuntimeError(`cannot listen on ${socketPath}: ${err.message}`, { cause: err }),
       );
     });
-    server.listen(socketPath.startsWith('@') ? `\0${socketPath.slice(1)}` : socketPath, () => resolve());
+    server.listen(
+      toNetPath(socketPath, (message) => new EngineConfigError(message)),
+      () => resolve(),
+    );
   });
   restrictSocket(socketPath);
   const inode = socketInode(socketPath);
@@ -167,11 +172,6 @@ async function manage(fn: () => Promise<void>): Promise<void> {
 
 function publicFallback(req: IncomingMessage, res: ServerResponse, hijackEnabled: boolean): void {
   const path = (req.url ?? '').split('?')[0];
-  if (path === '/health') {
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' });
-    res.end('ok');
-    return;
-  }
   // With external plugins off, /hijack does not exist, whatever the method (protocol.md §3.3).
   if (path === '/hijack' && hijackEnabled) {
     const body = 'use GET /hijack with "Connection: upgrade" and "Upgrade: tcp" to join as a plugin\n';
@@ -182,6 +182,5 @@ function publicFallback(req: IncomingMessage, res: ServerResponse, hijackEnabled
     res.end(body);
     return;
   }
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '19' });
-  res.end('404 page not found\n');
+  healthOr404(req, res);
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAUNCH_ENV, parseLaunchConfig } from '@secrets-engine/ipc';
+import { LAUNCH_ENV, parseLaunchConfig } from '@secrets-engine/ipc/internal';
 import { expect, it, onTestFinished, vi } from 'vitest';
 import { captureLogger, tempDir, waitFor } from './__tests__/helpers.js';
 import { createEngine } from './index.js';

@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { ConnectError } from '@connectrpc/connect';
 import {
   createMuxSession,
+  killProcessGroup,
   type Logger,
   launchPlugin,
   type MuxSession,
@@ -250,7 +251,7 @@ export class LaunchedPlugin implements PluginEntry {
     const exit = await attempt.exited;
     this.#provider = undefined;
     // No orphans (§0): whatever the plugin started in its process group dies with it, as on stop.
-    killGroup(attempt.child, 'SIGKILL');
+    killProcessGroup(attempt.child, 'SIGKILL');
     attempt.session.abort();
     this.#attempt = undefined;
     const upMs = Date.now() - attempt.registeredAt;
@@ -306,12 +307,18 @@ export class LaunchedPlugin implements PluginEntry {
       }
     }
     await attempt.session.close({ timeoutMs: t });
-    if (await exitedWithin(attempt, t)) return killGroup(attempt.child, 'SIGKILL');
+    if (await exitedWithin(attempt, t)) {
+      killProcessGroup(attempt.child, 'SIGKILL'); // helpers it left behind
+      return;
+    }
     this.#logger.warn('plugin did not exit after shutdown, sending SIGTERM', { pid: attempt.child.pid });
-    killGroup(attempt.child, 'SIGTERM');
-    if (await exitedWithin(attempt, t)) return killGroup(attempt.child, 'SIGKILL');
+    killProcessGroup(attempt.child, 'SIGTERM');
+    if (await exitedWithin(attempt, t)) {
+      killProcessGroup(attempt.child, 'SIGKILL'); // helpers it left behind
+      return;
+    }
     this.#logger.warn('plugin did not shut down after timeout, killing it', { pid: attempt.child.pid });
-    killGroup(attempt.child, 'SIGKILL');
+    killProcessGroup(attempt.child, 'SIGKILL');
     if (!(await exitedWithin(attempt, 2_000))) {
       this.#logger.error(`timeout killing plugin ${JSON.stringify(this.name)}`, { pid: attempt.child.pid });
     }
@@ -328,20 +335,6 @@ async function exitedWithin(attempt: Attempt, ms: number): Promise<boolean> {
   ]);
   clearTimeout(timer);
   return done;
-}
-
-/** Signals the plugin's whole process group (it was launched as a group leader). */
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
 }
 
 function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null; error?: Error }): string {

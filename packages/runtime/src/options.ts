@@ -6,6 +6,7 @@ import { defaultSocketPath, parseVersion } from '@secrets-engine/secrets';
 import type { BuiltinPlugin } from './builtin.js';
 import { EngineConfigError } from './errors.js';
 import type { RestartPolicy } from './launched.js';
+import { PACKAGE_VERSION } from './package-version.js';
 
 export interface EngineOptions {
   /** Where the engine listens. Default: `$SECRETS_ENGINE_SOCKET`, else the default path. */
@@ -40,7 +41,7 @@ export interface EngineOptions {
 }
 
 export const ENGINE_NAME = 'secrets-engine';
-export const ENGINE_VERSION = 'v0.1.0';
+export const ENGINE_VERSION = `v${PACKAGE_VERSION}`;
 
 export const DEFAULT_ENV_ALLOWLIST: readonly string[] = ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'XDG_*'];
 

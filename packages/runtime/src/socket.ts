@@ -4,12 +4,12 @@
 import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { toNetPath } from '@secrets-engine/ipc';
+import { isAbstractSocketPath } from '@secrets-engine/secrets/internal';
 import { EngineAlreadyRunningError, EngineConfigError } from './errors.js';
 
 /** Prepares `socketPath` for listening. Throws if another engine is live there. */
 export async function prepareSocketPath(socketPath: string): Promise<void> {
-  if (socketPath.startsWith('@')) {
+  if (isAbstractSocketPath(socketPath)) {
     // Linux abstract socket: no file; a live engine makes listen fail with EADDRINUSE.
     return;
   }
@@ -38,7 +38,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
 
 function isLive(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ path: toNetPath(socketPath) });
+    const s = connect({ path: socketPath }); // a file path: abstract names never get here
     const done = (live: boolean) => {
       s.destroy();
       resolve(live);
@@ -51,7 +51,7 @@ function isLive(socketPath: string): Promise<boolean> {
 
 /** Restricts the socket to its owner once it exists. */
 export function restrictSocket(socketPath: string): void {
-  if (socketPath.startsWith('@')) return;
+  if (isAbstractSocketPath(socketPath)) return;
   chmodSync(socketPath, 0o600);
 }
 
@@ -60,7 +60,7 @@ export function restrictSocket(socketPath: string): void {
  * (e.g. start() found another engine there): the file is someone else's, leave it.
  */
 export function removeSocket(socketPath: string, ino: number | undefined): void {
-  if (socketPath.startsWith('@') || ino === undefined) return;
+  if (isAbstractSocketPath(socketPath) || ino === undefined) return;
   try {
     const stat = lstatSync(socketPath);
     if (stat.isSocket() && stat.ino === ino) unlinkSync(socketPath);
@@ -70,7 +70,7 @@ export function removeSocket(socketPath: string, ino: number | undefined): void 
 }
 
 export function socketInode(socketPath: string): number | undefined {
-  if (socketPath.startsWith('@')) return undefined;
+  if (isAbstractSocketPath(socketPath)) return undefined;
   try {
     return lstatSync(socketPath).ino;
   } catch {

@@ -1,4 +1,4 @@
-// Error classes: names, brands, guards and instanceof across package copies (style.md "Errors").
+// Error classes: names, brands, guards and instanceof across package copies (decisions.md "Errors").
 import { describe, expect, it } from 'vitest';
 import * as api from './index.js';
 import {

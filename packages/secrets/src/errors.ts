@@ -1,6 +1,6 @@
 // Errors of @secrets-engine/secrets. Each class sets `name` on the instance (and, being a named
 // class, on the constructor) and carries a Symbol.for brand, so `instanceof` and the `isX()` guards
-// work across package copies (style.md "Errors").
+// work across package copies (decisions.md "Errors").
 
 const BRAND = Symbol.for('@secrets-engine/secrets.error');
 

@@ -33,7 +33,7 @@ export const TS_LANGS = new Set(['ts', 'typescript']);
 export const JS_LANGS = new Set(['js', 'javascript', 'mjs']);
 
 export interface TypecheckResult {
-  /** Diagnostics per block (key: `blockKey(block)`), as `file.md:line:col: error TSnnnn: message`. */
+  /** Diagnostics per block (key: `blockKey(block)`), as `<file>.md:line:col: error TSnnnn: message`. */
   byBlock: Map<string, string[]>;
   /** Diagnostics in no block file (the generated tsconfig, a library). */
   other: string[];

@@ -4,8 +4,8 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { expect, onTestFinished } from 'vitest';
-import type { MuxStream } from '../mux-stream.js';
-import { createMuxSession, type MuxSession, type MuxSessionInit } from '../session.js';
+import type { MuxStream } from '../mux/mux-stream.js';
+import { createMuxSession, type MuxSession, type MuxSessionInit } from '../mux/session.js';
 import { socketPair } from './helpers.js';
 
 /** Frame types (protocol.md §2.2 cheat-sheet). */
@@ -324,7 +324,7 @@ export interface Outcome {
 
 /**
  * Reads `stream` (it flows from now on) and resolves on 'close' with how it finished. A reset must
- * show up as `error`, never as `ended` (ts-notes P6).
+ * show up as `error`, never as `ended` (decisions.md "P6").
  */
 export function outcome(stream: Duplex): Promise<Outcome> {
   return new Promise<Outcome>((resolve) => {

@@ -13,7 +13,7 @@
 //	                            StreamCloseTimeout expires if the peer is still sending)
 //
 // Each reports {"event":"raw",...} when done. Control: JSON lines on a unix socket (-control) that
-// the test listens on; every command gets {"id":..,"ok":..} back. See ../../README.md.
+// the test listens on; every command gets {"id":..,"ok":..} back. See tests/interop-go-peer/README.md.
 package main
 
 import (

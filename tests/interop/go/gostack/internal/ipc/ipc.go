@@ -4,7 +4,7 @@
 // servers on the session and an http.Client with one new stream per request.
 //
 // It is OUR code, not Docker's: it lets the interop suite exercise the real Go stack even where
-// Docker's own modules cannot be fetched (see ../../README.md).
+// Docker's own modules cannot be fetched (see tests/interop/README.md).
 package ipc
 
 import (

@@ -1,4 +1,4 @@
-// Node 20 lacks Promise.withResolvers (ts-notes P1). yamux uses it for keep-alive pings and
+// Node 20 lacks Promise.withResolvers (decisions.md "P1"). yamux uses it for keep-alive pings and
 // @libp2p/utils for drain promises; without it the first ping fails silently, the RTT stays -1
 // and the receive window never grows. Installed on demand (never at import time: the package is
 // side-effect free) by every factory that creates a yamux session.

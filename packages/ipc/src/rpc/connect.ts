@@ -11,10 +11,10 @@ import {
   type Transport,
 } from '@connectrpc/connect';
 import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
-import { isIpcError } from './errors.js';
-import { type Logger, silentLogger } from './logger.js';
-import type { MuxStream } from './mux-stream.js';
-import type { MuxSession } from './session.js';
+import { isIpcError } from '../errors.js';
+import { type Logger, silentLogger } from '../logger.js';
+import type { MuxStream } from '../mux/mux-stream.js';
+import type { MuxSession } from '../mux/session.js';
 import { createLeanTransport } from './unary-client.js';
 import { createLeanUnaryHandler, recordRoutes } from './unary-handler.js';
 
@@ -71,7 +71,7 @@ export interface ConnectHandlerOptions {
   readMaxBytes?: number;
   /**
    * Serve unary calls on the lean path (default true). false uses connect-node's stock adapter for
-   * everything; both are wire-identical (see connect-perf.md and docs/decisions.md).
+   * everything; both are wire-identical (see docs/decisions.md "connect-perf §5").
    */
   lean?: boolean;
   /** Serves what no route matched. Default: `/health` → 200 `ok`, anything else a plain 404. */
@@ -102,7 +102,11 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
 /** A node:http request handler (connect-node's NodeHandlerFn). */
 export type NodeHandler = NonNullable<Parameters<typeof connectNodeAdapter>[0]['fallback']>;
 
-const healthOr404: NodeHandler = (req, res) => {
+/**
+ * The answer to a request no route takes, on every socket we serve: `GET /health` is 200 "ok",
+ * anything else is Go's chi 404 ("404 page not found"), byte for byte (protocol.md §3.3).
+ */
+export const healthOr404: NodeHandler = (req, res) => {
   const path = (req.url ?? '').split('?')[0];
   if (path === '/health') {
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' });

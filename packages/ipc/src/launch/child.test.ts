@@ -13,16 +13,16 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { isAlive } from '@secrets-engine/test-utils/process.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { delay, waitFor } from './__tests__/helpers.js';
-import { createSessionTransport, serveConnect } from './connect.js';
+import { delay, waitFor } from '../__tests__/helpers.js';
+import { createMuxSession, type MuxSession } from '../mux/session.js';
+import { createSessionTransport, serveConnect } from '../rpc/connect.js';
 import { LAUNCH_ENV, type LaunchedProcess, launchPlugin } from './launch.js';
-import { createMuxSession, type MuxSession } from './session.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const packageDir = join(here, '..');
+const packageDir = join(here, '..', '..');
 const distIndex = join(packageDir, 'dist', 'index.js');
-const PLUGIN = join(here, '__tests__', 'fixtures', 'launched-plugin.mjs');
-const ENGINE = join(here, '__tests__', 'fixtures', 'launching-engine.mjs');
+const PLUGIN = join(here, '..', '__tests__', 'fixtures', 'launched-plugin.mjs');
+const ENGINE = join(here, '..', '__tests__', 'fixtures', 'launching-engine.mjs');
 const BUILD_HINT = 'run `pnpm turbo run build --filter=@secrets-engine/ipc` (turbo runs it before `test`)';
 
 beforeAll(() => {
@@ -35,8 +35,8 @@ beforeAll(() => {
   const buildInfo = join(packageDir, 'dist', 'tsconfig.build.tsbuildinfo');
   const builtAt = existsSync(buildInfo) ? statSync(buildInfo).mtimeMs : 0;
   const srcDir = join(packageDir, 'src');
-  for (const file of readdirSync(srcDir)) {
-    if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue;
+  for (const file of readdirSync(srcDir, { recursive: true, encoding: 'utf8' })) {
+    if (!file.endsWith('.ts') || file.endsWith('.test.ts') || file.startsWith('__tests__')) continue;
     const js = join(packageDir, 'dist', file.replace(/\.ts$/, '.js'));
     if (!existsSync(js)) throw new Error(`child.test.ts: dist is incomplete (no ${js}): ${BUILD_HINT}`);
     const srcAt = statSync(join(srcDir, file)).mtimeMs;

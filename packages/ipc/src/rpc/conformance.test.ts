@@ -1,13 +1,13 @@
 // The lean unary client and handler are wire-identical to connect-node's stock ones: every
-// combination of {lean, stock} client × {lean, stock} server behaves the same (connect-perf.md §5
+// combination of {lean, stock} client × {lean, stock} server behaves the same (decisions.md "connect-perf §5"
 // "correctness spot check"; protocol.md §2.3 for gzip and errors).
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { resolverv1 } from '@secrets-engine/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { delay, socketPair } from './__tests__/helpers.js';
+import { delay, socketPair } from '../__tests__/helpers.js';
+import { createMuxSession, type MuxSession } from '../mux/session.js';
 import { createSessionTransport, serveConnect } from './connect.js';
-import { createMuxSession, type MuxSession } from './session.js';
 
 const combos = [
   { client: 'lean', server: 'lean' },

@@ -1,6 +1,6 @@
 // yamux on the wire, byte for byte: our session on one end of a real Unix socket, a hand-driven raw
 // peer (src/__tests__/frames.ts) on the other. Checks the frames of protocol.md §2.1/§2.2 and the
-// regression tests for each fix of yamux-interop.md (mismatches 1-4) and ts-notes P9.
+// regression tests for each fix of decisions.md "yamux mismatch 1" to "yamux mismatch 4" and "P9".
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
@@ -15,9 +15,9 @@ import {
   rawSession,
   readAll,
   T,
-} from './__tests__/frames.js';
-import { sha256 } from './__tests__/helpers.js';
-import { SessionClosedError, StreamResetError, TransportClosedError } from './errors.js';
+} from '../__tests__/frames.js';
+import { sha256 } from '../__tests__/helpers.js';
+import { SessionClosedError, StreamResetError, TransportClosedError } from '../errors.js';
 import type { MuxStream } from './mux-stream.js';
 
 /** Resolves once `stream` is attached to a yamux stream (its SYN is queued or sent). */
@@ -35,7 +35,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   it.each(['client', 'server'] as const)(
     'a %s session pings once at start: 00 02 0001 00000000 00000000',
     async (role) => {
-      // §2.2 keep-alive; yamux-interop "Frame-level observations": libp2p pings at start (runImmediately).
+      // §2.2 keep-alive; decisions.md "yamux frames": libp2p pings at start (runImmediately).
       const { peer } = await rawSession(role);
       const first = await peer.next(() => true, 'first frame');
       expect(fmt(first.header)).toBe('00 02 0001 00000000 00000000');
@@ -68,7 +68,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     ]);
   });
 
-  it('an inbound SYN is ACKed on arrival, before the app reads or writes (yamux-interop mismatch 2)', async () => {
+  it('an inbound SYN is ACKed on arrival, before the app reads or writes (decisions.md "yamux mismatch 2")', async () => {
     // hashicorp closes the WHOLE session when a stream it opened stays un-ACKed for 75 s (§2.2
     // StreamOpenTimeout). libp2p alone would ACK only with the first frame it sends on the stream.
     const { session, peer } = await rawSession('server');
@@ -83,7 +83,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     expect(headers(peer.filter((f) => f.streamId === 1))).toEqual(['00 01 0002 00000001 00000000']);
   });
 
-  it('an inbound SYN is ACKed on arrival even before onStream() is set (mismatch 2 + ts-notes P11)', async () => {
+  it('an inbound SYN is ACKed on arrival even before onStream() is set (decisions.md "yamux mismatch 2" + P11)', async () => {
     const { peer } = await rawSession('client');
     peer.syn(2);
     const ack = await peer.next(is.ack(2), 'ACK for stream 2');
@@ -112,7 +112,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
     expect(await session.closed).toEqual({ kind: 'local' });
   });
 
-  it('data, half-close and reset frames (§2.2 "Half-close"; yamux-interop 6c)', async () => {
+  it('data, half-close and reset frames (§2.2 "Half-close"; decisions.md "yamux checks" 6c)', async () => {
     const { session, peer } = await rawSession('client');
     const a = session.open();
     const b = session.open();
@@ -132,7 +132,7 @@ describe('frame bytes on the raw socket (protocol.md §2.2)', () => {
   });
 });
 
-describe('regressions for the interop fixes (yamux-interop.md)', () => {
+describe('regressions for the interop fixes (decisions.md "yamux mismatch 1"–"yamux mismatch 4")', () => {
   it('mismatch 1: GoAway code 0 keeps open streams working both ways; open() throws at once', async () => {
     const { session, peer } = await rawSession('client');
     // One stream we opened (1) and one the peer opened (2), both mid-call.
@@ -170,7 +170,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     expect(peer.filter((f) => (f.flags & F.RST) !== 0)).toEqual([]);
 
     expect(session.numStreams).toBe(0);
-    peer.socket.end(); // Go's Close() after the drain: EOF, no further frame (yamux-interop 7b)
+    peer.socket.end(); // Go's Close() after the drain: EOF, no further frame (decisions.md "yamux checks" 7b)
     expect(await session.closed).toEqual({ kind: 'peer', goAwayCode: 0 });
   });
 
@@ -206,7 +206,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     // An IpcError, so connect.ts reports the call as a transport loss (`unavailable`, §2.3).
     await expectFailure(result, TransportClosedError);
     expect(() => session.open()).toThrow(SessionClosedError);
-    // hashicorp tears the session down on codes 1/2 (§2.2 / yamux-interop "GoAway received"): so
+    // hashicorp tears the session down on codes 1/2 (§2.2 / decisions.md "yamux frames" (GoAway received)): so
     // do we, instead of idling with a dead muxer on an open socket.
     const reason = await session.closed;
     expect(reason.kind).toBe('error');
@@ -311,11 +311,11 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     expect(updates(3)).toEqual([1000]); // an open stream still grants window at once
   });
 
-  it('ts-notes P9: data frames never exceed maxFrameSize (256 KiB), even with a huge window', async () => {
+  it('P9: data frames never exceed maxFrameSize (256 KiB), even with a huge window', async () => {
     const { session, peer } = await rawSession('client');
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');
-    // Go with MaxStreamWindowSize 16 MiB ACKs with delta 16 MiB - 256 KiB (yamux-interop check 4),
+    // Go with MaxStreamWindowSize 16 MiB ACKs with delta 16 MiB - 256 KiB (decisions.md "yamux checks" 4),
     // and any peer may grant more later.
     peer.ack(syn.streamId, 16 * 1024 * 1024 - 256 * 1024);
     peer.windowUpdate(syn.streamId, 64 * 1024 * 1024);
@@ -349,7 +349,7 @@ describe('regressions for the interop fixes (yamux-interop.md)', () => {
     s.destroy();
   });
 
-  it('ts-notes P9: maxFrameSize is configurable and holds across window updates', async () => {
+  it('P9: maxFrameSize is configurable and holds across window updates', async () => {
     const { session, peer } = await rawSession('server', { maxFrameSize: 16 * 1024 });
     const s = session.open();
     const syn = await peer.next(is.syn, 'SYN');

@@ -3,9 +3,9 @@ import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { socketPair } from './__tests__/helpers.js';
+import { socketPair } from '../__tests__/helpers.js';
+import { createMuxSession, type MuxSession } from '../mux/session.js';
 import { createSessionTransport, serveConnect } from './connect.js';
-import { createMuxSession, type MuxSession } from './session.js';
 
 const sessions: MuxSession[] = [];
 afterEach(async () => {
@@ -130,5 +130,47 @@ describe('HTTP client streams (allowHalfOpen: false)', () => {
     // The default keeps yamux half-close semantics: still writable after the peer's FIN.
     expect(halfOpen.writable).toBe(true);
     halfOpen.end();
+  });
+});
+
+describe('per-service options (issue 10 point 3)', () => {
+  it('a service registered with its own interceptors stays on the stock path, which runs them', async () => {
+    const { plugin, engine } = await pair();
+    const seen: string[] = [];
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(
+          resolverv1.ResolverService,
+          { getSecrets: (req) => ({ envelopes: [{ id: req.pattern, value: new Uint8Array([1]) }] }) },
+          {
+            interceptors: [
+              (next) => async (req) => {
+                seen.push(req.method.name);
+                return next(req);
+              },
+            ],
+          },
+        ),
+    });
+    const toPlugin = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const res = await toPlugin.getSecrets({ pattern: 'a/b' });
+    expect(res.envelopes[0]?.id).toBe('a/b');
+    expect(seen).toEqual(['GetSecrets']);
+  });
+
+  it('a service registered with its own readMaxBytes is held to it', async () => {
+    const { plugin, engine } = await pair();
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(
+          resolverv1.ResolverService,
+          { getSecrets: () => ({ envelopes: [] }) },
+          { readMaxBytes: 8 },
+        ),
+    });
+    const toPlugin = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    const err = await toPlugin.getSecrets({ pattern: 'a-pattern-longer-than-eight-bytes' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConnectError);
+    expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
   });
 });

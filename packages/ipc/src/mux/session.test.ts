@@ -1,4 +1,4 @@
-// The yamux session as the rest of the package uses it (protocol.md §2, §2.4; ts-notes P5-P12):
+// The yamux session as the rest of the package uses it (protocol.md §2, §2.4; decisions.md "P5", "P6", "P9"–"P12"):
 // stream semantics against a hand-driven raw peer, then two real sessions (client + server roles,
 // §2.1) over a real Unix socket pair.
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,9 +13,9 @@ import {
   rawSession,
   readAll,
   teardown,
-} from './__tests__/frames.js';
-import { delay, sha256, socketPair, waitFor } from './__tests__/helpers.js';
-import { isIpcError, SessionClosedError, StreamResetError, TransportClosedError } from './errors.js';
+} from '../__tests__/frames.js';
+import { delay, sha256, socketPair, waitFor } from '../__tests__/helpers.js';
+import { isIpcError, SessionClosedError, StreamResetError, TransportClosedError } from '../errors.js';
 import type { MuxStream } from './mux-stream.js';
 import { createMuxSession, type MuxSession, type MuxSessionInit } from './session.js';
 
@@ -62,7 +62,7 @@ function endOf(r: MuxStream): Promise<void> {
 }
 
 describe('stream semantics', () => {
-  describe('a peer RST is an error, never a clean end (ts-notes P6; yamux-interop 6a-6d)', () => {
+  describe('a peer RST is an error, never a clean end (P6; decisions.md "yamux checks" 6a-6d)', () => {
     it('on an idle outbound stream', async () => {
       const { session, peer } = await rawSession('client');
       const s = session.open();
@@ -111,7 +111,7 @@ describe('stream semantics', () => {
       const firstData = once(theirs, 'data');
       const result = outcome(theirs);
       await firstData;
-      s.destroy(new Error('client gave up')); // sends RST (yamux-interop 6c)
+      s.destroy(new Error('client gave up')); // sends RST (decisions.md "yamux checks" 6c)
       await expectFailure(result, StreamResetError);
     });
   });
@@ -163,7 +163,7 @@ describe('stream semantics', () => {
     });
   });
 
-  describe('end of the session (protocol.md §2.4; ts-notes P10)', () => {
+  describe('end of the session (protocol.md §2.4; P10)', () => {
     it("close(): 'local' on the closing side, 'peer' with GoAway code 0 on the other", async () => {
       const { plugin, engine } = await pair();
       await plugin.close();
@@ -198,7 +198,7 @@ describe('stream semantics', () => {
     });
 
     it('peer vanishes without GoAway or RST (Go Close(), crash): open streams fail with TransportClosedError; a stream the peer finished keeps its data', async () => {
-      // yamux-interop 7b: hashicorp's Close() sends no frame at all, only EOF.
+      // decisions.md "yamux checks" 7b: hashicorp's Close() sends no frame at all, only EOF.
       const { session, peer } = await rawSession('client');
       const mine = session.open();
       const syn = await peer.next(is.syn, 'SYN');
@@ -249,7 +249,7 @@ describe('stream semantics', () => {
     });
   });
 
-  describe('opening on a closed session throws synchronously (ts-notes P12)', () => {
+  describe('opening on a closed session throws synchronously (P12)', () => {
     it('after close(), after abort(), while draining, and after the peer went away', async () => {
       const a = await pair();
       await a.plugin.close();
@@ -287,7 +287,7 @@ describe('stream semantics', () => {
     });
   });
 
-  describe('early inbound streams (ts-notes P11)', () => {
+  describe('early inbound streams (P11)', () => {
     it('streams that arrive before onStream() are queued and handed over, more than 10 of them', async () => {
       const { plugin, engine } = await pair();
       const N = 25; // libp2p's own early-stream buffer would abort the whole muxer after 10
@@ -356,7 +356,7 @@ describe('two real sessions over a socket pair (client + server roles, protocol.
     expect(sha256(gotDown)).toBe(sha256(down));
   });
 
-  it('a stalled reader keeps the writer bounded: 64 MiB, write callbacks stay a few MiB ahead (ts-notes P3, P5)', async () => {
+  it('a stalled reader keeps the writer bounded: 64 MiB, write callbacks stay a few MiB ahead (P3, P5)', async () => {
     const { plugin, engine } = await pair();
     const MiB = 1024 * 1024;
     const TOTAL = 64 * MiB;
@@ -411,7 +411,7 @@ describe('two real sessions over a socket pair (client + server roles, protocol.
 
   it('a slow reader that keeps pausing gets every byte, and the writer stays close behind it', async () => {
     // Regression: a pause() made while resume() was flushing buffered data was undone by libp2p,
-    // the stream kept granting window while paused and died with StreamBufferError (ts-notes P5).
+    // the stream kept granting window while paused and died with StreamBufferError (decisions.md "P5").
     // A 256 KiB window makes the read buffer limit (2 windows) small enough to hit quickly.
     const { plugin, engine } = await pair({ maxStreamWindowSize: 256 * 1024 });
     const payload = randomBytes(8 * 1024 * 1024);

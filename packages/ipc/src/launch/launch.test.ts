@@ -2,7 +2,7 @@
 // (protocol.md §1.3, §1.4, §0 "Platform scope"; §8.2 TestPluginConfigFromEngine_ToString and
 // TestNewPluginConfigFromEngineFromString). The child-process side is in child.test.ts.
 import { describe, expect, it } from 'vitest';
-import { isIpcError, LaunchConfigError, UnsupportedPlatformError } from './errors.js';
+import { isIpcError, LaunchConfigError, UnsupportedPlatformError } from '../errors.js';
 import {
   encodeLaunchConfig,
   LAUNCH_ENV,

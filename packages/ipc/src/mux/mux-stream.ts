@@ -1,11 +1,11 @@
 // One yamux stream as a Node Duplex with the small net.Socket surface that node:http's client and
-// server expect (ts-notes §2.2, P13). Reads honour backpressure by pausing the yamux stream (which
+// server expect (decisions.md "ts-notes §2.2", "P13"). Reads honour backpressure by pausing the yamux stream (which
 // stops window updates); writes wait for the stream's own 'drain'/'close' events (never
-// `onDrain()`, ts-notes P3). A remote RST is an error, never a clean end (P6).
+// `onDrain()`, decisions.md "P3"). A remote RST is an error, never a clean end (P6).
 import { Duplex } from 'node:stream';
 import type { Stream } from '@libp2p/interface';
 import type { Uint8ArrayList } from 'uint8arraylist';
-import { StreamResetError } from './errors.js';
+import { StreamResetError } from '../errors.js';
 
 type MessageEvent = Event & { data: Uint8Array | Uint8ArrayList };
 type CloseEvent = Event & { error?: Error; local?: boolean };
@@ -187,7 +187,7 @@ export class MuxStream extends Duplex {
     this.#readyState = 'closed';
     if (s.status === 'open') {
       // `for await` destroys with an AbortError once the peer has finished: that is a graceful
-      // end, not a reason to reset a peer that did nothing wrong (ts-notes P7).
+      // end, not a reason to reset a peer that did nothing wrong (decisions.md "P7").
       const graceful = error === null || (error.name === 'AbortError' && s.remoteWriteStatus === 'closed');
       if (graceful) {
         if (s.writeStatus === 'writable') s.close().catch(() => {});
@@ -255,7 +255,7 @@ export class MuxStream extends Duplex {
     s.addEventListener('close', onClose);
   }
 
-  // --- net.Socket surface used by node:http (ts-notes P13) ---
+  // --- net.Socket surface used by node:http (decisions.md "P13") ---
 
   /** An idle timer like net.Socket's: emits 'timeout' after `ms` without reads or writes. */
   setTimeout(ms: number, callback?: () => void): this {

@@ -1,4 +1,4 @@
-// A lean Connect unary handler for node:http (connect-perf.md §5): serves unary POSTs with a binary
+// A lean Connect unary handler for node:http (decisions.md "connect-perf §5"): serves unary POSTs with a binary
 // or JSON body and no request compression on a short path — one body read, a lazily created
 // handler context, one `res.end(body)` with Content-Length. It is wire-identical to connect-node's
 // handler; everything it does not take (streaming, GET, compressed requests, other protocols)
@@ -56,8 +56,10 @@ export function recordRoutes(routes: (router: ConnectRouter) => void): {
 } {
   const unary = new Map<string, Route>();
   const calls: Recorded[] = [];
-  const add = (service: DescService, method: DescMethod, impl: unknown) => {
-    if (method.methodKind !== 'unary' || typeof impl !== 'function') return;
+  // A route registered with its own options (interceptors, limits, compression) stays on the stock
+  // path, which honours them; the lean handler only takes routes that run on the handler's options.
+  const add = (service: DescService, method: DescMethod, impl: unknown, options: unknown) => {
+    if (method.methodKind !== 'unary' || typeof impl !== 'function' || hasOptions(options)) return;
     const fn = impl as (...a: unknown[]) => unknown;
     unary.set(`/${service.typeName}/${method.name}`, {
       service,
@@ -72,13 +74,13 @@ export function recordRoutes(routes: (router: ConnectRouter) => void): {
       for (const method of service.methods) {
         const impl = implementation[method.localName];
         if (impl !== undefined)
-          add(service, method, (impl as (...a: unknown[]) => unknown).bind(implementation));
+          add(service, method, (impl as (...a: unknown[]) => unknown).bind(implementation), options);
       }
       return recorder;
     },
     rpc(method: DescMethod, impl: unknown, options?: unknown) {
       calls.push({ kind: 'rpc', args: [method, impl, options] as never });
-      add(method.parent, method, impl);
+      add(method.parent, method, impl, options);
       return recorder;
     },
   };
@@ -92,6 +94,10 @@ export function recordRoutes(routes: (router: ConnectRouter) => void): {
       }
     },
   };
+}
+
+function hasOptions(options: unknown): boolean {
+  return typeof options === 'object' && options !== null && Object.keys(options).length > 0;
 }
 
 export interface LeanHandlerOptions {

@@ -4,8 +4,9 @@
 import type { Duplex } from 'node:stream';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Logger as Libp2pLogger, Stream } from '@libp2p/interface';
-import { SessionClosedError, TransportClosedError } from './errors.js';
-import { type Logger, silentLogger, toLibp2pLogger } from './logger.js';
+import { SessionClosedError, TransportClosedError } from '../errors.js';
+import { type Logger, silentLogger, toLibp2pLogger } from '../logger.js';
+import { resolveSessionInit } from './config.js';
 import { MuxStream, type YamuxStreamLike } from './mux-stream.js';
 import { ensurePolyfills } from './polyfill.js';
 import { SocketConn } from './socket-conn.js';
@@ -31,11 +32,11 @@ export interface MuxSessionInit {
   keepAliveIntervalMs?: number;
   /** Largest receive window a stream may grow to. Default 4 MiB. */
   maxStreamWindowSize?: number;
-  /** Largest data frame this side sends (ts-notes P9). Default 256 KiB. */
+  /** Largest data frame this side sends (decisions.md "P9"). Default 256 KiB. */
   maxFrameSize?: number;
   /**
    * Outbound streams that may wait for the peer's ACK at once. Go's accept backlog is 256: a 257th
-   * un-ACKed SYN is reset (yamux-interop mismatch 3). Further opens queue. Default 256.
+   * un-ACKed SYN is reset (decisions.md "yamux mismatch 3"). Further opens queue. Default 256.
    */
   maxPendingOpens?: number;
   /** Inbound streams open at once before new ones are reset. Default 4096. */
@@ -77,12 +78,12 @@ export interface MuxSession {
   readonly closed: Promise<SessionCloseReason>;
   /**
    * Opens a stream. Synchronous, so it can serve as `createConnection` for node:http; throws
-   * SessionClosedError at once when the session is closing or closed (ts-notes P12).
+   * SessionClosedError at once when the session is closing or closed (decisions.md "P12").
    */
   open(options?: OpenOptions): MuxStream;
   /**
    * Sets the handler for streams the peer opens. Streams that arrived before (for example in the
-   * upgrade's `head` bytes) are queued and handed over now (ts-notes P11).
+   * upgrade's `head` bytes) are queued and handed over now (decisions.md "P11").
    */
   onStream(handler: (stream: MuxStream) => void): void;
   /** Measures one keep-alive round trip, in milliseconds. */
@@ -99,25 +100,16 @@ type MuxerHandle = YamuxMuxerInternals & {
   ping(options?: { signal?: AbortSignal }): Promise<number>;
 };
 
-const DEFAULTS = {
-  keepAliveIntervalMs: 30_000,
-  maxStreamWindowSize: 4 * 1024 * 1024,
-  // 256 KiB = the spec's initial window: bulk at raw-socket speed (measured), and one frame holds
-  // the line for ~0.25 ms at most. Tuning switches for the benchmark come from the environment.
-  maxFrameSize: Number(process.env.SECRETS_ENGINE_MAX_FRAME ?? 256 * 1024),
-  maxPendingOpens: 256,
-  maxInboundStreams: 4096,
-  closeTimeoutMs: 2_000,
-  batchWrites: process.env.SECRETS_ENGINE_BATCH_WRITES !== '0',
-} as const;
-
 /** Socket error codes that only mean the peer closed its end first (see #onSocketClose). */
 const PEER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET']);
 
 /** Swallows the error of a queued inbound stream that no handler owns yet (see onStream). */
 function ignoreEarlyError(): void {}
 
-/** Creates a yamux session over `socket`. The session owns the socket from now on. */
+/**
+ * Creates a yamux session over `socket`. The session owns the socket from now on. Invalid options
+ * throw a SessionConfigError before the socket is touched.
+ */
 export function createMuxSession(socket: Duplex, init: MuxSessionInit): MuxSession {
   return new Session(socket, init);
 }
@@ -140,13 +132,14 @@ class Session implements MuxSession {
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
 
-  constructor(socket: Duplex, init: MuxSessionInit) {
+  constructor(socket: Duplex, options: MuxSessionInit) {
+    const init = resolveSessionInit(options);
     ensurePolyfills();
     this.role = init.role;
     this.#socket = socket;
     this.#logger = init.logger ?? silentLogger;
-    this.#permits = init.maxPendingOpens ?? DEFAULTS.maxPendingOpens;
-    this.#closeTimeoutMs = init.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs;
+    this.#permits = init.maxPendingOpens;
+    this.#closeTimeoutMs = init.closeTimeoutMs;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -157,7 +150,7 @@ class Session implements MuxSession {
       direction: init.role === 'client' ? 'outbound' : 'inbound',
       log,
       onSocketClose: (error) => this.#onSocketClose(error),
-      batchWrites: init.batchWrites ?? DEFAULTS.batchWrites,
+      batchWrites: init.batchWrites,
     });
     this.#conn.addEventListener('close', (evt) => {
       const error = (evt as Event & { error?: Error }).error;
@@ -165,17 +158,17 @@ class Session implements MuxSession {
       if (error !== undefined && this.#reason === undefined) this.#reason = { kind: 'error', error };
     });
 
-    const maxWindow = init.maxStreamWindowSize ?? DEFAULTS.maxStreamWindowSize;
+    const maxWindow = init.maxStreamWindowSize;
     const muxer = yamux({
       enableKeepAlive: true,
-      keepAliveInterval: init.keepAliveIntervalMs ?? DEFAULTS.keepAliveIntervalMs,
-      maxInboundStreams: init.maxInboundStreams ?? DEFAULTS.maxInboundStreams,
+      keepAliveInterval: init.keepAliveIntervalMs,
+      maxInboundStreams: init.maxInboundStreams,
       // Opens are throttled by #permits instead; libp2p would throw rather than wait.
       maxOutboundStreams: Number.MAX_SAFE_INTEGER,
       streamOptions: {
         // initialStreamWindowSize stays at the spec's 256 KiB: anything larger breaks Node→Go.
         maxStreamWindowSize: maxWindow,
-        // A paused reader may still receive a whole window: never abort it for that (ts-notes P5).
+        // A paused reader may still receive a whole window: never abort it for that (decisions.md "P5").
         maxReadBufferLength: maxWindow * 2,
         // Streams live as long as their call; the session, not an idle timer, bounds them.
         inactivityTimeout: 0,
@@ -185,7 +178,7 @@ class Session implements MuxSession {
     this.#muxer = muxer as unknown as MuxerHandle;
     keepStreamsOnGoAway(this.#muxer, (code) => this.#onRemoteGoAway(code));
     ignoreStalePingAcks(this.#muxer);
-    clampFrameSize(this.#muxer, init.maxFrameSize ?? DEFAULTS.maxFrameSize);
+    clampFrameSize(this.#muxer, init.maxFrameSize);
     skipUselessWindowUpdates(this.#muxer);
 
     (muxer as unknown as EventTarget).addEventListener('stream', (evt) => {
@@ -403,7 +396,7 @@ class Session implements MuxSession {
     }
     const reason = this.#reason ?? { kind: 'peer' };
     // Streams whose peer had not finished sending fail loudly; hashicorp's Close() sends no GoAway,
-    // so without this they would see a clean EOF (ts-notes P10). Finished ones keep their data.
+    // so without this they would see a clean EOF (decisions.md "P10"). Finished ones keep their data.
     const error = new TransportClosedError(
       reason.kind === 'local' ? 'mux session closed' : 'mux transport closed: the peer went away',
     );

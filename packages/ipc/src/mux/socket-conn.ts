@@ -1,5 +1,5 @@
 // A Node duplex socket presented as the libp2p MessageStream that yamux multiplexes over
-// (ts-notes §2.2). Writes are corked per frame so a yamux header and its payload leave in one
+// (decisions.md "ts-notes §2.2"). Writes are corked per frame so a yamux header and its payload leave in one
 // writev; backpressure follows the socket's own write() result and 'drain' event.
 import type { Duplex } from 'node:stream';
 import type { Logger as Libp2pLogger } from '@libp2p/interface';

@@ -1,9 +1,9 @@
 // Small, named fixes applied to each @chainsafe/libp2p-yamux 8.0.1 muxer so that it behaves like
 // hashicorp/yamux v0.1.2, the Go implementation Docker's engine and plugins use
-// (yamux-interop.md). They patch TS-private members of one muxer instance (never the prototype,
+// (docs/decisions.md "yamux mismatch 1" to "yamux mismatch 4"). They patch TS-private members of one muxer instance (never the prototype,
 // never at install time), so the package version is pinned exactly and every fix has a regression
 // test in frames.test.ts (wire bytes) or session.test.ts. Upstream reports are in docs/decisions.md.
-import { TransportClosedError } from './errors.js';
+import { TransportClosedError } from '../errors.js';
 import type { YamuxStreamLike } from './mux-stream.js';
 
 /** The TS-private members of YamuxMuxer that the fixes touch. */
@@ -69,7 +69,7 @@ export function ignoreStalePingAcks(muxer: YamuxMuxerInternals): void {
 }
 
 /**
- * ts-notes P9: libp2p sizes data frames by the whole send window (up to the peer's max window), and
+ * decisions.md "P9": libp2p sizes data frames by the whole send window (up to the peer's max window), and
  * the receiver buffers a whole frame before it can decode the next, so one large secret would
  * stall every other stream. Clamp each stream's frame size.
  */

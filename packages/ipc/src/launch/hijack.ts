@@ -3,7 +3,9 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DialError, TimeoutError, UpgradeError } from './errors.js';
+import { dialFailureReason, toNetPath } from '@secrets-engine/secrets/internal';
+import { DialError, TimeoutError, UpgradeError } from '../errors.js';
+import { type Http1Response, Http1ResponseParser } from '../rpc/http1.js';
 
 /** The upgrade request exactly as Go's SDK writes it (§3.2). */
 export const HIJACK_REQUEST =
@@ -21,20 +23,6 @@ export const HIJACK_RESPONSE =
 const MAX_RESPONSE_HEAD = 16 * 1024;
 const MAX_ERROR_BODY = 4 * 1024;
 
-/**
- * Maps a socket path to what node:net dials. A leading `@` names a Linux abstract socket
- * (HEAD's default `@docker-secrets-engine/<uid>/daemon.sock`, §3.1): it becomes a NUL byte.
- */
-export function toNetPath(socketPath: string): string {
-  if (socketPath.startsWith('@')) {
-    if (process.platform !== 'linux') {
-      throw new DialError(`abstract socket ${socketPath} is only supported on Linux`, { path: socketPath });
-    }
-    return `\0${socketPath.slice(1)}`;
-  }
-  return socketPath;
-}
-
 export interface DialOptions {
   signal?: AbortSignal;
   /** Bound on connect, request and response together. Default 2 s, as Go's hijackTimeout. */
@@ -43,8 +31,8 @@ export interface DialOptions {
 
 /** Connects to a Unix socket (or Linux abstract socket with a leading `@`). */
 export function dialUnix(socketPath: string, options: DialOptions = {}): Promise<Socket> {
-  const path = toNetPath(socketPath);
   return new Promise((resolve, reject) => {
+    const path = toNetPath(socketPath, (message) => new DialError(message, { path: socketPath }));
     options.signal?.throwIfAborted();
     const socket = connect({ path });
     const onAbort = () => fail(options.signal?.reason ?? new Error('aborted'));
@@ -60,19 +48,11 @@ export function dialUnix(socketPath: string, options: DialOptions = {}): Promise
     function fail(err: unknown) {
       cleanup();
       socket.destroy();
-      const code = (err as NodeJS.ErrnoException).code;
       if (options.signal?.aborted) {
         reject(err);
         return;
       }
-      const why =
-        code === 'ENOENT'
-          ? 'no such socket (is the engine running?)'
-          : code === 'ECONNREFUSED'
-            ? 'connection refused (is the engine running?)'
-            : code === 'EACCES'
-              ? 'permission denied'
-              : ((err as Error).message ?? String(err));
+      const why = dialFailureReason(err) ?? (err as Error).message ?? String(err);
       reject(
         new DialError(`cannot reach the secrets engine at ${socketPath}: ${why}`, {
           cause: err,
@@ -121,11 +101,13 @@ export function upgradeSocket(
   const signal = options.signal ?? AbortSignal.timeout(timeoutMs);
   const timedOut = options.timedOut ?? (() => options.signal === undefined && signal.aborted);
   return new Promise((resolve, reject) => {
-    let buffered: Buffer = Buffer.alloc(0);
-    let status: number | undefined;
-    let bodyNeeded = 0;
-    let chunked = false;
-    let headEnd = -1;
+    // The refusal body is read only for its message: bounded, never an error when longer.
+    const parser = new Http1ResponseParser({
+      maxBody: MAX_ERROR_BODY,
+      overflow: 'truncate',
+      informational: 'return',
+      maxHead: MAX_RESPONSE_HEAD,
+    });
     const cleanup = () => {
       socket.off('data', onData);
       socket.off('error', onError);
@@ -136,23 +118,13 @@ export function upgradeSocket(
       cleanup();
       reject(err);
     };
-    // The refusal body read so far, and whether it is complete (Content-Length or chunked).
-    const refusalBody = (): { body: Buffer; complete: boolean } => {
-      const raw = buffered.subarray(headEnd + 4);
-      if (chunked) return decodeChunked(raw, MAX_ERROR_BODY);
-      return { body: raw.subarray(0, bodyNeeded), complete: raw.length >= bodyNeeded };
-    };
-    const refused = () => {
-      const { body } = refusalBody();
-      fail(
-        new UpgradeError(`unexpected status ${status}: ${body.toString('utf8').trim()}`, {
-          status: status as number,
-        }),
-      );
+    const refused = (status: number, body: Buffer) => {
+      fail(new UpgradeError(`unexpected status ${status}: ${body.toString('utf8').trim()}`, { status }));
     };
     const onAbort = () => {
+      const status = parser.status;
       if (status !== undefined) {
-        refused();
+        refused(status, parser.partialBody());
         return;
       }
       fail(
@@ -164,54 +136,34 @@ export function upgradeSocket(
     const onError = (err: Error) =>
       fail(new UpgradeError(`upgrade on /hijack failed: ${err.message}`, { cause: err }));
     const onClose = () => {
-      if (status !== undefined) refused();
+      const status = parser.status;
+      if (status !== undefined) refused(status, parser.partialBody());
       else
         fail(
           new UpgradeError('upgrade on /hijack failed: the engine closed the connection without a response'),
         );
     };
     const onData = (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      if (status !== undefined) {
-        if (refusalBody().complete) refused();
+      let response: Http1Response | undefined;
+      try {
+        response = parser.push(chunk);
+      } catch (err) {
+        fail(new UpgradeError(`upgrade on /hijack failed: ${(err as Error).message}`, { cause: err }));
         return;
       }
-      headEnd = buffered.indexOf('\r\n\r\n');
-      if (headEnd === -1) {
-        if (buffered.length > MAX_RESPONSE_HEAD) {
-          fail(
-            new UpgradeError(`upgrade on /hijack failed: response head exceeds ${MAX_RESPONSE_HEAD} bytes`),
-          );
-        }
+      if (response === undefined) return;
+      if (response.status !== 101) {
+        refused(response.status, response.body);
         return;
       }
-      const head = buffered.subarray(0, headEnd).toString('latin1');
-      const match = /^HTTP\/\d+\.\d+ (\d{3})(?: |$)/.exec(head);
-      if (match === null) {
-        fail(
-          new UpgradeError(
-            `upgrade on /hijack failed: malformed status line ${JSON.stringify(head.split('\r\n')[0])}`,
-          ),
-        );
-        return;
-      }
-      status = Number(match[1]);
-      if (status === 101) {
-        cleanup();
-        const rest = buffered.subarray(headEnd + 4);
-        // Stop the flow without pausing explicitly, as node:http does for 'upgrade' sockets: bytes
-        // are buffered until the caller reads, and its first 'data' listener starts the flow. An
-        // explicit pause() would leave a plain `on('data')` (yamux's SocketConn) waiting forever.
-        (socket as { readableFlowing: boolean | null }).readableFlowing = null;
-        if (rest.length > 0) socket.unshift(rest);
-        resolve(socket as Socket);
-        return;
-      }
-      // Refused: read a bounded body (Content-Length, chunked, else until close or timeout).
-      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      bodyNeeded = length === null ? MAX_ERROR_BODY : Math.min(Number(length[1]), MAX_ERROR_BODY);
-      chunked = /\r\ntransfer-encoding:[^\r]*chunked/i.test(head);
-      if (refusalBody().complete) refused();
+      cleanup();
+      const rest = parser.rest();
+      // Stop the flow without pausing explicitly, as node:http does for 'upgrade' sockets: bytes
+      // are buffered until the caller reads, and its first 'data' listener starts the flow. An
+      // explicit pause() would leave a plain `on('data')` (yamux's SocketConn) waiting forever.
+      (socket as { readableFlowing: boolean | null }).readableFlowing = null;
+      if (rest.length > 0) socket.unshift(rest);
+      resolve(socket as Socket);
     };
     if (signal.aborted) {
       onAbort();
@@ -223,26 +175,6 @@ export function upgradeSocket(
     signal.addEventListener('abort', onAbort, { once: true });
     socket.write(HIJACK_REQUEST);
   });
-}
-
-/** Decodes a chunked body read so far; complete at the last chunk or once `max` bytes are in. */
-function decodeChunked(raw: Buffer, max: number): { body: Buffer; complete: boolean } {
-  const parts: Buffer[] = [];
-  let size = 0;
-  let pos = 0;
-  for (;;) {
-    const lineEnd = raw.indexOf('\r\n', pos);
-    if (lineEnd === -1) break;
-    const chunkSize = Number.parseInt(raw.subarray(pos, lineEnd).toString('latin1').split(';')[0]!, 16);
-    if (Number.isNaN(chunkSize) || chunkSize === 0) return { body: Buffer.concat(parts), complete: true };
-    const chunk = raw.subarray(lineEnd + 2, lineEnd + 2 + chunkSize);
-    parts.push(chunk);
-    size += chunk.length;
-    if (size >= max) return { body: Buffer.concat(parts).subarray(0, max), complete: true };
-    if (chunk.length < chunkSize) break;
-    pos = lineEnd + 2 + chunkSize + 2;
-  }
-  return { body: Buffer.concat(parts), complete: false };
 }
 
 export interface HijackHandlerOptions {

@@ -1,6 +1,8 @@
-// A minimal HTTP/1.1 response reader for unary calls on a yamux stream: status line, headers, and
-// a body framed by Content-Length, chunked transfer coding, or the end of the stream. It accepts
-// what Node's http server and Go's net/http send; anything else is a clear protocol error.
+// The one HTTP/1.x response reader of the package: status line, headers, and a body framed by
+// Content-Length, chunked transfer coding, or the end of the stream. The lean unary client reads
+// every response with it, and the /hijack dialer reads the engine's 101 (or its refusal) with it
+// (protocol.md §2.3, §3.2). It accepts what Node's http server and Go's net/http send, including
+// the `HTTP/0.0 101` of a Go engine's hijack; anything else is a clear protocol error.
 
 export interface Http1Response {
   status: number;
@@ -13,7 +15,25 @@ export class Http1ProtocolError extends Error {
   override name = 'Http1ProtocolError';
 }
 
-const MAX_HEAD = 64 * 1024;
+export interface Http1ParserOptions {
+  /** Largest body accepted, in bytes. */
+  maxBody: number;
+  /**
+   * 'error' (default): a longer body is a protocol error. 'truncate': the body is cut at `maxBody`
+   * and the response completes there (a refusal read only for its message).
+   */
+  overflow?: 'error' | 'truncate';
+  /**
+   * 'skip' (default): interim 1xx responses (100 Continue) are skipped. 'return': a 1xx head is the
+   * response, with no body, and the bytes after it stay in `rest()` (101 Switching Protocols).
+   */
+  informational?: 'skip' | 'return';
+  /** Largest response head. Default 64 KiB. */
+  maxHead?: number;
+}
+
+/** One status-line rule for every reader: `HTTP/<digit>.<digit> <3 digits>[ reason]`. */
+const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})(?: |$)/;
 
 /** Incremental parser: feed chunks, then `end()` when the stream ended. */
 export class Http1ResponseParser {
@@ -27,9 +47,31 @@ export class Http1ResponseParser {
   #bodyBytes = 0;
   #done = false;
   readonly #maxBody: number;
+  readonly #truncate: boolean;
+  readonly #returnInformational: boolean;
+  readonly #maxHead: number;
 
-  constructor(maxBody: number) {
-    this.#maxBody = maxBody;
+  constructor(limits: number | Http1ParserOptions) {
+    const o = typeof limits === 'number' ? { maxBody: limits } : limits;
+    this.#maxBody = o.maxBody;
+    this.#truncate = o.overflow === 'truncate';
+    this.#returnInformational = o.informational === 'return';
+    this.#maxHead = o.maxHead ?? 64 * 1024;
+  }
+
+  /** The status, once the head has been read. */
+  get status(): number | undefined {
+    return this.#headDone ? this.#status : undefined;
+  }
+
+  /** The body read so far (a response cut short by a close or a timeout). */
+  partialBody(): Buffer {
+    return Buffer.concat(this.#body);
+  }
+
+  /** Bytes received after the complete response (after a 101: the upgraded protocol's first bytes). */
+  rest(): Buffer {
+    return this.#done ? this.#buf : Buffer.alloc(0);
   }
 
   /** Feeds bytes; returns the response once it is complete. */
@@ -56,16 +98,17 @@ export class Http1ResponseParser {
     for (;;) {
       const end = this.#buf.indexOf('\r\n\r\n');
       if (end === -1) {
-        if (this.#buf.length > MAX_HEAD)
-          throw new Http1ProtocolError(`response head exceeds ${MAX_HEAD} bytes`);
+        if (this.#buf.length > this.#maxHead)
+          throw new Http1ProtocolError(`response head exceeds ${this.#maxHead} bytes`);
+        // A status line can be judged before the head is complete (a peer that is not HTTP at all).
+        const eol = this.#buf.indexOf('\r\n');
+        if (eol !== -1) this.#statusOf(this.#buf.subarray(0, eol).toString('latin1'));
         return false;
       }
       const lines = this.#buf.subarray(0, end).toString('latin1').split('\r\n');
       this.#buf = this.#buf.subarray(end + 4);
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-      if (m === null) throw new Http1ProtocolError(`malformed status line ${JSON.stringify(lines[0])}`);
-      const status = Number(m[1]);
-      if (status >= 100 && status < 200) continue; // 100 Continue and friends: skip, read on
+      const status = this.#statusOf(lines[0] ?? '');
+      if (status >= 100 && status < 200 && !this.#returnInformational) continue; // 100 Continue: read on
       this.#status = status;
       for (let i = 1; i < lines.length; i++) {
         const line = lines[i]!;
@@ -81,12 +124,12 @@ export class Http1ResponseParser {
         if (!/^\d+$/.test(cl)) throw new Http1ProtocolError(`invalid content-length ${JSON.stringify(cl)}`);
         this.#mode = 'length';
         this.#remaining = Number(cl);
-        if (this.#remaining > this.#maxBody) {
+        if (this.#remaining > this.#maxBody && !this.#truncate) {
           throw new Http1ProtocolError(
             `response body of ${this.#remaining} bytes exceeds the limit of ${this.#maxBody}`,
           );
         }
-      } else if (status === 204 || status === 304) {
+      } else if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
         this.#mode = 'length';
         this.#remaining = 0;
       }
@@ -95,26 +138,34 @@ export class Http1ResponseParser {
     }
   }
 
+  #statusOf(line: string): number {
+    const m = STATUS_LINE.exec(line);
+    if (m === null) throw new Http1ProtocolError(`malformed status line ${JSON.stringify(line)}`);
+    return Number(m[1]);
+  }
+
   #parseBody(): Http1Response | undefined {
     if (this.#mode === 'eof') {
-      this.#append(this.#buf);
+      const full = this.#append(this.#buf);
       this.#buf = Buffer.alloc(0);
-      return undefined;
+      return full ? this.#finish() : undefined;
     }
     if (this.#mode === 'length') {
+      if (this.#remaining === 0) return this.#finish();
       const take = Math.min(this.#remaining, this.#buf.length);
-      this.#append(this.#buf.subarray(0, take));
+      const full = this.#append(this.#buf.subarray(0, take));
       this.#buf = this.#buf.subarray(take);
       this.#remaining -= take;
-      return this.#remaining === 0 ? this.#finish() : undefined;
+      return this.#remaining === 0 || full ? this.#finish() : undefined;
     }
     // chunked: <hex>[;ext]\r\n<data>\r\n ... 0\r\n[trailers]\r\n
     for (;;) {
       if (this.#remaining > 0) {
         const take = Math.min(this.#remaining, this.#buf.length);
-        this.#append(this.#buf.subarray(0, take));
+        const full = this.#append(this.#buf.subarray(0, take));
         this.#buf = this.#buf.subarray(take);
         this.#remaining -= take;
+        if (full) return this.#finish();
         if (this.#remaining > 0) return undefined;
         this.#remaining = -2; // expect CRLF after the data
       }
@@ -154,13 +205,18 @@ export class Http1ResponseParser {
     }
   }
 
-  #append(data: Buffer): void {
-    if (data.length === 0) return;
-    this.#bodyBytes += data.length;
-    if (this.#bodyBytes > this.#maxBody) {
-      throw new Http1ProtocolError(`response body exceeds the limit of ${this.#maxBody} bytes`);
+  /** Adds body bytes; true when a truncating parser has its `maxBody` bytes (the response is done). */
+  #append(data: Buffer): boolean {
+    if (data.length === 0) return false;
+    if (this.#bodyBytes + data.length > this.#maxBody) {
+      if (!this.#truncate) {
+        throw new Http1ProtocolError(`response body exceeds the limit of ${this.#maxBody} bytes`);
+      }
+      data = data.subarray(0, this.#maxBody - this.#bodyBytes);
     }
+    this.#bodyBytes += data.length;
     this.#body.push(data);
+    return this.#truncate && this.#bodyBytes >= this.#maxBody;
   }
 
   #finish(): Http1Response {

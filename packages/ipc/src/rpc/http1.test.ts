@@ -5,10 +5,10 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Code, type ConnectError, createClient } from '@connectrpc/connect';
 import { resolverv1 } from '@secrets-engine/proto';
 import { describe, expect, it } from 'vitest';
-import { socketPair } from './__tests__/helpers.js';
+import { socketPair } from '../__tests__/helpers.js';
+import { createMuxSession } from '../mux/session.js';
 import { createSessionTransport } from './connect.js';
 import { Http1ResponseParser } from './http1.js';
-import { createMuxSession } from './session.js';
 
 const feedBytewise = (p: Http1ResponseParser, text: string | Buffer) => {
   const buf = Buffer.isBuffer(text) ? text : Buffer.from(text, 'latin1');
@@ -68,6 +68,66 @@ describe('Http1ResponseParser', () => {
     const cut = new Http1ResponseParser(10);
     cut.push(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab'));
     expect(() => cut.end()).toThrow(/ended inside the response body/);
+  });
+
+  it('one status-line rule: any HTTP/d.d version, never HTTP/2 or a non-HTTP peer, judged at the first line', () => {
+    expect(new Http1ResponseParser(10).push(Buffer.from('HTTP/1.0 204 No Content\r\n\r\n'))?.status).toBe(
+      204,
+    );
+    const go = new Http1ResponseParser({ maxBody: 10, informational: 'return' });
+    expect(go.push(Buffer.from('HTTP/0.0 101 Switching Protocols\r\nUpgrade: tcp\r\n\r\n'))?.status).toBe(
+      101,
+    );
+    // No head end yet: the first line alone is enough to refuse an SSH server.
+    expect(() => new Http1ResponseParser(10).push(Buffer.from('SSH-2.0-OpenSSH\r\n'))).toThrow(
+      /malformed status line "SSH-2.0-OpenSSH"/,
+    );
+    expect(() => new Http1ResponseParser(10).push(Buffer.from('HTTP/1.1 2000 OK\r\n\r\n'))).toThrow(
+      /malformed status line/,
+    );
+  });
+
+  it("informational 'return': a 101 completes with no body and leaves the next protocol's bytes in rest()", () => {
+    const p = new Http1ResponseParser({ maxBody: 10, informational: 'return' });
+    const res = p.push(Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: tcp\r\n\r\n\x00\x01yamux'));
+    expect(res?.status).toBe(101);
+    expect(res?.body.length).toBe(0);
+    expect(p.rest().toString('latin1')).toBe('\x00\x01yamux');
+    // The default skips interim responses instead.
+    const skip = new Http1ResponseParser(10);
+    expect(
+      skip.push(
+        Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'),
+      )?.status,
+    ).toBe(200);
+  });
+
+  it("overflow 'truncate': a long refusal completes at maxBody, under every framing, and partialBody() has what came", () => {
+    const length = new Http1ResponseParser({ maxBody: 4, overflow: 'truncate' });
+    expect(
+      length
+        .push(Buffer.from('HTTP/1.1 403 Forbidden\r\nContent-Length: 100\r\n\r\nforbidden'))
+        ?.body.toString(),
+    ).toBe('forb');
+    const chunked = new Http1ResponseParser({ maxBody: 4, overflow: 'truncate' });
+    expect(
+      feedBytewise(
+        chunked,
+        'HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n',
+      )?.body.toString(),
+    ).toBe('abcd');
+    const eof = new Http1ResponseParser({ maxBody: 4, overflow: 'truncate' });
+    expect(eof.push(Buffer.from('HTTP/1.1 500 Oops\r\n\r\nab'))).toBeUndefined();
+    expect(eof.status).toBe(500);
+    expect(eof.partialBody().toString()).toBe('ab');
+    expect(eof.push(Buffer.from('cdef'))?.body.toString()).toBe('abcd');
+  });
+
+  it('a head larger than maxHead is refused', () => {
+    const p = new Http1ResponseParser({ maxBody: 10, maxHead: 64 });
+    expect(() => p.push(Buffer.from(`HTTP/1.1 200 OK\r\nX: ${'a'.repeat(100)}`))).toThrow(
+      /response head exceeds 64 bytes/,
+    );
   });
 });
 

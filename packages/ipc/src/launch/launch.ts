@@ -2,7 +2,7 @@
 // socketpair on the child's fd 3, described by the DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG variable.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { Socket } from 'node:net';
-import { LaunchConfigError, UnsupportedPlatformError } from './errors.js';
+import { LaunchConfigError, UnsupportedPlatformError } from '../errors.js';
 
 /** The environment variable that carries the launch configuration (§1.3). */
 export const LAUNCH_ENV = 'DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG';

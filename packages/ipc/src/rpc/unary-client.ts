@@ -1,4 +1,4 @@
-// A lean, wire-identical Connect unary client over yamux streams (connect-perf.md §5). Per call it
+// A lean, wire-identical Connect unary client over yamux streams (decisions.md "connect-perf §5"). Per call it
 // opens one stream, writes the whole request (head + protobuf body, Content-Length, `Connection:
 // close`, like Go's clients, protocol.md §2.3) in one write, reads the response with a small
 // HTTP/1.1 parser, and closes the stream. No AbortController, no async generators, no per-call
@@ -25,11 +25,13 @@ import {
   type UnaryResponse,
 } from '@connectrpc/connect';
 import { codeFromHttpStatus, errorFromJsonBytes, trailerDemux } from '@connectrpc/connect/protocol-connect';
+import type { MuxStream } from '../mux/mux-stream.js';
+import type { MuxSession } from '../mux/session.js';
+import { PACKAGE_VERSION } from '../package-version.js';
 import { Http1ResponseParser } from './http1.js';
-import type { MuxStream } from './mux-stream.js';
-import type { MuxSession } from './session.js';
 
-const USER_AGENT = 'secrets-engine-ipc/0.1 (connect-es)';
+/** `secrets-engine-ipc/<package version> (connect-es)`: what the lean client sends (§2.3). */
+export const USER_AGENT = `secrets-engine-ipc/${PACKAGE_VERSION} (connect-es)`;
 const NEVER = new AbortController().signal;
 const GZIP_SYNC_LIMIT = 64 * 1024;
 

@@ -1,0 +1,27 @@
+/**
+ * The parts of @secrets-engine/ipc that only the other secrets-engine packages use (the runtime,
+ * the plugin SDK, the benchmark and our tests): wire constants, the launch variable's codec, the
+ * raw upgrade, the lean path's knobs. Not covered by semver: every package that imports this
+ * subpath depends on this package's exact version (as connect-es marks its private symbols).
+ *
+ * @packageDocumentation
+ */
+export {
+  HIJACK_REQUEST,
+  HIJACK_RESPONSE,
+  upgradeSocket,
+} from './launch/hijack.js';
+export {
+  encodeLaunchConfig,
+  LAUNCH_ENV,
+  LAUNCH_FD,
+  type LaunchConfig,
+  parseLaunchConfig,
+} from './launch/launch.js';
+export {
+  DEFAULT_READ_MAX_BYTES,
+  healthOr404,
+  IPC_BASE_URL,
+  isTransportLoss,
+  transportLossIsUnavailable,
+} from './rpc/connect.js';
