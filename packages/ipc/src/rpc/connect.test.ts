@@ -174,3 +174,47 @@ describe('per-service options (issue 10 point 3)', () => {
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
   });
 });
+
+describe('contextValues (the caller of an engine-socket call)', () => {
+  it('a handler reads the values made from its request, on the lean and the stock path', async () => {
+    const { createContextKey, createContextValues } = await import('@connectrpc/connect');
+    const { createServer } = await import('node:http');
+    const { createConnectTransport } = await import('@connectrpc/connect-node');
+    const { createConnectHandler } = await import('./connect.js');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const caller = createContextKey<string>('nobody');
+    for (const lean of [true, false]) {
+      const handler = createConnectHandler({
+        lean,
+        routes: (router) =>
+          router.service(resolverv1.ResolverService, {
+            getSecrets: (req, ctx) => ({
+              envelopes: [{ id: req.pattern, value: new TextEncoder().encode(ctx.values.get(caller)) }],
+            }),
+          }),
+        contextValues: (req) => createContextValues().set(caller, `peer-of-${typeof req.socket.remotePort}`),
+      });
+      const dir = mkdtempSync(join(tmpdir(), 'se-ctx-'));
+      const server = createServer(handler);
+      const path = join(dir, 's.sock');
+      await new Promise<void>((r) => server.listen(path, r));
+      try {
+        const client = createClient(
+          resolverv1.ResolverService,
+          createConnectTransport({
+            httpVersion: '1.1',
+            baseUrl: 'http://unix',
+            nodeOptions: { socketPath: path },
+          }),
+        );
+        const res = await client.getSecrets({ pattern: 'a/b' });
+        expect(new TextDecoder().decode(res.envelopes[0]?.value)).toBe('peer-of-undefined');
+      } finally {
+        await new Promise<void>((r) => server.close(() => r()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+});

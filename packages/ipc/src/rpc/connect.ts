@@ -7,6 +7,7 @@ import {
   Code,
   ConnectError,
   type ConnectRouter,
+  type ContextValues,
   type Interceptor,
   type Transport,
 } from '@connectrpc/connect';
@@ -76,6 +77,12 @@ export interface ConnectHandlerOptions {
   lean?: boolean;
   /** Serves what no route matched. Default: `/health` → 200 `ok`, anything else a plain 404. */
   fallback?: NodeHandler;
+  /**
+   * The context values of each call, made from its request (e.g. who is on the other end of
+   * `req.socket`), on the lean and the stock path alike; handlers and interceptors read them
+   * from `ctx.values` / `req.contextValues`.
+   */
+  contextValues?: (req: IncomingMessage) => ContextValues;
 }
 
 /**
@@ -91,9 +98,16 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
     interceptors,
     readMaxBytes,
     fallback: options.fallback ?? healthOr404,
+    ...(options.contextValues === undefined
+      ? {}
+      : { contextValues: (req) => options.contextValues!(req as IncomingMessage) }),
   });
   if (options.lean === false) return stock;
-  const lean = createLeanUnaryHandler(recorded.unary, { interceptors, readMaxBytes });
+  const lean = createLeanUnaryHandler(recorded.unary, {
+    interceptors,
+    readMaxBytes,
+    contextValues: options.contextValues,
+  });
   return (req, res) => {
     if (!lean(req as IncomingMessage, res as ServerResponse)) stock(req, res);
   };

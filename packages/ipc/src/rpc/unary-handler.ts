@@ -21,6 +21,7 @@ import {
   Code,
   ConnectError,
   type ConnectRouter,
+  type ContextValues,
   createContextValues,
   type HandlerContext,
   type Interceptor,
@@ -103,6 +104,8 @@ function hasOptions(options: unknown): boolean {
 export interface LeanHandlerOptions {
   interceptors: Interceptor[];
   readMaxBytes: number;
+  /** The context values of a call, from its request (connect-node's `contextValues`). */
+  contextValues?: ((req: IncomingMessage) => ContextValues) | undefined;
 }
 
 type AnyNext = (req: UnaryRequest) => Promise<UnaryResponse>;
@@ -175,6 +178,7 @@ export function createLeanUnaryHandler(
         return;
       }
       const ctx = new LazyContext(route, req, res, url, timeout.timeoutMs);
+      if (options.contextValues !== undefined) ctx.values = options.contextValues(req);
       const invoke: AnyNext = async (r) => {
         const out = await route.impl(r.message, ctx);
         const m = isMessage(out, route.method.output) ? out : create(route.method.output, out as never);
@@ -272,7 +276,7 @@ class LazyContext implements HandlerContext {
   readonly requestMethod = 'POST';
   readonly protocolName = 'connect';
   readonly url: string;
-  readonly values = createContextValues();
+  values: ContextValues = createContextValues();
   #req: IncomingMessage;
   #res: ServerResponse;
   #timeoutMs: number | undefined;
