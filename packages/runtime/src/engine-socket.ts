@@ -5,14 +5,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  createContextKey,
+  createContextValues,
+  type Interceptor,
+} from '@connectrpc/connect';
 import { attachHijackHandler, createConnectHandler, type Logger } from '@secrets-engine/ipc';
 import { healthOr404 } from '@secrets-engine/ipc/internal';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { isValidPattern, toGoTimestamp } from '@secrets-engine/secrets';
 import { toNetPath } from '@secrets-engine/secrets/internal';
+import { type AccessControl, type AccessRequest, accessDenied, type Caller, processUid } from './access.js';
 import type { Engine } from './engine.js';
 import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { runStatusToProto } from './launched.js';
+import type { PeerReader } from './peer.js';
 import type { ProtoEnvelope } from './provider.js';
 import { encodeFailures, FAILURES_HEADER, type PluginFailure } from './resolver.js';
 import { prepareSocketPath, removeSocket, restrictSocket, socketInode } from './socket.js';
@@ -37,8 +46,17 @@ export interface EngineSocketInit {
   acceptsPlugins(): boolean;
   /** A socket that completed the /hijack upgrade. */
   onPlugin(socket: Socket): void;
+  /** Decides every call (issue 11): the policy, then the access-control modules. */
+  access: AccessControl;
+  /** Who is on the other end of a connection; an Error when the kernel cannot tell (fail closed). */
+  peer: PeerReader | Error;
   logger: Logger;
 }
+
+/** The caller of a call, as the kernel reported it for the call's connection (or why it could not). */
+export const CALLER = createContextKey<Caller | Error>(new Error('no connection'), {
+  description: 'secrets-engine caller',
+});
 
 export interface EngineSocket {
   /** Stops accepting connections and closes idle ones; requests in progress go on. */
@@ -51,17 +69,41 @@ export interface EngineSocket {
 export async function listenEngineSocket(init: EngineSocketInit): Promise<EngineSocket> {
   const { socketPath } = init;
   await prepareSocketPath(socketPath);
+  // Read once per connection, when it is accepted: the kernel's answer about the peer.
+  const callers = new WeakMap<Socket, Caller | Error>();
+  const callerOf = (socket: Socket): Caller | Error => {
+    let caller = callers.get(socket);
+    if (caller === undefined) {
+      caller = identify(init.peer, socket);
+      callers.set(socket, caller);
+    }
+    return caller;
+  };
   const handler = createConnectHandler({
     routes: (router) => publicRoutes(router, init),
+    interceptors: [checkAccess(init)],
+    contextValues: (req) => createContextValues().set(CALLER, callerOf(req.socket)),
     fallback: (req, res) => publicFallback(req as IncomingMessage, res as ServerResponse, init.hijack),
   });
   const server = createServer(handler);
+  server.on('connection', (socket: Socket) => callerOf(socket));
   // Longer than Go clients' 90 s idle timeout, so a client never reuses a connection we closed.
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 30_000;
   server.requestTimeout = 0;
+  const engineUid = processUid();
   attachHijackHandler(server, {
     enabled: () => init.hijack && init.acceptsPlugins(),
+    // A plugin answers secrets: only the engine's own uid may join (access policies are for callers).
+    refuse: (_req, socket) => {
+      const peer = callerOf(socket);
+      if (peer instanceof Error) return `refused: the engine cannot tell who you are (${peer.message})`;
+      if (peer.uid !== engineUid) {
+        init.logger.warn('refused a plugin of another uid on /hijack', { uid: peer.uid, pid: peer.pid });
+        return `refused: plugins must run as the engine's uid ${engineUid}, not ${peer.uid}`;
+      }
+      return undefined;
+    },
     onConnection: (socket) => init.onPlugin(socket),
   });
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
@@ -104,6 +146,61 @@ function socketOf(server: Server, socketPath: string, inode: number | undefined)
 
 type Router = Parameters<Parameters<typeof createConnectHandler>[0]['routes']>[0];
 
+function identify(peer: PeerReader | Error, socket: Socket): Caller | Error {
+  if (peer instanceof Error) return peer;
+  try {
+    return peer(socket);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** What a call asks for, in the policy's terms; undefined for a method the policy does not know. */
+function accessRequest(method: string, message: unknown): AccessRequest | undefined {
+  const m = message as { pattern?: string; patterns?: string[]; name?: string };
+  switch (method) {
+    case 'GetSecrets':
+      return { method: 'GetSecrets', pattern: m.pattern ?? '' };
+    case 'Authorize':
+      return { method: 'Authorize', patterns: [...(m.patterns ?? [])] };
+    case 'ListPlugins':
+    case 'GetVersion':
+      return { method };
+    case 'EnablePlugin':
+    case 'DisablePlugin':
+      return { method, plugin: m.name ?? '' };
+    default:
+      return undefined;
+  }
+}
+
+/** Every call on the engine socket is decided before its handler runs (fail closed). */
+function checkAccess(init: EngineSocketInit): Interceptor {
+  return (next) => async (req) => {
+    // A preflight answers its decision in the body (below), whoever asks.
+    if (req.method.name === 'Authorize') return next(req);
+    const request = accessRequest(req.method.name, req.message);
+    if (request === undefined) {
+      throw new ConnectError(
+        `access denied: ${req.method.name} is not a call the access policy knows`,
+        Code.PermissionDenied,
+      );
+    }
+    const caller = req.contextValues.get(CALLER);
+    const decision = await init.access.decide(caller, request, req.signal);
+    if (!decision.allow) {
+      init.logger.warn('access denied', {
+        method: req.method.name,
+        uid: caller instanceof Error ? undefined : caller.uid,
+        pid: caller instanceof Error ? undefined : caller.pid,
+        reason: decision.reason,
+      });
+      throw accessDenied(decision);
+    }
+    return next(req);
+  };
+}
+
 function publicRoutes(router: Router, init: EngineSocketInit): void {
   const { engine } = init;
   router.service(resolverv1.ResolverService, {
@@ -112,6 +209,28 @@ function publicRoutes(router: Router, init: EngineSocketInit): void {
         ctx.responseHeader.set(FAILURES_HEADER, encodeFailures(failures)),
       );
       return create(resolverv1.GetSecretsResponseSchema, { envelopes });
+    },
+  });
+  // resolver.v1.AuthorizerService (protocol.md §10.1): would GetSecrets of these patterns be allowed?
+  router.service(resolverv1.AuthorizerService, {
+    authorize: async (req, ctx) => {
+      if (req.patterns.length === 0) {
+        throw new ConnectError('at least one pattern is required', Code.InvalidArgument);
+      }
+      for (const p of req.patterns) {
+        if (!isValidPattern(p)) {
+          throw new ConnectError(`invalid pattern ${JSON.stringify(p)} in patterns`, Code.InvalidArgument);
+        }
+      }
+      const decision = await init.access.decide(
+        ctx.values.get(CALLER),
+        { method: 'Authorize', patterns: [...req.patterns] },
+        ctx.signal,
+      );
+      return create(resolverv1.AuthorizeResponseSchema, {
+        decision: decision.allow ? resolverv1.Decision.ALLOW : resolverv1.Decision.DENY,
+        expiresAt: toGoTimestamp(undefined),
+      });
     },
   });
   router.service(pluginsv1.PluginManagementService, {

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { type Logger, silentLogger } from '@secrets-engine/ipc';
 import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
+import { createAccessControl } from './access.js';
 import { BuiltinEntry } from './builtin.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
@@ -15,6 +16,7 @@ import { EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.j
 import { ExternalPlugin } from './external.js';
 import { LaunchedPlugin } from './launched.js';
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { peerReader } from './peer.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
 import { type PluginFailure, resolveSecrets } from './resolver.js';
@@ -92,6 +94,8 @@ class EngineImpl extends EventEmitter implements Engine {
         hijack: this.#opts.externalPlugins,
         acceptsPlugins: () => this.#state !== 'closing' && this.#state !== 'closed',
         onPlugin: (socket) => this.#acceptExternal(socket),
+        access: createAccessControl({ ...this.#opts.access, modules: () => [] }),
+        peer: loadPeerReader(),
         logger: this.#logger,
       });
       const launched = await this.#discover();
@@ -262,5 +266,14 @@ class EngineImpl extends EventEmitter implements Engine {
   async disablePlugin(name: string): Promise<void> {
     const entry = this.#entry(name);
     if (await entry.disable()) this.emit('change', entry.info());
+  }
+}
+
+/** The platform's peer reader, or why there is none (then every call is refused: fail closed). */
+function loadPeerReader() {
+  try {
+    return peerReader();
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
   }
 }

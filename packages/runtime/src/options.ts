@@ -3,6 +3,7 @@
 // anything starts, and the rest of the engine only ever sees a complete, valid ResolvedOptions.
 import type { Logger } from '@secrets-engine/ipc';
 import { defaultSocketPath, parseVersion } from '@secrets-engine/secrets';
+import { type AccessPolicy, sameUserPolicy } from './access.js';
 import type { BuiltinPlugin } from './builtin.js';
 import { EngineConfigError } from './errors.js';
 import type { RestartPolicy } from './launched.js';
@@ -34,6 +35,13 @@ export interface EngineOptions {
   envAllowlist?: string[];
   /** Extra environment for launched plugins. */
   pluginEnv?: Record<string, string>;
+  /**
+   * Who may call the engine socket. Every call is checked against the caller the kernel reports
+   * for its connection (uid, pid, executable), by `policy` (default `sameUserPolicy()`: the
+   * engine's own uid only) and then by every registered access-control module; a throw or an
+   * answer later than `timeoutMs` (default 2 s) is a denial (`permission_denied`).
+   */
+  access?: { policy?: AccessPolicy; timeoutMs?: number };
   /** Engine name and version reported to plugins and clients. */
   name?: string;
   version?: string;
@@ -57,6 +65,7 @@ export interface ResolvedOptions {
   restart: RestartPolicy;
   envAllowlist: readonly string[];
   pluginEnv: Record<string, string>;
+  access: { policy: AccessPolicy; timeoutMs: number };
   name: string;
   version: string;
 }
@@ -96,7 +105,21 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     restart,
     envAllowlist: options.envAllowlist ?? DEFAULT_ENV_ALLOWLIST,
     pluginEnv: options.pluginEnv ?? {},
+    access: resolveAccess(options.access),
   };
+}
+
+function resolveAccess(access: EngineOptions['access']): ResolvedOptions['access'] {
+  if (access !== undefined && (typeof access !== 'object' || access === null)) {
+    throw new EngineConfigError(`createEngine: access must be an object, got ${typeof access}`);
+  }
+  const policy = access?.policy ?? sameUserPolicy();
+  if (typeof policy !== 'function') {
+    throw new EngineConfigError(
+      `createEngine: access.policy must be a function (caller, request, { signal }) => allow | deny, got ${typeof policy}`,
+    );
+  }
+  return { policy, timeoutMs: ms('access.timeoutMs', access?.timeoutMs, 2_000) };
 }
 
 /** A duration option in ms: its default when unset, else a finite number > 0 (or >= 0). */

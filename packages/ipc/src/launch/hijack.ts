@@ -182,6 +182,11 @@ export interface HijackHandlerOptions {
   path?: string;
   /** When this returns false, the route answers 404 like a Go engine with external plugins off. */
   enabled?: () => boolean;
+  /**
+   * Why this peer may not join (e.g. another uid), or undefined to accept it. A refusal answers
+   * `403 Forbidden` with the reason as its body, before any upgrade.
+   */
+  refuse?: (request: IncomingMessage, socket: Socket) => string | undefined;
   /** Receives the raw socket after the 101 was written; `head` bytes were put back already. */
   onConnection: (socket: Socket, request: IncomingMessage) => void;
 }
@@ -200,6 +205,14 @@ export function attachHijackHandler(server: Server, options: HijackHandlerOption
     if (route !== path || (options.enabled !== undefined && !options.enabled())) {
       socket.end(
         'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 19\r\nConnection: close\r\n\r\n404 page not found\n',
+      );
+      return;
+    }
+    const refusal = options.refuse?.(request, socket as Socket);
+    if (refusal !== undefined) {
+      const body = `${refusal}\n`;
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
       return;
     }
