@@ -7,6 +7,15 @@
 
 export { type Logger, silentLogger } from '@secrets-engine/ipc';
 export { defaultSocketPath } from '@secrets-engine/secrets';
+export {
+  type AccessDecision,
+  type AccessPolicy,
+  type AccessRequest,
+  type AccessRule,
+  type Caller,
+  rulesPolicy,
+  sameUserPolicy,
+} from './access.js';
 export type { BuiltinPlugin } from './builtin.js';
 export { createEngine, type Engine, type EngineEvents } from './engine.js';
 export type { PluginInfo, PluginKind } from './entry.js';
