@@ -66,11 +66,14 @@ ${SOCKET_FLAG}
       --request-timeout MS deadline of each plugin's part of a request, in ms (default 60000)
       --log-level LEVEL    debug, info, warn or error (default info)
       --plugin-env K=V     an extra environment variable for launched plugins (repeatable)
+      --access FILE        who may call the socket: JSON {"rules": [{"uid", "executable",
+                           "pattern"}]}, each rule opening what it names (default: this uid only)
   -h, --help               this help
 
 Exit codes:
   0     stopped by SIGINT or SIGTERM
-  1     the engine could not start (another engine listens on the socket, bad plugins folder, ...)
+  1     the engine could not start (another engine listens on the socket, bad plugins folder,
+        unreadable access rules, ...)
   64    usage: unknown flag or malformed value
   130   a second signal arrived during shutdown
 

@@ -122,3 +122,44 @@ describe('serve', () => {
     expectNoStack(r.stderr);
   });
 });
+
+describe('serve --access FILE (issue 11 item 4)', () => {
+  it('rules decide who may call: a uid rule with a pattern opens only that pattern to it', async () => {
+    const dir = tempDir();
+    const rules = join(dir, 'access.json');
+    const uid = process.getuid!();
+    writeFileSync(rules, JSON.stringify({ rules: [{ uid, pattern: 'fixture/allowed/**' }] }));
+    const engine = await serve({ args: ['--access', rules] });
+    const denied = await runCli(['get', 'fixture/other', '--socket', engine.socket]);
+    expect(denied.stderr).toContain(`access denied: no access rule allows uid ${uid}`);
+    expect(denied.stderr).toContain('GetSecrets "fixture/other"');
+    expect(denied.code).not.toBe(0);
+    // The management calls are not opened by a rule with a pattern.
+    expect((await runCli(['plugins', '--socket', engine.socket])).code).not.toBe(0);
+    expect((await engine.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it.each([
+    ['{', /is not valid JSON/],
+    ['[]', /: the file must be an object \{"rules": \[\.\.\.\]\}, got \[\]/],
+    ['{"rules": [{"uid": "1000"}]}', /: rules\[0\]\.uid must be a whole number >= 0, got "1000"/],
+    [
+      '{"rules": [{"executable": "bin/x"}]}',
+      /: rules\[0\]\.executable must be an absolute path, got "bin\/x"/,
+    ],
+    ['{"rules": [{"pattern": "a//b"}]}', /: rules\[0\]\.pattern must be a secret pattern/],
+    ['{"rules": [{"user": "me"}]}', /: rules\[0\]\.user is not a rule field \(uid, executable, pattern\)/],
+    ['{"rules": [{}]}', /: rules\[0\] opens everything to everyone/],
+    ['{"rule": []}', /: "rule" is not a known field \(only "rules"\)/],
+  ])('a bad rules file %s stops serve before it listens (exit 1, names the entry)', async (text, message) => {
+    const dir = tempDir();
+    const rules = join(dir, 'access.json');
+    writeFileSync(rules, text);
+    const r = await runCli(['serve', '--socket', join(dir, 'e.sock'), '--access', rules]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(rules);
+    expect(existsSync(join(dir, 'e.sock'))).toBe(false);
+    expectNoStack(r.stderr);
+  });
+});

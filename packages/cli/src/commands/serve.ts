@@ -7,7 +7,9 @@ import {
   type Engine,
   EngineAlreadyRunningError,
   type EngineOptions,
+  rulesPolicy,
 } from '@secrets-engine/runtime';
+import { readAccessRules } from '../access-config.js';
 import { parseCommand, positionals, socketOption } from '../args.js';
 import { socketFlag } from '../engine-client.js';
 import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
@@ -27,6 +29,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     'request-timeout': { type: 'string' },
     'log-level': { type: 'string' },
     'plugin-env': { type: 'string', multiple: true },
+    access: { type: 'string' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.serve!);
@@ -69,6 +72,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     options.pluginsDir = resolve(dir);
     checkDirectory(options.pluginsDir);
   }
+  const access = values.access;
+  if (access !== undefined) options.access = { policy: rulesPolicy(readAccessRules(resolve(access))) };
   if (values['no-launch']) options.launchPlugins = false;
   if (values['no-external']) options.externalPlugins = false;
 
