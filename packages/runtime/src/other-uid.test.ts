@@ -143,7 +143,9 @@ describe.skipIf(!isRoot)('callers of another uid (a real second user)', () => {
 
 describe.skipIf(isRoot)('callers of another uid', () => {
   it('needs root to create a second user', (ctx) => {
-    console.warn('other-uid.test.ts: NOT ROOT, the other-uid access tests did not run (CI runs them as root)');
+    console.warn(
+      'other-uid.test.ts: NOT ROOT, the other-uid access tests did not run (CI runs them as root)',
+    );
     ctx.skip('creating a second user needs root; the other-uid access tests did not run');
   });
 });
