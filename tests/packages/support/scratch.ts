@@ -4,8 +4,8 @@
 // (or SIGINT/SIGTERM) kills every child still running and removes the scratch folder: no process
 // and no file is left behind.
 //
-// @secrets-engine/* packages come only from the tarballs: the scope's registry is pointed at a
-// closed port, so a dependency missing from a tarball set fails the install instead of silently
+// @secrets-engine/* packages come only from the tarballs: the scope's registry is pointed away from
+// the public one, so a dependency missing from a tarball set fails the install instead of silently
 // coming from the public registry. (npm still asks the registry about a scoped dependency that a
 // tarball on the command line satisfies; the scope's registry is a local server that answers 404
 // at once, so that costs nothing.) Third-party dependencies come from the npm registry.
