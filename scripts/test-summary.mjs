@@ -1,4 +1,5 @@
-// Adds up the vitest JSON reports that `pnpm test` wrote under CI into one closing line.
+// Adds up the vitest JSON reports that `pnpm test` and `pnpm test:packages` wrote under CI into one
+// closing line.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
