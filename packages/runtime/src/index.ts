@@ -7,6 +7,7 @@
 
 export { type Logger, silentLogger } from '@secrets-engine/ipc';
 export { defaultSocketPath } from '@secrets-engine/secrets';
+export { type AccessModule, AccessModuleError } from './access-module.js';
 export type { BuiltinPlugin } from './builtin.js';
 export { createEngine, type Engine, type EngineEvents } from './engine.js';
 export type { PluginInfo, PluginKind } from './entry.js';
@@ -18,3 +19,4 @@ export {
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';
 export { ENGINE_NAME, ENGINE_VERSION, type EngineOptions } from './options.js';
+export type { PluginRole } from './registration.js';
