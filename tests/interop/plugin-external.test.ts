@@ -2,14 +2,18 @@
 // /hijack (Docker's SDK does the upgrade on the connection we hand it with WithConnection, §3.2,
 // §9), registers, resolves, is listed as external and not configurable, and exits 0 by itself
 // when the engine closes (Shutdown RPC on its own schema, then the socket closes, §7.1, §7.5).
+import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient as createConnectClient } from '@connectrpc/connect';
 import { createClient, NotFoundError } from '@secrets-engine/client';
-import { resolverv1 } from '@secrets-engine/proto';
+import { accesscontrolv1, resolverv1 } from '@secrets-engine/proto';
+import { AccessModuleError, type Engine } from '@secrets-engine/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   engineTransport,
+  goBinary,
   isAlive,
   NODE_PADS_ABSTRACT_SOCKETS,
+  pluginEnv,
   pluginPeers,
   useInterop,
   waitFor,
@@ -123,20 +127,83 @@ describe.each(pluginPeers())('$id, started by hand', (peer) => {
 });
 
 describe.runIf(pluginPeers().some((p) => p.binary === 'gostack-plugin'))(
-  'an access-control module (HEAD, §4.2, §10.1) started by hand',
+  'an access-control module (HEAD, §4.2, §10.1) on the Go stack',
   () => {
     const t = useInterop();
+    const peer = () => pluginPeers().find((p) => p.binary === 'gostack-plugin' && p.protocol === 'head')!;
+    const requester = (name: string) =>
+      create(accesscontrolv1.RequesterSchema, {
+        pid: 4242,
+        name,
+        absoluteBinaryPath: `/usr/bin/${name}`,
+        signingInfo: { case: 'linux', value: {} },
+      });
+    const signal = () => AbortSignal.timeout(10_000);
 
-    it('is refused with unimplemented: this engine serves secrets providers only', async () => {
+    /** Asserts the module answers as Go's handler does, through engine.accessModules(). */
+    async function answersAsGo(engine: Engine, name: string) {
+      const [acm, ...more] = engine.accessModules();
+      expect(more).toEqual([]);
+      expect(acm!.name).toBe(name);
+      expect(await acm!.checkAccess(requester('app'), 'allowed/db', signal())).toBe(true);
+      // DENY travels as an explicit varint 0 from connect-go.
+      expect(await acm!.checkAccess(requester('app'), 'secret/db', signal())).toBe(false);
+      expect(await acm!.checkAccess(requester('intruder'), 'allowed/db', signal())).toBe(false);
+      expect(await acm!.authorize(requester('app'), ['allowed/a', 'allowed/b/**'], signal())).toEqual({
+        allow: true,
+        expiresAt: new Date('2030-01-02T03:04:05Z'),
+      });
+      // No expiry: Go writes timestamppb.New(time.Time{}), the Go zero time, read as none.
+      expect(await acm!.authorize(requester('app'), ['allowed/a', 'secret/b'], signal())).toEqual({
+        allow: false,
+      });
+      const failed = await acm!
+        .checkAccess(requester('app'), 'allowed/error', signal())
+        .catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(AccessModuleError);
+      expect((failed as Error).message).toBe(
+        `access-control module "${name}" failed: internal: policy store is down`,
+      );
+      const none = await acm!.authorize(requester('app'), [], signal()).catch((e: unknown) => e);
+      expect((none as Error).message).toBe(
+        `access-control module "${name}" failed: invalid_argument: at least one pattern is required`,
+      );
+    }
+
+    it('started by hand: registers, is listed with access-control metadata, never resolves, answers as Go does', async () => {
       const engine = t.engine();
       await engine.start();
-      const peer = pluginPeers().find((p) => p.binary === 'gostack-plugin' && p.protocol === 'head')!;
-      const acm = t.startByHand(peer, 'go-acm', { INTEROP_KIND: 'access-control' });
-      expect((await acm.exited).code).toBe(1);
-      expect(t.exitMarker(acm.pid)).toMatch(
-        /^1 registration failed: unimplemented: access-control modules are not supported/,
-      );
-      expect(engine.listPlugins()).toEqual([]);
+      const acm = t.startByHand(peer(), 'go-acm', { INTEROP_KIND: 'access-control', INTEROP_ALLOW: 'app' });
+      await waitFor('the module to register', () => engine.accessModules().length === 1);
+      expect(engine.listPlugins()).toMatchObject([
+        { name: 'go-acm', kind: 'external', role: 'access-control', pattern: undefined, status: 'running' },
+      ]);
+      await answersAsGo(engine, 'go-acm');
+      // Not part of resolution: the Go module serves no ResolverService, and nothing asks it.
+      await expect(engine.getSecrets('**')).rejects.toMatchObject({ code: Code.NotFound });
+      expect(t.logs.some((l) => l.includes('plugin failed'))).toBe(false);
+      await engine.close();
+      expect(await acm.exited).toEqual({ code: 0, signal: null });
+      expect(t.exitMarker(acm.pid)).toBe('0 shutdown rpc');
+    });
+
+    it('launched from the plugins folder: the same, and a kill -9 makes the next call an AccessModuleError', async () => {
+      t.addPlugin('go-acm', goBinary(peer().binary));
+      const engine = t.engine({
+        pluginEnv: pluginEnv(peer(), t.pidDir, { INTEROP_KIND: 'access-control', INTEROP_ALLOW: 'app' }),
+        restart: { initialDelayMs: 60_000 },
+      });
+      await engine.start();
+      expect(engine.listPlugins()).toMatchObject([
+        { name: 'go-acm', kind: 'launched', role: 'access-control', pattern: undefined, status: 'running' },
+      ]);
+      await answersAsGo(engine, 'go-acm');
+      const [acm] = engine.accessModules();
+      process.kill(engine.listPlugins()[0]!.pid!, 'SIGKILL');
+      await waitFor('the module to be gone', () => engine.accessModules().length === 0);
+      const err = await acm!.checkAccess(requester('app'), 'allowed/db', signal()).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AccessModuleError);
+      expect((err as Error).message).toMatch(/^access-control module "go-acm" failed: unavailable: /);
     });
   },
 );

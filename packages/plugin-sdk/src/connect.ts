@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { dialAndUpgrade, openLaunchChannel } from '@secrets-engine/ipc';
 import { upgradeSocket } from '@secrets-engine/ipc/internal';
 import { defaultSocketPath } from '@secrets-engine/secrets';
-import type { ServeOptions, ServeResult } from './plugin.js';
+import type { ServeOptions, ServeResult } from './host.js';
 
 /** Go's hijackTimeout (protocol.md §3.2). */
 const UPGRADE_TIMEOUT_MS = 2_000;

@@ -1,5 +1,6 @@
 /**
- * Write a secrets-provider plugin for secrets-engine (and Docker's Go engine) in TypeScript.
+ * Write a secrets-provider plugin, or an access-control module, for secrets-engine (and Docker's Go
+ * engine) in TypeScript.
  *
  * ```ts
  * const plugin = createPlugin({ version: 'v1.0.0', pattern: 'demo/**', getSecrets: (p) => [...] });
@@ -38,6 +39,16 @@ export {
   type SecretId,
   type SecretPattern,
 } from '@secrets-engine/secrets';
+export {
+  type AccessCheckOptions,
+  type AccessControlModule,
+  type AccessControlModuleOptions,
+  type AuthorizeHandler,
+  type AuthorizeResult,
+  type CheckAccessHandler,
+  createAccessControlModule,
+  type Requester,
+} from './access-control.js';
 export { PluginConfigError, PluginError, RegistrationError } from './errors.js';
 export {
   createPlugin,

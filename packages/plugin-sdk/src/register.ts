@@ -1,5 +1,6 @@
-// Registration (protocol.md §4.1, §4.3, §5.1): plugins.v1 RegisterPlugin, and the OLD resolver.v1
-// route when the engine predates plugins.v1.
+// Registration (protocol.md §4.1, §4.3, §5.1): plugins.v1 RegisterPlugin, and, for a secrets
+// provider, the OLD resolver.v1 route when the engine predates plugins.v1. An access-control module
+// registers on plugins.v1 only: the OLD schema cannot carry one (§4.2).
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 // The Connect wire name of a code (`already_exists`), as engines and Go clients print it.
@@ -9,10 +10,13 @@ import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import type { SecretPattern } from '@secrets-engine/secrets';
 import { RegistrationError } from './errors.js';
 
+/** What a plugin registers as: Docker's `RegisterPluginRequest.metadata` oneof (§4.2). */
+export type RegisterAs = { role: 'secrets-provider'; pattern: SecretPattern } | { role: 'access-control' };
+
 export interface RegisterRequest {
   name: string;
   version: string;
-  pattern: SecretPattern;
+  as: RegisterAs;
   timeoutMs: number;
   signal: AbortSignal;
 }
@@ -24,14 +28,17 @@ export async function registerWithEngine(
   logger: Logger,
 ): Promise<void> {
   const transport = createSessionTransport(session);
-  const { name, version, pattern, timeoutMs, signal } = request;
+  const { name, version, as, timeoutMs, signal } = request;
   const started = Date.now();
   try {
     const res = await createClient(pluginsv1.RegisterService, transport).registerPlugin(
       create(pluginsv1.RegisterPluginRequestSchema, {
         name,
-        version: version,
-        metadata: { case: 'secretsProvider', value: { pattern: pattern } },
+        version,
+        metadata:
+          as.role === 'access-control'
+            ? { case: 'accessControlModule', value: {} }
+            : { case: 'secretsProvider', value: { pattern: as.pattern } },
       }),
       { timeoutMs, signal: signal },
     );
@@ -39,13 +46,14 @@ export async function registerWithEngine(
     return;
   } catch (err) {
     const ce = ConnectError.from(err);
-    if (ce.code !== Code.Unimplemented) throw registrationError(ce, timeoutMs);
+    if (ce.code !== Code.Unimplemented || as.role === 'access-control')
+      throw registrationError(ce, timeoutMs);
   }
   // An engine that predates plugins.v1 serves the OLD route (protocol.md §4.1, §4.3).
   const remaining = Math.max(1, timeoutMs - (Date.now() - started));
   try {
     const res = await createClient(resolverv1.RegisterService, transport).registerPlugin(
-      { name, version: version, pattern: pattern },
+      { name, version, pattern: as.pattern },
       { timeoutMs: remaining, signal: signal },
     );
     logger.info('registered with engine (resolver.v1)', {

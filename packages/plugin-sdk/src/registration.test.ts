@@ -53,6 +53,7 @@ describe('registration', () => {
       name: 'reg',
       version: 'v1.0.0',
       pattern: 'reg/**',
+      metadata: 'secretsProvider',
       protocol: 'plugins.v1',
       timeoutMs: expect.any(Number),
     });

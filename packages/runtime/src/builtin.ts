@@ -16,7 +16,7 @@ import type { PluginEntry, PluginInfo } from './entry.js';
 import { EngineConfigError } from './errors.js';
 import type { RunStatus } from './launched.js';
 import { notFound, type Provider } from './provider.js';
-import type { Registration } from './registration.js';
+import type { ProviderRegistration } from './registration.js';
 
 /** An in-process provider with the same interface as a plugin. */
 export interface BuiltinPlugin {
@@ -33,7 +33,9 @@ export interface BuiltinPlugin {
 export class BuiltinEntry implements PluginEntry {
   readonly kind = 'builtin';
   readonly name: string;
-  readonly registration: Registration;
+  readonly registration: ProviderRegistration;
+  /** Builtin plugins are always secrets providers. */
+  readonly accessModule = undefined;
   readonly #provider: Provider;
   readonly #logger: Logger;
   #status: RunStatus = 'running';
@@ -43,11 +45,12 @@ export class BuiltinEntry implements PluginEntry {
 
   /** Validates `plugin` (EngineConfigError naming it and what is wrong). */
   constructor(plugin: BuiltinPlugin, logger: Logger) {
-    let registration: Registration;
+    let registration: ProviderRegistration;
     try {
       registration = {
         name: parsePluginName(plugin.name),
         version: parseVersion(plugin.version),
+        role: 'secrets-provider',
         pattern: parsePattern(plugin.pattern),
         protocol: 'plugins.v1',
       };
@@ -77,6 +80,7 @@ export class BuiltinEntry implements PluginEntry {
       name: this.name,
       kind: this.kind,
       version: this.registration.version,
+      role: this.registration.role,
       pattern: this.registration.pattern,
       disabled: this.#disabled,
       status: this.#status,
@@ -110,7 +114,11 @@ export class BuiltinEntry implements PluginEntry {
   }
 }
 
-function builtinProvider(plugin: BuiltinPlugin, registration: Registration, logger: Logger): Provider {
+function builtinProvider(
+  plugin: BuiltinPlugin,
+  registration: ProviderRegistration,
+  logger: Logger,
+): Provider {
   return {
     name: registration.name,
     version: registration.version,

@@ -8,6 +8,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { type Logger, silentLogger } from '@secrets-engine/ipc';
 import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
 import { createAccessControl } from './access.js';
+import type { AccessModule } from './access-module.js';
 import { BuiltinEntry } from './builtin.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
@@ -35,6 +36,12 @@ export interface Engine {
   /** Stops every plugin in parallel (no orphan left) and the socket. Idempotent. */
   close(): Promise<void>;
   listPlugins(): PluginInfo[];
+  /**
+   * The access-control modules that are registered, running and enabled, in registration order
+   * (a module that registers again moves to the end). Launched and external plugins that
+   * registered with `access_control_module` (protocol.md §10.1); they never resolve secrets.
+   */
+  accessModules(): readonly AccessModule[];
   getSecrets(pattern: string, options?: { signal?: AbortSignal }): Promise<Envelope[]>;
   enablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
   disablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
@@ -54,6 +61,8 @@ class EngineImpl extends EventEmitter implements Engine {
   readonly #entries = new Map<string, PluginEntry>();
   /** External plugins that connected and have not registered (nor left) yet. */
   readonly #connecting = new Set<ExternalPlugin>();
+  /** Launched and external plugins in the order of their latest registration. */
+  readonly #registrationOrder = new Set<PluginEntry>();
   #socket: EngineSocket | undefined;
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
@@ -186,6 +195,7 @@ class EngineImpl extends EventEmitter implements Engine {
       },
       onClosed: (p, registered) => {
         this.#connecting.delete(p);
+        this.#registrationOrder.delete(p);
         if (registered && this.#entries.get(p.name) === p) {
           this.#entries.delete(p.name);
           this.emit('change', p.info());
@@ -204,6 +214,9 @@ class EngineImpl extends EventEmitter implements Engine {
         Code.AlreadyExists,
       );
     }
+    // The claim is the registration's last check: from here on it is accepted.
+    this.#registrationOrder.delete(owner);
+    this.#registrationOrder.add(owner);
   }
 
   #entry(name: string): PluginEntry {
@@ -216,6 +229,14 @@ class EngineImpl extends EventEmitter implements Engine {
 
   listPlugins(): PluginInfo[] {
     return [...this.#entries.values()].map((e) => e.info()).sort(byName);
+  }
+
+  accessModules(): readonly AccessModule[] {
+    const modules: AccessModule[] = [];
+    for (const entry of this.#registrationOrder) {
+      if (entry.accessModule !== undefined) modules.push(entry.accessModule);
+    }
+    return modules;
   }
 
   #resolve(

@@ -37,6 +37,7 @@ describe('external plugins', () => {
         name: 'ext',
         kind: 'external',
         version: 'v2.0.0',
+        role: 'secrets-provider',
         pattern: 'ext/**',
         disabled: false,
         status: 'running',

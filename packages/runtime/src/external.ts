@@ -4,6 +4,7 @@
 // Mirrors LaunchedPlugin, without the process: the engine never starts, restarts or kills it.
 import type { Socket } from 'node:net';
 import { createMuxSession, type Logger, type MuxSession, serveConnect } from '@secrets-engine/ipc';
+import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import type { RunStatus } from './launched.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
@@ -37,6 +38,7 @@ export class ExternalPlugin implements PluginEntry {
   readonly #session: MuxSession;
   readonly #init: ExternalPluginInit;
   #provider: Provider | undefined;
+  #accessModule: AccessModule | undefined;
   #disabled = false;
 
   constructor(socket: Socket, init: ExternalPluginInit) {
@@ -61,7 +63,11 @@ export class ExternalPlugin implements PluginEntry {
           throw err;
         }
         this.registration = r;
-        this.#provider = sessionProvider(session, r);
+        if (r.role === 'access-control') {
+          this.#accessModule = sessionAccessModule(session, r.name, { timeoutMs: init.requestTimeoutMs });
+        } else {
+          this.#provider = sessionProvider(session, r);
+        }
       },
     });
     serveConnect(session, { routes: (router) => endpoint.routes(router), logger });
@@ -75,7 +81,11 @@ export class ExternalPlugin implements PluginEntry {
     }, init.registrationTimeoutMs);
     endpoint.registered.then((r) => {
       clearTimeout(timer);
-      logger.info('external plugin registered', { plugin: r.name, version: r.version, pattern: r.pattern });
+      logger.info('external plugin registered', {
+        plugin: r.name,
+        version: r.version,
+        ...(r.role === 'access-control' ? { role: r.role } : { pattern: r.pattern }),
+      });
       init.onRegistered(this);
     });
     void session.closed.then((reason) => {
@@ -83,6 +93,7 @@ export class ExternalPlugin implements PluginEntry {
       const registered = this.registration !== undefined;
       if (registered) {
         this.#provider = undefined;
+        this.#accessModule = undefined;
         this.status = 'stopped';
         this.statusMessage = 'disconnected';
         logger.info('external plugin left', { plugin: this.name, reason: reason.kind });
@@ -95,11 +106,16 @@ export class ExternalPlugin implements PluginEntry {
     return this.#disabled ? undefined : this.#provider;
   }
 
+  get accessModule(): AccessModule | undefined {
+    return this.#disabled ? undefined : this.#accessModule;
+  }
+
   info(): PluginInfo {
     return {
       name: this.name,
       kind: this.kind,
       version: this.registration?.version,
+      role: this.registration?.role,
       pattern: this.registration?.pattern,
       disabled: this.#disabled,
       status: this.status,

@@ -16,6 +16,7 @@ export {
   rulesPolicy,
   sameUserPolicy,
 } from './access.js';
+export { type AccessModule, AccessModuleError } from './access-module.js';
 export type { BuiltinPlugin } from './builtin.js';
 export { createEngine, type Engine, type EngineEvents } from './engine.js';
 export type { PluginInfo, PluginKind } from './entry.js';
@@ -27,3 +28,4 @@ export {
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';
 export { ENGINE_NAME, ENGINE_VERSION, type EngineOptions } from './options.js';
+export type { PluginRole } from './registration.js';

@@ -3,6 +3,7 @@
 // Shutdown RPC → drain → signal to the process group → kill, every step bounded (§7.1). No orphan:
 // the plugin runs in its own process group, and stop() does not return before it is reaped.
 import type { ChildProcess } from 'node:child_process';
+import { create } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
 import {
   createMuxSession,
@@ -13,6 +14,7 @@ import {
   serveConnect,
 } from '@secrets-engine/ipc';
 import { pluginsv1 } from '@secrets-engine/proto';
+import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import { forwardOutput } from './output.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
@@ -68,6 +70,7 @@ export class LaunchedPlugin implements PluginEntry {
   registration: Registration | undefined;
   restarts = 0;
   #provider: Provider | undefined;
+  #accessModule: AccessModule | undefined;
   #disabled = false;
   readonly #init: LaunchedPluginInit;
   readonly #logger: Logger;
@@ -93,11 +96,16 @@ export class LaunchedPlugin implements PluginEntry {
     return this.#disabled ? undefined : this.#provider;
   }
 
+  get accessModule(): AccessModule | undefined {
+    return this.#disabled ? undefined : this.#accessModule;
+  }
+
   info(): PluginInfo {
     return {
       name: this.name,
       kind: this.kind,
       version: this.registration?.version,
+      role: this.registration?.role,
       pattern: this.registration?.pattern,
       disabled: this.#disabled,
       status: this.status,
@@ -143,6 +151,7 @@ export class LaunchedPlugin implements PluginEntry {
     if (attempt !== undefined) await this.#shutdown(attempt);
     await this.#loop;
     this.#provider = undefined;
+    this.#accessModule = undefined;
     this.#set('stopped', reason);
     this.#firstTry.resolve();
   }
@@ -241,15 +250,24 @@ export class LaunchedPlugin implements PluginEntry {
     attempt.registration = registration;
     attempt.registeredAt = Date.now();
     this.registration = registration;
-    this.#provider = sessionProvider(attempt.session, registration);
+    if (registration.role === 'access-control') {
+      this.#accessModule = sessionAccessModule(attempt.session, registration.name, {
+        timeoutMs: init.requestTimeoutMs,
+      });
+    } else {
+      this.#provider = sessionProvider(attempt.session, registration);
+    }
     this.#set('running', '');
     this.#logger.info('plugin registered', {
       version: registration.version,
-      pattern: registration.pattern,
+      ...(registration.role === 'access-control'
+        ? { role: registration.role }
+        : { pattern: registration.pattern }),
       pid: attempt.child.pid,
     });
     const exit = await attempt.exited;
     this.#provider = undefined;
+    this.#accessModule = undefined;
     // No orphans (§0): whatever the plugin started in its process group dies with it, as on stop.
     killProcessGroup(attempt.child, 'SIGKILL');
     attempt.session.abort();
@@ -341,6 +359,19 @@ function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null
   if (exit.error !== undefined) return exit.error.message;
   if (exit.signal !== null) return `killed by ${exit.signal}`;
   return `exit code ${exit.code}`;
+}
+
+/**
+ * A plugin's `Plugin.metadata` oneof on the wire (protocol.md §4.2): `access_control_module` for a
+ * module, else `secrets_provider` with its pattern ('' before it registered).
+ */
+export function metadataToProto(info: Pick<PluginInfo, 'role' | 'pattern'>): pluginsv1.Plugin['metadata'] {
+  return info.role === 'access-control'
+    ? { case: 'accessControlModule', value: create(pluginsv1.AccessControlModuleSchema) }
+    : {
+        case: 'secretsProvider',
+        value: create(pluginsv1.SecretsProviderSchema, { pattern: info.pattern ?? '' }),
+      };
 }
 
 /** Maps our run status to the wire enum (protocol.md §4.2). */

@@ -55,7 +55,13 @@ describe('plugins.v1.RegisterService/RegisterPlugin (protocol.md §5.1)', () => 
     expect(res.requestTimeout).toBeDefined();
     expect(res.requestTimeout?.seconds).toBe(1n);
     expect(res.requestTimeout?.nanos).toBe(500_000_000);
-    const expected = { name: 'vault', version: 'v1.2.3-rc.1', pattern: 'db/**', protocol: 'plugins.v1' };
+    const expected = {
+      name: 'vault',
+      version: 'v1.2.3-rc.1',
+      role: 'secrets-provider',
+      pattern: 'db/**',
+      protocol: 'plugins.v1',
+    };
     expect(c.claimed).toEqual([expected]);
     await expect(c.endpoint.registered).resolves.toEqual(expected);
   });
@@ -161,17 +167,43 @@ describe('plugins.v1.RegisterService/RegisterPlugin (protocol.md §5.1)', () => 
     expect((await connectError(pattern.register('p', 'v1', '*a*'))).code).toBe(Code.InvalidArgument);
   });
 
-  it('answers unimplemented to an access-control module', async () => {
+  it('accepts an access-control module: no pattern, role access-control (§4.2, §10.1)', async () => {
     const c = await connection();
-    const err = await connectError(
-      c.heads.registerPlugin({
-        name: 'acm',
-        version: 'v1',
-        metadata: { case: 'accessControlModule', value: {} },
-      }),
+    const res = await c.heads.registerPlugin({
+      name: 'acm',
+      version: 'v1',
+      metadata: { case: 'accessControlModule', value: {} },
+    });
+    expect(res.engineName).toBe('test-engine');
+    const expected = { name: 'acm', version: 'v1', role: 'access-control', protocol: 'plugins.v1' };
+    expect(c.claimed).toEqual([expected]);
+    await expect(c.endpoint.registered).resolves.toEqual(expected);
+  });
+
+  it('validates an access-control module in Go order: launch name, name, version', async () => {
+    const acm = (name: string, version: string) => ({
+      name,
+      version,
+      metadata: { case: 'accessControlModule' as const, value: {} },
+    });
+    const launched = await connection({ expectedName: 'alpha' });
+    expect((await connectError(launched.heads.registerPlugin(acm('beta', '')))).rawMessage).toContain(
+      'plugin name cannot be changed',
     );
-    expect(err.code).toBe(Code.Unimplemented);
-    expect(c.claimed).toHaveLength(0);
+    const name = await connection();
+    expect((await connectError(name.heads.registerPlugin(acm('', '')))).rawMessage).toBe(
+      'parsing name: empty name',
+    );
+    const version = await connection();
+    const err = await connectError(version.heads.registerPlugin(acm('acm', '1.0')));
+    expect(err.code).toBe(Code.InvalidArgument);
+    expect(err.rawMessage).toContain('missing version prefix');
+    const dup = await connection({
+      claim: () => {
+        throw new ConnectError('plugin "acm" already exists', Code.AlreadyExists);
+      },
+    });
+    expect((await connectError(dup.heads.registerPlugin(acm('acm', 'v1')))).code).toBe(Code.AlreadyExists);
   });
 
   it('refuses a duplicate name in the RegisterPlugin response itself (already_exists)', async () => {
@@ -199,6 +231,7 @@ describe('OLD resolver.v1.RegisterService/RegisterPlugin (protocol.md §4.1)', (
     expect(await c.endpoint.registered).toEqual({
       name: 'legacy',
       version: 'v0.0.1',
+      role: 'secrets-provider',
       pattern: 'a/*',
       protocol: 'resolver.v1',
     });

@@ -1,17 +1,36 @@
 // The registration services the engine serves on every plugin connection (protocol.md §5.1): the
 // HEAD `plugins.v1.RegisterService` and the OLD `resolver.v1.RegisterService`, one registration
-// per connection, validated in Go's order, a duplicate name refused in the response itself.
+// per connection, validated in Go's order, a duplicate name refused in the response itself. A
+// plugin registers either as a secrets provider (with a pattern) or, on the HEAD route only, as an
+// access-control module (no pattern; §4.2, §10.1).
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { parsePattern, parsePluginName, parseVersion, type SecretPattern } from '@secrets-engine/secrets';
 
-/** A validated registration. */
-export interface Registration {
+/** What a plugin registered as: Docker's `RegisterPluginRequest.metadata` oneof (§4.2). */
+export type PluginRole = 'secrets-provider' | 'access-control';
+
+interface RegistrationBase {
   name: string;
   version: string;
-  pattern: SecretPattern;
   /** Which schema the plugin registered with (OLD plugins use resolver.v1). */
   protocol: 'plugins.v1' | 'resolver.v1';
+}
+
+/** A validated registration. */
+export type Registration = ProviderRegistration | ModuleRegistration;
+
+/** A secrets provider: answers GetSecrets for the IDs its pattern covers. */
+export interface ProviderRegistration extends RegistrationBase {
+  role: 'secrets-provider';
+  pattern: SecretPattern;
+}
+
+/** An access-control module: has no pattern, is never asked GetSecrets (HEAD only). */
+export interface ModuleRegistration extends RegistrationBase {
+  role: 'access-control';
+  pattern?: undefined;
+  protocol: 'plugins.v1';
 }
 
 export interface RegistrationInit {
@@ -42,7 +61,7 @@ export function createRegistrationEndpoint(init: RegistrationInit): Registration
   });
 
   const accept = (
-    raw: { name: string; version: string; pattern: string | undefined },
+    raw: { name: string; version: string; pattern: string | undefined; module?: boolean },
     protocol: Registration['protocol'],
   ) => {
     if (attempted) throw new ConnectError('cannot rerun registration', Code.FailedPrecondition);
@@ -53,16 +72,22 @@ export function createRegistrationEndpoint(init: RegistrationInit): Registration
         Code.InvalidArgument,
       );
     }
-    const registration: Registration = {
-      name: invalidArgument(() => parsePluginName(raw.name)),
-      version: invalidArgument(() => parseVersion(raw.version)),
-      pattern: invalidArgument(() => {
-        if (raw.pattern === undefined)
-          throw new Error('invalid pattern: a secrets provider must register a pattern');
-        return parsePattern(raw.pattern);
-      }),
-      protocol,
-    };
+    const name = invalidArgument(() => parsePluginName(raw.name));
+    const version = invalidArgument(() => parseVersion(raw.version));
+    const registration: Registration =
+      raw.module === true && protocol === 'plugins.v1'
+        ? { name, version, role: 'access-control', protocol }
+        : {
+            name,
+            version,
+            role: 'secrets-provider',
+            pattern: invalidArgument(() => {
+              if (raw.pattern === undefined)
+                throw new Error('invalid pattern: a secrets provider must register a pattern');
+              return parsePattern(raw.pattern);
+            }),
+            protocol,
+          };
     init.claim(registration);
     resolve(registration);
     return {
@@ -77,14 +102,9 @@ export function createRegistrationEndpoint(init: RegistrationInit): Registration
     routes(router) {
       router.service(pluginsv1.RegisterService, {
         registerPlugin(req) {
-          if (req.metadata.case === 'accessControlModule') {
-            throw new ConnectError(
-              'access-control modules are not supported by this engine',
-              Code.Unimplemented,
-            );
-          }
+          const module = req.metadata.case === 'accessControlModule';
           const pattern = req.metadata.case === 'secretsProvider' ? req.metadata.value.pattern : undefined;
-          return accept({ name: req.name, version: req.version, pattern }, 'plugins.v1');
+          return accept({ name: req.name, version: req.version, pattern, module }, 'plugins.v1');
         },
       });
       router.service(resolverv1.RegisterService, {

@@ -14,12 +14,14 @@ import {
   type MuxSession,
   serveConnect,
 } from '@secrets-engine/ipc';
-import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { accesscontrolv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 
 export interface SeenRegistration {
   name: string;
   version: string;
   pattern: string;
+  /** The `metadata` oneof of a plugins.v1 registration; undefined on the OLD route (no oneof) or when unset. */
+  metadata: 'secretsProvider' | 'accessControlModule' | undefined;
   protocol: 'plugins.v1' | 'resolver.v1';
   /** The deadline the plugin put on the call (connect-timeout-ms), as the engine sees it. */
   timeoutMs: number | undefined;
@@ -42,6 +44,8 @@ export interface EngineConnection {
   readonly registration: Promise<SeenRegistration>;
   /** The plugin's resolver.v1.ResolverService. */
   readonly resolver: ReturnType<typeof createClient<typeof resolverv1.ResolverService>>;
+  /** The plugin's accesscontrol.v1.AccessControlService (an access-control module's). */
+  readonly accessControl: ReturnType<typeof createClient<typeof accesscontrolv1.AccessControlService>>;
   /** Sends plugins.v1.PluginService/Shutdown. */
   shutdown(): Promise<void>;
 }
@@ -73,6 +77,7 @@ export function attachEngine(socket: Duplex, options: EngineOptions = {}): Engin
                 name: req.name,
                 version: req.version,
                 pattern: req.metadata.case === 'secretsProvider' ? req.metadata.value.pattern : '',
+                metadata: req.metadata.case,
                 protocol: 'plugins.v1',
                 timeoutMs: ctx.timeoutMs(),
               },
@@ -88,6 +93,7 @@ export function attachEngine(socket: Duplex, options: EngineOptions = {}): Engin
                 name: req.name,
                 version: req.version,
                 pattern: req.pattern,
+                metadata: undefined,
                 protocol: 'resolver.v1',
                 timeoutMs: ctx.timeoutMs(),
               },
@@ -102,6 +108,7 @@ export function attachEngine(socket: Duplex, options: EngineOptions = {}): Engin
     session,
     registration,
     resolver: createClient(resolverv1.ResolverService, transport),
+    accessControl: createClient(accesscontrolv1.AccessControlService, transport),
     async shutdown() {
       await createClient(pluginsv1.PluginService, transport).shutdown({}, { timeoutMs: 2_000 });
     },

@@ -6,7 +6,13 @@ import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
-import { type Client, ConnectError, createClient, type HandlerContext } from '@connectrpc/connect';
+import {
+  type Client,
+  ConnectError,
+  createClient,
+  type HandlerContext,
+  type ServiceImpl,
+} from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import {
   createMuxSession,
@@ -16,7 +22,7 @@ import {
   type MuxSession,
   serveConnect,
 } from '@secrets-engine/ipc';
-import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
+import { accesscontrolv1, healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { expect, onTestFinished } from 'vitest';
 import { type BuiltinPlugin, createEngine, type Engine, type EngineOptions } from '../index.js';
 import type { ProtoEnvelope } from '../provider.js';
@@ -140,6 +146,8 @@ export interface FakePluginOptions {
   getSecrets?: (pattern: string, ctx: HandlerContext) => ProtoEnvelope[] | Promise<ProtoEnvelope[]>;
   /** Dial timeout of the upgrade. */
   timeoutMs?: number;
+  /** Serves accesscontrol.v1.AccessControlService with these methods (an access-control module). */
+  accessControl?: Partial<ServiceImpl<typeof accesscontrolv1.AccessControlService>>;
 }
 
 /** An external plugin joined through /hijack, written with the ipc pieces only. */
@@ -149,8 +157,9 @@ export interface FakePlugin {
   readonly calls: string[];
   /** Shutdown RPCs received, by schema. */
   readonly shutdowns: { 'plugins.v1': number; 'resolver.v1': number };
+  /** `accessControlModule`: registers as an access-control module (no pattern). */
   register(
-    request: { name: string; version?: string; pattern?: string },
+    request: { name: string; version?: string; pattern?: string; accessControlModule?: boolean },
     protocol?: 'plugins.v1' | 'resolver.v1',
   ): Promise<{ engineName: string; engineVersion: string }>;
   close(): Promise<void>;
@@ -180,6 +189,9 @@ export async function joinEngine(socketPath: string, options: FakePluginOptions 
           return create(resolverv1.GetSecretsResponseSchema, { envelopes });
         },
       });
+      if (options.accessControl !== undefined) {
+        router.service(accesscontrolv1.AccessControlService, options.accessControl);
+      }
     },
   });
   const transport = createSessionTransport(session);
@@ -197,7 +209,9 @@ export async function joinEngine(socketPath: string, options: FakePluginOptions 
       return heads.registerPlugin({
         name: request.name,
         version,
-        metadata: { case: 'secretsProvider', value: { pattern: request.pattern ?? '**' } },
+        metadata: request.accessControlModule
+          ? { case: 'accessControlModule', value: {} }
+          : { case: 'secretsProvider', value: { pattern: request.pattern ?? '**' } },
       });
     },
     close: () => session.close({ timeoutMs: 500 }),

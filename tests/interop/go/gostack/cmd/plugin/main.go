@@ -1,4 +1,4 @@
-// gostack-plugin: a secrets-provider plugin on the Go stack Docker's SDK uses (hashicorp/yamux
+// gostack-plugin: a secrets-provider plugin (or, with INTEROP_KIND, an access-control module) on the Go stack Docker's SDK uses (hashicorp/yamux
 // v0.1.2, net/http, connect-go, Go protobuf), speaking the HEAD (plugins.v1) or OLD (resolver.v1)
 // registration protocol. Written by us from protocol.md; it does NOT use Docker's SDK.
 //
@@ -10,6 +10,9 @@
 //	INTEROP_NAME       manual launch: the name to register (default: the binary's base name)
 //	INTEROP_PROTOCOL   head (default) or old
 //	INTEROP_KIND       access-control: register as an access-control module (HEAD only; go-stack only)
+//	                   and serve AccessControlService with the rules of Docker's handler (§10.1):
+//	                   allow a pattern under allowed/ for a requester whose name is INTEROP_ALLOW
+//	                   (any name when unset); Authorize allows until 2030-01-02T03:04:05Z
 //	INTEROP_VERSION    the plugin version (default v0.0.1)
 //	INTEROP_PATTERN    the registered pattern (default go/**)
 //	INTEROP_SECRETS    JSON [{id, value (base64), version, metadata, createdAt, expiresAt}]
@@ -37,6 +40,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	accesscontrolv1 "secrets-engine-interop/gostack/gen/accesscontrol/v1"
+	"secrets-engine-interop/gostack/gen/accesscontrol/v1/accesscontrolv1connect"
 	pluginsv1 "secrets-engine-interop/gostack/gen/plugins/v1"
 	"secrets-engine-interop/gostack/gen/plugins/v1/pluginsv1connect"
 	resolverv1 "secrets-engine-interop/gostack/gen/resolver/v1"
@@ -110,7 +115,14 @@ func run() (int, string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	resolver := &resolverHandler{store: store, errorOn: os.Getenv("INTEROP_ERROR_ON"), setupDone: setupDone, timeout: registrationTimeout}
-	mux.Handle(resolverv1connect.NewResolverServiceHandler(resolver))
+	if os.Getenv("INTEROP_KIND") == "access-control" {
+		// A HEAD plugin serves either ResolverService or AccessControlService, never both (§4.2).
+		mux.Handle(accesscontrolv1connect.NewAccessControlServiceHandler(&accessHandler{
+			allow: os.Getenv("INTEROP_ALLOW"), setupDone: setupDone, timeout: registrationTimeout,
+		}))
+	} else {
+		mux.Handle(resolverv1connect.NewResolverServiceHandler(resolver))
+	}
 	shutdownCalled := make(chan struct{}, 1)
 	onShutdown := func() {
 		select {
@@ -253,6 +265,89 @@ func (h *resolverHandler) GetSecrets(ctx context.Context, req *connect.Request[r
 		return nil, connect.NewError(connect.CodeNotFound, errors.New("secret not found"))
 	}
 	return connect.NewResponse(&resolverv1.GetSecretsResponse{Envelopes: out}), nil
+}
+
+type accessHandler struct {
+	allow     string
+	setupDone chan struct{}
+	timeout   time.Duration
+}
+
+// What Docker's NewAccessControlHandler does (§10.1): invalid pattern and missing requester are
+// invalid_argument, Authorize needs a pattern, the decision is always set, expires_at always
+// written with timestamppb.New (the Go zero time for no expiry).
+func (h *accessHandler) wait(ctx context.Context) error {
+	select {
+	case <-h.setupDone:
+		return nil
+	case <-time.After(h.timeout):
+		return connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("registration incomplete (timeout after %s)", h.timeout))
+	case <-ctx.Done():
+		return connect.NewError(connect.CodeInternal, errors.New("context cancelled while waiting for registration"))
+	}
+}
+
+func (h *accessHandler) decide(requester *accesscontrolv1.Requester, pattern string) (bool, error) {
+	logger.Printf("access %s for %s (pid %d, %s)", pattern, requester.GetName(), requester.GetPid(), requester.GetAbsoluteBinaryPath())
+	if pattern == "allowed/error" {
+		return false, errors.New("policy store is down")
+	}
+	ok := len(pattern) > len("allowed/") && pattern[:len("allowed/")] == "allowed/"
+	return ok && (h.allow == "" || requester.GetName() == h.allow), nil
+}
+
+func decision(allow bool) *accesscontrolv1.Decision {
+	if allow {
+		return accesscontrolv1.Decision_DECISION_ALLOW.Enum()
+	}
+	return accesscontrolv1.Decision_DECISION_DENY.Enum()
+}
+
+func (h *accessHandler) CheckAccess(ctx context.Context, req *connect.Request[accesscontrolv1.CheckAccessRequest]) (*connect.Response[accesscontrolv1.CheckAccessResponse], error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, err
+	}
+	if !match.Valid(req.Msg.GetPattern()) {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("invalid pattern"))
+	}
+	if req.Msg.GetRequester() == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("requester is required"))
+	}
+	allow, err := h.decide(req.Msg.GetRequester(), req.Msg.GetPattern())
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInternal, err)
+	}
+	return connect.NewResponse(&accesscontrolv1.CheckAccessResponse{Decision: decision(allow)}), nil
+}
+
+func (h *accessHandler) Authorize(ctx context.Context, req *connect.Request[accesscontrolv1.AuthorizeRequest]) (*connect.Response[accesscontrolv1.AuthorizeResponse], error) {
+	if err := h.wait(ctx); err != nil {
+		return nil, err
+	}
+	if len(req.Msg.GetPatterns()) == 0 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("at least one pattern is required"))
+	}
+	for _, p := range req.Msg.GetPatterns() {
+		if !match.Valid(p) {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("invalid pattern"))
+		}
+	}
+	if req.Msg.GetRequester() == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("requester is required"))
+	}
+	allow := true
+	for _, p := range req.Msg.GetPatterns() {
+		ok, err := h.decide(req.Msg.GetRequester(), p)
+		if err != nil {
+			return nil, connect.NewError(connect.CodeInternal, err)
+		}
+		allow = allow && ok
+	}
+	var expiry time.Time
+	if allow {
+		expiry = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	}
+	return connect.NewResponse(&accesscontrolv1.AuthorizeResponse{Decision: decision(allow), ExpiresAt: timestamppb.New(expiry)}), nil
 }
 
 func envOr(key, fallback string) string {
