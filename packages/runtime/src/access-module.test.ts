@@ -294,3 +294,55 @@ describe('engine.accessModules() and answers no SDK module gives (in-process fak
     );
   });
 });
+
+describe('the engine consults its access-control modules (issue 11 item 4)', () => {
+  it('GetSecrets and Authorize on the engine socket ask the module after the policy; a deny, a throw or a dead module deny, naming it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { createClient } = await import('@connectrpc/connect');
+    const { createConnectTransport } = await import('@connectrpc/connect-node');
+    const { resolverv1 } = await import('@secrets-engine/proto');
+    const { connectError, dec } = await import('./__tests__/helpers.js');
+    const me = readFileSync('/proc/self/comm', 'utf8').trimEnd();
+    const asked: string[] = [];
+    const { engine } = await launchedModule({
+      pluginEnv: { FIXTURE_ALLOW_NAME: me },
+      plugins: [
+        builtin('vault', '**', (pattern) => {
+          asked.push(pattern);
+          return [{ id: pattern, value: `value-of-${pattern}` }];
+        }),
+      ],
+    });
+    await waitFor('the module registered', () => engine.accessModules().length === 1);
+    const transport = createConnectTransport({
+      httpVersion: '1.1',
+      baseUrl: 'http://unix',
+      nodeOptions: { socketPath: engine.socketPath },
+    });
+    const resolver = createClient(resolverv1.ResolverService, transport);
+    const authorizer = createClient(resolverv1.AuthorizerService, transport);
+    const ok = await resolver.getSecrets({ pattern: 'allowed/db' });
+    expect(dec(ok.envelopes[0]!.value)).toBe('value-of-allowed/db');
+    const denied = await connectError(resolver.getSecrets({ pattern: 'private/db' }));
+    expect([denied.code, denied.rawMessage]).toEqual([
+      Code.PermissionDenied,
+      'access denied: access-control module "acm" denied it',
+    ]);
+    const failed = await connectError(resolver.getSecrets({ pattern: 'allowed/throw' }));
+    expect(failed.code).toBe(Code.PermissionDenied);
+    expect(failed.rawMessage).toMatch(
+      /^access denied: access-control module "acm" failed: .*policy store is down/,
+    );
+    expect(asked).toEqual(['allowed/db']); // a denied call never reaches a provider
+    expect((await authorizer.authorize({ patterns: ['allowed/a', 'allowed/b'] })).decision).toBe(
+      resolverv1.Decision.ALLOW,
+    );
+    expect((await authorizer.authorize({ patterns: ['allowed/a', 'private/b'] })).decision).toBe(
+      resolverv1.Decision.DENY,
+    );
+    // The module dies mid-call: that call is denied, not hung, and names the module.
+    const dead = await connectError(resolver.getSecrets({ pattern: 'allowed/exit' }));
+    expect(dead.code).toBe(Code.PermissionDenied);
+    expect(dead.rawMessage).toMatch(/access-control module "acm" failed/);
+  });
+});

@@ -20,7 +20,7 @@ import { toNetPath } from '@secrets-engine/secrets/internal';
 import { type AccessControl, type AccessRequest, accessDenied, type Caller, processUid } from './access.js';
 import type { Engine } from './engine.js';
 import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
-import { runStatusToProto } from './launched.js';
+import { metadataToProto, runStatusToProto } from './launched.js';
 import type { PeerReader } from './peer.js';
 import type { ProtoEnvelope } from './provider.js';
 import { encodeFailures, FAILURES_HEADER, type PluginFailure } from './resolver.js';
@@ -247,7 +247,7 @@ function publicRoutes(router: Router, init: EngineSocketInit): void {
             configurable: p.kind !== 'external',
             runStatus: runStatusToProto(p.status),
             statusMessage: p.statusMessage,
-            metadata: { case: 'secretsProvider', value: { pattern: p.pattern ?? '' } },
+            metadata: metadataToProto(p),
           }),
         ),
       }),

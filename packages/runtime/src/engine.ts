@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { type Logger, silentLogger } from '@secrets-engine/ipc';
 import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
-import { createAccessControl } from './access.js';
+import { type AccessCheck, createAccessControl } from './access.js';
 import type { AccessModule } from './access-module.js';
 import { BuiltinEntry } from './builtin.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
@@ -17,7 +17,7 @@ import { EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.j
 import { ExternalPlugin } from './external.js';
 import { LaunchedPlugin } from './launched.js';
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { peerReader } from './peer.js';
+import { peerReader, toRequester } from './peer.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
 import { type PluginFailure, resolveSecrets } from './resolver.js';
@@ -103,7 +103,10 @@ class EngineImpl extends EventEmitter implements Engine {
         hijack: this.#opts.externalPlugins,
         acceptsPlugins: () => this.#state !== 'closing' && this.#state !== 'closed',
         onPlugin: (socket) => this.#acceptExternal(socket),
-        access: createAccessControl({ ...this.#opts.access, modules: () => [] }),
+        access: createAccessControl({
+          ...this.#opts.access,
+          modules: () => this.accessModules().map(asAccessCheck),
+        }),
         peer: loadPeerReader(),
         logger: this.#logger,
       });
@@ -297,4 +300,22 @@ function loadPeerReader() {
   } catch (err) {
     return err instanceof Error ? err : new Error(String(err));
   }
+}
+
+/**
+ * An access-control module as a step of the chain: `CheckAccess` for GetSecrets, `Authorize` for a
+ * preflight (its expiry is not kept: every call asks again); the management and version calls are
+ * the policy's alone. The caller travels in the §10.1 canonical form.
+ */
+function asAccessCheck(module: AccessModule): AccessCheck {
+  return {
+    name: module.name,
+    async check(caller, request, signal) {
+      if (request.method === 'GetSecrets')
+        return module.checkAccess(toRequester(caller), request.pattern, signal);
+      if (request.method === 'Authorize')
+        return (await module.authorize(toRequester(caller), request.patterns, signal)).allow;
+      return true;
+    },
+  };
 }
