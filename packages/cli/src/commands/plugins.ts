@@ -157,11 +157,17 @@ async function pin(dir: string, json: boolean, io: Io): Promise<number> {
   return ExitCode.ok;
 }
 
-/** Discovery warnings (a file skipped for its name) as `secrets-engine: warning: …` lines. */
+/**
+ * Discovery warnings as one line each, e.g. `secrets-engine: warning: skipping plugin with an
+ * invalid name: file="bad\tname": parsing name: …` (attributes as JSON strings, the error as is).
+ */
 function warningLogger(io: Io): Logger {
   const warn = (message: string, attributes?: Record<string, unknown>) => {
-    const attrs = Object.entries(attributes ?? {}).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`);
-    io.err(`${PROGRAM}: warning: ${safeText([message, ...attrs].join(' '))}\n`);
+    const parts = [message];
+    for (const [key, value] of Object.entries(attributes ?? {})) {
+      parts.push(key === 'error' ? String(value) : `${key}=${JSON.stringify(String(value))}`);
+    }
+    io.err(`${PROGRAM}: warning: ${safeText(parts.join(': '))}\n`);
   };
   const logger: Logger = { debug: () => {}, info: () => {}, warn, error: warn, child: () => logger };
   return logger;
