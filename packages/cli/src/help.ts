@@ -14,7 +14,7 @@ Usage:
 Commands:
   serve      run the engine in the foreground
   get        list the secrets matching a pattern
-  plugins    list, enable or disable plugins
+  plugins    list, enable, disable or pin plugins
   run        run a command with se://ID references in its environment replaced by secrets
   version    print the CLI version and, if an engine is reachable, the engine's
   help       show the help of a command
@@ -53,7 +53,9 @@ Usage:
   secrets-engine serve [flags]
 
 Launches every executable in the plugins folder, accepts plugins started by hand (they join
-through the socket), and serves secrets on the socket. Logs go to stderr as
+through the socket), and serves secrets on the socket. If DIR.pins.json exists beside DIR
+(written by 'secrets-engine plugins pin'), only executables whose SHA-256 matches their pin are
+launched, checked before every launch and restart; the others are listed as stopped, with why. Logs go to stderr as
 "HH:MM:SS.mmm LEVEL message key=value ..."; secret values are never logged. Once ready, one line
 naming the socket and the plugins goes to stdout. SIGINT or SIGTERM stops every plugin and removes
 the socket (exit 0); a second signal during that shutdown exits at once (exit 130).
@@ -115,12 +117,13 @@ Examples:
   secrets-engine get 'myapp/*/password' --json | jq -r '.[].id'
 `,
 
-  plugins: `List, enable or disable the engine's plugins.
+  plugins: `List, enable or disable the engine's plugins, or pin the executables of a plugins folder.
 
 Usage:
   secrets-engine plugins [ls] [flags]
   secrets-engine plugins enable NAME [flags]
   secrets-engine plugins disable NAME [flags]
+  secrets-engine plugins pin --plugins-dir DIR [--json]
 
 ls (the default) prints NAME, VERSION, PATTERN, KIND, STATUS and MESSAGE. KIND is builtin (in the
 engine's process), launched (started and supervised by the engine) or external (started by hand,
@@ -128,23 +131,32 @@ joined through the socket); it is derived from the plugin's external and configu
 STATUS is running, stopped, crashed or retries-exceeded, and disabled for a disabled plugin.
 A disabled plugin answers no request; a launched one is stopped, and started again when enabled.
 
+pin needs no engine: it computes the SHA-256 of every plugin executable in DIR (symlinks
+followed) and writes DIR.pins.json beside DIR, atomically, as
+{"version":1,"pins":{"NAME":"sha256:HEX"}}. While that file exists, the engine launches only
+plugins whose executable matches its pin; a refused one is listed as stopped with
+"not launched: ..." and is launched by 'plugins enable NAME' once pinned again.
+
 Flags:
 ${SOCKET_FLAG}
-      --json               print JSON (ls: an array; enable/disable: the plugin afterwards)
+  -d, --plugins-dir DIR    pin: the plugins folder to pin (required)
+      --json               print JSON (ls: an array; enable/disable: the plugin afterwards;
+                           pin: the pin file, the pins and what changed)
   -h, --help               this help
 
 Exit codes:
   0     success
-  1     other error
+  1     other error (pin: a plugin cannot be hashed, the pin file cannot be written)
   2     no plugin has that name
   3     engine not available at the socket
-  64    usage: unknown subcommand or flag, missing NAME
+  64    usage: unknown subcommand or flag, missing NAME or --plugins-dir
 
 Examples:
   secrets-engine plugins
   secrets-engine plugins ls --json
   secrets-engine plugins disable vault
   secrets-engine plugins enable vault
+  secrets-engine plugins pin --plugins-dir ~/.local/lib/secrets-engine/plugins
 `,
 
   run: `Run a command with secrets in its environment.

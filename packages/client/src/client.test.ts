@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { resolverv1 } from '@secrets-engine/proto';
+import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { type BuiltinPlugin, createEngine, type Engine } from '@secrets-engine/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -124,6 +124,58 @@ describe('createClient', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(client.getSecrets('app/**', { signal: ac.signal })).rejects.toThrow();
+  });
+});
+
+describe('listPlugins of any engine (protocol.md §10.2)', () => {
+  it('skips entries with an invalid name, version or pattern, keeps unregistered ones', async () => {
+    // A bare plugins.v1 server: what another engine (or ours, before a plugin registered) may list.
+    const plugin = (name: string, version: string, pattern: string, statusMessage = '') => ({
+      name,
+      version,
+      external: true,
+      configurable: true,
+      runStatus: pluginsv1.RunStatus.STOPPED,
+      statusMessage,
+      metadata: { case: 'secretsProvider' as const, value: { pattern } },
+    });
+    const server = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(pluginsv1.PluginManagementService, {
+            listPlugins: () => ({
+              plugins: [
+                plugin('bad\tname', 'v1.0.0', '**'),
+                plugin('badversion', '1.0', '**'),
+                plugin('badpattern', 'v1.0.0', 'a*b'),
+                plugin('noversion', '', 'x/**'),
+                plugin('pinned', '', '', 'not launched: no pin for "pinned"'),
+              ],
+            }),
+          }),
+      }),
+    );
+    const path = join(dir, 'list.sock');
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      using client = createClient({ socketPath: path });
+      expect(await client.listPlugins()).toEqual([
+        {
+          name: 'pinned',
+          version: '',
+          pattern: undefined,
+          kind: 'secrets-provider',
+          disabled: false,
+          external: true,
+          configurable: true,
+          runStatus: 'stopped',
+          statusMessage: 'not launched: no pin for "pinned"',
+        },
+      ]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

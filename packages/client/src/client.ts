@@ -48,8 +48,9 @@ export type RunStatus = 'unspecified' | 'running' | 'stopped' | 'crashed' | 'ret
 /** A plugin as the engine lists it. */
 export interface PluginStatus {
   name: string;
+  /** `''` while the plugin has not registered (e.g. a launched plugin that was not launched). */
   version: string;
-  /** The plugin's pattern; undefined for access-control modules. */
+  /** The plugin's pattern; undefined for access-control modules and unregistered plugins. */
   pattern: SecretPattern | undefined;
   kind: 'secrets-provider' | 'access-control';
   disabled: boolean;
@@ -161,13 +162,17 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
       const out: PluginStatus[] = [];
       for (const p of res.plugins) {
         const pattern = p.metadata.case === 'secretsProvider' ? p.metadata.value.pattern : undefined;
-        // Entries with an invalid name, version or pattern are skipped (§10.2).
-        if (!isValidPluginName(p.name) || !isValidVersion(p.version)) continue;
-        if (pattern !== undefined && !isValidPattern(pattern)) continue;
+        // Entries with an invalid name, version or pattern are skipped (§10.2). An empty version
+        // and pattern is a plugin that has not registered (a launched plugin that crashed at once
+        // or was not launched): kept, so that its status message reaches the user.
+        const unregistered = p.version === '' && (pattern === undefined || pattern === '');
+        if (!isValidPluginName(p.name)) continue;
+        if (!unregistered && !isValidVersion(p.version)) continue;
+        if (!unregistered && pattern !== undefined && !isValidPattern(pattern)) continue;
         out.push({
           name: p.name,
           version: p.version,
-          pattern: pattern as SecretPattern | undefined,
+          pattern: unregistered ? undefined : (pattern as SecretPattern | undefined),
           kind: p.metadata.case === 'accessControlModule' ? 'access-control' : 'secrets-provider',
           disabled: p.disabled,
           external: p.external,

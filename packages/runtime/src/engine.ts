@@ -18,6 +18,7 @@ import { ExternalPlugin } from './external.js';
 import { LaunchedPlugin } from './launched.js';
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { peerReader, toRequester } from './peer.js';
+import { PinCheck } from './pins.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
 import { type PluginFailure, resolveSecrets } from './resolver.js';
@@ -153,6 +154,9 @@ class EngineImpl extends EventEmitter implements Engine {
     if (!this.#opts.launchPlugins || dir === undefined) return [];
     const found = await discoverPlugins(dir, this.#logger);
     const env = pluginEnvironment(process.env, this.#opts.envAllowlist, this.#opts.pluginEnv);
+    // Pinning (pins.ts): every launch, restarts included, first checks the executable's SHA-256.
+    const pins = await PinCheck.forPluginsDir(dir);
+    if (pins.on) this.#logger.info('plugin pinning is on', { pinFile: pins.pinFile });
     const plugins: LaunchedPlugin[] = [];
     for (const { name, path } of found) {
       if (this.#entries.has(name)) {
@@ -173,6 +177,7 @@ class EngineImpl extends EventEmitter implements Engine {
         claim: (r) => this.#claim(r, plugin),
         onChange: () => this.emit('change', plugin.info()),
         canStart: () => this.#state === 'running' || this.#state === 'starting',
+        verify: () => pins.check(name, path),
       });
       plugins.push(plugin);
     }

@@ -47,6 +47,24 @@ export class PluginNotFoundError extends RuntimeError {
   }
 }
 
+/**
+ * Plugin pinning failed: the pin file is invalid or unreadable, a plugin executable cannot be
+ * hashed, or the pin file cannot be written. `pinFile` is the pin file concerned, `entry` the
+ * offending key of it (`version`, `pins`, or `pins["NAME"]`) when there is one.
+ */
+export class PinError extends RuntimeError {
+  static {
+    PinError.prototype.name = 'PinError';
+  }
+  readonly pinFile: string | undefined;
+  readonly entry: string | undefined;
+  constructor(message: string, options: { pinFile?: string; entry?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.pinFile = options.pinFile;
+    this.entry = options.entry;
+  }
+}
+
 /** `instanceof` across package copies: the brand, then the root class, the literal name or the prototype chain. */
 function branded(value: unknown, cls: { prototype: Error }, root: { prototype: Error }): boolean {
   if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)

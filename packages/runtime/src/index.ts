@@ -23,9 +23,11 @@ export type { PluginInfo, PluginKind } from './entry.js';
 export {
   EngineAlreadyRunningError,
   EngineConfigError,
+  PinError,
   PluginNotFoundError,
   RuntimeError,
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';
 export { ENGINE_NAME, ENGINE_VERSION, type EngineOptions } from './options.js';
+export { type PinnedPlugin, type PinResult, pinFilePath, pinPlugins } from './pins.js';
 export type { PluginRole } from './registration.js';

@@ -52,6 +52,12 @@ export interface LaunchedPluginInit {
   onChange(): void;
   /** Whether the engine is up, so that enable() may start the plugin again. */
   canStart(): boolean;
+  /**
+   * Run before every launch, restarts included: undefined to launch, else why the plugin must not
+   * be launched (pinning, pins.ts). The plugin is then `stopped` ("not launched: …") and not
+   * restarted until it is enabled again.
+   */
+  verify?(): Promise<string | undefined>;
 }
 
 interface Attempt {
@@ -72,6 +78,8 @@ export class LaunchedPlugin implements PluginEntry {
   #provider: Provider | undefined;
   #accessModule: AccessModule | undefined;
   #disabled = false;
+  /** The last attempt was refused by verify(): enable() tries again. */
+  #refused = false;
   readonly #init: LaunchedPluginInit;
   readonly #logger: Logger;
   #attempt: Attempt | undefined;
@@ -115,9 +123,13 @@ export class LaunchedPlugin implements PluginEntry {
     };
   }
 
-  /** Enabling a plugin that gave up (RETRIES_EXCEEDED) starts it again with a fresh count. */
+  /**
+   * Enabling a plugin that gave up (RETRIES_EXCEEDED) or was not launched (verify refused it)
+   * starts it again with a fresh count.
+   */
   async enable(): Promise<boolean> {
-    if (!this.#disabled && this.status !== 'retries-exceeded') return false;
+    if (!this.#disabled && this.status !== 'retries-exceeded' && !(this.#refused && this.#loop === undefined))
+      return false;
     this.#disabled = false;
     this.#init.logger.info('plugin enabled', { plugin: this.name });
     if (this.#init.canStart()) await this.restartLoop();
@@ -175,7 +187,7 @@ export class LaunchedPlugin implements PluginEntry {
     while (!this.#stopping) {
       const outcome = await this.#runOnce();
       this.#firstTry.resolve();
-      if (this.#stopping) break;
+      if (this.#stopping || outcome.refused) break;
       if (outcome.upMs >= policy.healthyAfterMs) failures = 0;
       failures++;
       if (policy.maxRetries > 0 && failures > policy.maxRetries) {
@@ -203,9 +215,21 @@ export class LaunchedPlugin implements PluginEntry {
     }
   }
 
-  /** One launch: returns when the process is gone, with why. */
-  async #runOnce(): Promise<{ message: string; upMs: number }> {
+  /** One launch: returns when the process is gone (or was never started), with why. */
+  async #runOnce(): Promise<{ message: string; upMs: number; refused?: true }> {
     const init = this.#init;
+    this.#refused = false;
+    const refusal = await init.verify?.();
+    if (this.#stopping) return { message: 'stopped', upMs: 0 };
+    if (refusal !== undefined) {
+      const message = `not launched: ${refusal}`;
+      this.#refused = true;
+      this.#logger.error('plugin not launched', { error: refusal });
+      this.#set('stopped', message);
+      return { message, upMs: 0, refused: true };
+    }
+    // Nothing is awaited from here to the spawn: the check and the exec are as close as they get
+    // (docs/security.md, "Pinning").
     let attempt: Attempt;
     try {
       attempt = this.#launch();

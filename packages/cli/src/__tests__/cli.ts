@@ -153,6 +153,8 @@ export async function serve(
     /** An existing plugins folder and pid folder (of an earlier serve) instead. */
     reuse?: { pluginsDir: string; pidDir: string };
     pluginEnv?: Record<string, string>;
+    /** Runs once the new plugins folder is filled, before the engine starts (e.g. to pin it). */
+    prepare?: (pluginsDir: string) => unknown;
   } = {},
 ): Promise<ServedEngine> {
   const dir = tempDir();
@@ -164,6 +166,7 @@ export async function serve(
     mkdirSync(pidDir);
     pidDirs.push(pidDir);
     for (const name of options.plugins ?? ['fixture']) symlinkSync(FIXTURE, join(pluginsDir, name));
+    await options.prepare?.(pluginsDir);
   }
   const pluginEnv = Object.entries({ FIXTURE_PID_DIR: pidDir, ...options.pluginEnv }).flatMap(([k, v]) => [
     '--plugin-env',

@@ -1,11 +1,15 @@
 // secrets-engine plugins [ls|enable NAME|disable NAME] [--socket P] [--json]
+// secrets-engine plugins pin --plugins-dir DIR [--json]
+import { resolve } from 'node:path';
 import type { PluginStatus, SecretsClient } from '@secrets-engine/client';
+import { type Logger, type PinResult, pinPlugins } from '@secrets-engine/runtime';
 import { parseCommand, positionals, socketOption } from '../args.js';
 import { fromClientError, openClient, socketFlag } from '../engine-client.js';
-import { CliError, ExitCode, UsageError } from '../errors.js';
+import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
-import { formatTable } from '../text.js';
+import { PROGRAM } from '../meta.js';
+import { formatTable, safeText } from '../text.js';
 
 /**
  * The wire has two flags (protocol.md §7.6, plugins.v1 Plugin): `external` (not in the engine's
@@ -25,7 +29,8 @@ export function pluginStatus(p: Pick<PluginStatus, 'disabled' | 'runStatus'>): s
 function toJson(p: PluginStatus) {
   return {
     name: p.name,
-    version: p.version,
+    // '' until the plugin registered (a launched plugin that crashed at once or was not launched).
+    version: p.version === '' ? null : p.version,
     pattern: p.pattern ?? null,
     kind: pluginKind(p),
     status: pluginStatus(p),
@@ -39,17 +44,38 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals: rest } = parseCommand('plugins', args, {
     ...socketOption,
     json: { type: 'boolean' },
+    'plugins-dir': { type: 'string', short: 'd' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.plugins!);
     return ExitCode.ok;
   }
   const [sub = 'ls', ...operands] = rest;
-  if (sub !== 'ls' && sub !== 'list' && sub !== 'enable' && sub !== 'disable') {
+  if (sub !== 'ls' && sub !== 'list' && sub !== 'enable' && sub !== 'disable' && sub !== 'pin') {
     throw new UsageError(
-      `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable or disable)`,
+      `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable, disable or pin)`,
       'plugins',
     );
+  }
+  if (sub === 'pin') {
+    positionals('plugins pin', operands, []);
+    if (values.socket !== undefined) {
+      throw new UsageError(
+        'plugins pin does not use --socket: it hashes the files of --plugins-dir, no engine involved',
+        'plugins',
+      );
+    }
+    const dir = values['plugins-dir'];
+    if (dir === undefined) {
+      throw new UsageError(
+        'plugins pin needs --plugins-dir DIR (the folder serve launches plugins from)',
+        'plugins',
+      );
+    }
+    return pin(resolve(dir), values.json === true, io);
+  }
+  if (values['plugins-dir'] !== undefined) {
+    throw new UsageError(`--plugins-dir is for plugins pin only, not plugins ${sub}`, 'plugins');
   }
   const client = openClient(socketFlag(values.socket));
   try {
@@ -61,7 +87,7 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
       } else {
         const rows = plugins.map((p) => [
           p.name,
-          p.version,
+          p.version === '' ? '-' : p.version,
           p.pattern ?? '-',
           pluginKind(p),
           pluginStatus(p),
@@ -91,4 +117,58 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
 
 async function find(client: SecretsClient, name: string): Promise<PluginStatus | undefined> {
   return (await client.listPlugins()).find((p) => p.name === name);
+}
+
+/** `plugins pin`: hash every plugin executable of `dir`, write the pin file, say what changed. */
+async function pin(dir: string, json: boolean, io: Io): Promise<number> {
+  let result: PinResult;
+  try {
+    result = await pinPlugins(dir, { logger: warningLogger(io) });
+  } catch (err) {
+    throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
+  }
+  if (result.replacedInvalid !== undefined) {
+    io.err(`${PROGRAM}: warning: replaced an unusable pin file: ${safeText(result.replacedInvalid)}\n`);
+  }
+  if (json) {
+    io.out(`${JSON.stringify({ ...result, replacedInvalid: result.replacedInvalid ?? null }, null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  const count = result.pins.length;
+  if (count === 0) {
+    io.out(
+      `pinned no plugins in ${result.pinFile}: while it exists, the engine launches no plugin from ${dir}\n`,
+    );
+  } else {
+    io.out(`pinned ${count} plugin${count === 1 ? '' : 's'} in ${result.pinFile}\n`);
+    const rows = result.pins.map((p) => [
+      p.name,
+      p.sha256,
+      p.change,
+      p.realPath === p.path ? p.path : `${p.path} -> ${p.realPath}`,
+    ]);
+    io.out(`${formatTable(['NAME', 'SHA-256', 'CHANGE', 'FILE'], rows)}\n`);
+  }
+  for (const name of result.dropped)
+    io.out(`dropped the pin of ${JSON.stringify(name)} (no longer in ${dir})\n`);
+  io.out(
+    `a running engine checks these pins at each plugin's next launch; 'secrets-engine plugins enable NAME' launches a plugin it refused\n`,
+  );
+  return ExitCode.ok;
+}
+
+/**
+ * Discovery warnings as one line each, e.g. `secrets-engine: warning: skipping plugin with an
+ * invalid name: file="bad\tname": parsing name: …` (attributes as JSON strings, the error as is).
+ */
+function warningLogger(io: Io): Logger {
+  const warn = (message: string, attributes?: Record<string, unknown>) => {
+    const parts = [message];
+    for (const [key, value] of Object.entries(attributes ?? {})) {
+      parts.push(key === 'error' ? String(value) : `${key}=${JSON.stringify(String(value))}`);
+    }
+    io.err(`${PROGRAM}: warning: ${safeText(parts.join(': '))}\n`);
+  };
+  const logger: Logger = { debug: () => {}, info: () => {}, warn, error: warn, child: () => logger };
+  return logger;
 }
