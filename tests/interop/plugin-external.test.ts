@@ -61,8 +61,12 @@ describe.each(pluginPeers())('$id, started by hand', (peer) => {
       ['go/db/password', 'go-by-hand', 'go/*/*'],
       ['go/bin/blob', 'go-by-hand', 'go/*/*'],
     ]);
+    // A plugin that fails is a failure, never "not found" (issue 11; compatibility.md difference 9).
     const err = await resolver.getSecrets({ pattern: 'go/boom' }).catch((e: unknown) => ConnectError.from(e));
-    expect((err as ConnectError).code).toBe(Code.NotFound);
+    expect((err as ConnectError).code).toBe(Code.Unavailable);
+    expect((err as ConnectError).rawMessage).toMatch(
+      /^no secret found for "go\/boom", but 1 plugin could not answer: plugin "go-by-hand" failed \(internal: /,
+    );
 
     await engine.close();
     expect(await plugin.exited).toEqual({ code: 0, signal: null });

@@ -97,13 +97,19 @@ describe.each(pluginPeers())('$id, launched from the plugins folder', (peer) => 
     expect(blob!.createdAt).toMatchObject({ seconds: GO_ZERO_SECONDS, nanos: 0 });
     expect(blob!.expiresAt).toMatchObject({ seconds: GO_ZERO_SECONDS, nanos: 0 });
     expect(blob!.resolvedAt!.seconds).toBeGreaterThan(0n);
-    // §6.4 step 7: not found; a plain plugin error is skipped (only this plugin's part fails).
-    for (const pattern of ['go/missing', 'go/boom', 'other/**']) {
+    // §6.4 step 7: not found when every plugin asked answered without a match.
+    for (const pattern of ['go/missing', 'other/**']) {
       const err = await resolver.getSecrets({ pattern }).catch((e: unknown) => ConnectError.from(e));
       expect(err).toBeInstanceOf(ConnectError);
       expect((err as ConnectError).code, pattern).toBe(Code.NotFound);
       expect((err as ConnectError).rawMessage).toBe('secret not found');
     }
+    // A plugin error with nothing found is a failure naming the plugin, never "not found" (issue 11).
+    const boom = await resolver
+      .getSecrets({ pattern: 'go/boom' })
+      .catch((e: unknown) => ConnectError.from(e));
+    expect((boom as ConnectError).code).toBe(Code.Unavailable);
+    expect((boom as ConnectError).rawMessage).toMatch(/plugin "go-alpha" failed/);
     expect(t.logs.some((l) => l.includes('plugin failed') && l.includes('boom'))).toBe(true);
     if (peer.tier === 'go-stack') {
       // The engine accepts gzip, so connect-go compressed every response it decoded above (§2.3).
