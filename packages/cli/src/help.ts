@@ -70,12 +70,14 @@ ${SOCKET_FLAG}
       --plugin-env K=V     an extra environment variable for launched plugins (repeatable)
       --access FILE        who may call the socket: JSON {"rules": [{"uid", "executable",
                            "pattern"}]}, each rule opening what it names (default: this uid only)
+      --audit-log FILE     one JSON line per call on the socket (who, what, decision, plugins,
+                           IDs; never a value) appended to FILE (0600, rotated at 10 MiB, 5 kept)
   -h, --help               this help
 
 Exit codes:
   0     stopped by SIGINT or SIGTERM
   1     the engine could not start (another engine listens on the socket, bad plugins folder,
-        unreadable access rules, ...)
+        unreadable access rules, an audit log that cannot be used, ...)
   64    usage: unknown flag or malformed value
   130   a second signal arrived during shutdown
 

@@ -163,3 +163,40 @@ describe('serve --access FILE (issue 11 item 4)', () => {
     expectNoStack(r.stderr);
   });
 });
+
+describe('serve --audit-log FILE (issue 11 item 5)', () => {
+  it('appends one record per call to a 0600 file; never a value', async () => {
+    const { readFileSync, statSync } = await import('node:fs');
+    const dir = tempDir();
+    const log = join(dir, 'audit.log');
+    const engine = await serve({ args: ['--audit-log', log] });
+    const got = await runCli(['get', 'fixture/api-key', '--reveal', '--socket', engine.socket]);
+    expect(got.code).toBe(0);
+    expect((await engine.stop('SIGTERM')).code).toBe(0);
+    expect(statSync(log).mode & 0o777).toBe(0o600);
+    const records = readFileSync(log, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(records.find((r) => r.pattern === 'fixture/api-key')).toMatchObject({
+      method: 'resolver.v1.ResolverService/GetSecrets',
+      decision: 'allow',
+      code: 'ok',
+      caller: { uid: process.getuid!() },
+    });
+    expect(got.stdout).toContain('api-key-value'); // the caller got the value; the log did not
+    expect(readFileSync(log, 'utf8')).not.toContain('api-key-value');
+  });
+
+  it('an audit log that cannot be used stops serve before it listens (exit 1, says why)', async () => {
+    const { chmodSync } = await import('node:fs');
+    const dir = tempDir();
+    const log = join(dir, 'audit.log');
+    writeFileSync(log, '');
+    chmodSync(log, 0o644);
+    const r = await runCli(['serve', '--socket', join(dir, 'e.sock'), '--audit-log', log]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`secrets-engine: audit log ${log} has mode 0644; it must be 0600 (chmod 600 it)\n`);
+    expect(existsSync(join(dir, 'e.sock'))).toBe(false);
+  });
+});

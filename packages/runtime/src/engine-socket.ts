@@ -18,12 +18,19 @@ import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { isValidPattern, toGoTimestamp } from '@secrets-engine/secrets';
 import { toNetPath } from '@secrets-engine/secrets/internal';
 import { type AccessControl, type AccessRequest, accessDenied, type Caller, processUid } from './access.js';
+import type { AuditRecord, AuditSink } from './audit.js';
 import type { Engine } from './engine.js';
 import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { metadataToProto, runStatusToProto } from './launched.js';
 import type { PeerReader } from './peer.js';
 import type { ProtoEnvelope } from './provider.js';
-import { encodeFailures, FAILURES_HEADER, type PluginFailure } from './resolver.js';
+import {
+  codeName,
+  encodeFailures,
+  FAILURES_HEADER,
+  type PluginFailure,
+  type ResolutionReport,
+} from './resolver.js';
 import { prepareSocketPath, removeSocket, restrictSocket, socketInode } from './socket.js';
 
 export interface EngineSocketInit {
@@ -39,7 +46,10 @@ export interface EngineSocketInit {
     pattern: string,
     signal: AbortSignal,
     onPartial: (failures: readonly PluginFailure[]) => void,
+    onReport?: (report: ResolutionReport) => void,
   ): Promise<ProtoEnvelope[]>;
+  /** One record per call (issue 11 item 5); none by default. */
+  audit?: AuditSink | undefined;
   /** Whether /hijack exists at all (external plugins on). */
   hijack: boolean;
   /** Whether an upgrade is accepted now (not while closing). */
@@ -57,6 +67,12 @@ export interface EngineSocketInit {
 export const CALLER = createContextKey<Caller | Error>(new Error('no connection'), {
   description: 'secrets-engine caller',
 });
+
+/** Filled by a call's handler for its audit record: who was asked and how they did. */
+const REPORT = createContextKey<{ report?: ResolutionReport }>(
+  {},
+  { description: 'secrets-engine resolution report' },
+);
 
 export interface EngineSocket {
   /** Stops accepting connections and closes idle ones; requests in progress go on. */
@@ -81,8 +97,8 @@ export async function listenEngineSocket(init: EngineSocketInit): Promise<Engine
   };
   const handler = createConnectHandler({
     routes: (router) => publicRoutes(router, init),
-    interceptors: [checkAccess(init)],
-    contextValues: (req) => createContextValues().set(CALLER, callerOf(req.socket)),
+    interceptors: [audited(init), checkAccess(init)],
+    contextValues: (req) => createContextValues().set(CALLER, callerOf(req.socket)).set(REPORT, {}),
     fallback: (req, res) => publicFallback(req as IncomingMessage, res as ServerResponse, init.hijack),
   });
   const server = createServer(handler);
@@ -174,6 +190,84 @@ function accessRequest(method: string, message: unknown): AccessRequest | undefi
   }
 }
 
+/**
+ * One audit record per call, success or failure (never a value: only IDs, codes and the engine's
+ * own messages, serialised from a fixed list of fields by the sink).
+ */
+function audited(init: EngineSocketInit): Interceptor {
+  return (next) => async (req) => {
+    const sink = init.audit;
+    if (sink === undefined) return next(req);
+    const started = performance.now();
+    const time = new Date().toISOString();
+    const caller = req.contextValues.get(CALLER);
+    const message = req.message as { pattern?: unknown; patterns?: unknown };
+    const record: AuditRecord = {
+      time,
+      caller:
+        caller instanceof Error
+          ? { unknown: caller.message }
+          : {
+              ...(caller.pid === undefined ? {} : { pid: caller.pid }),
+              uid: caller.uid,
+              ...(caller.gid === undefined ? {} : { gid: caller.gid }),
+              name: caller.name,
+              executable: caller.executable,
+            },
+      method: `${req.service.typeName}/${req.method.name}`,
+      ...(typeof message.pattern === 'string' ? { pattern: message.pattern } : {}),
+      ...(Array.isArray(message.patterns) ? { patterns: message.patterns.map(String) } : {}),
+      decision: 'allow',
+      code: 'ok',
+      durationMs: 0,
+    };
+    const finish = () => {
+      const report = req.contextValues.get(REPORT).report;
+      if (report !== undefined) {
+        record.plugins = {
+          asked: report.asked,
+          answered: report.answered,
+          failed: report.failed.map((f) => ({
+            plugin: f.plugin,
+            code: codeName(f.code),
+            message: f.message,
+          })),
+        };
+      }
+      record.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+      try {
+        sink.write(record);
+      } catch (err) {
+        init.logger.error('audit sink failed', { error: (err as Error).message });
+      }
+    };
+    try {
+      const res = await next(req);
+      const envelopes = (res.message as { envelopes?: { id: string }[] }).envelopes;
+      if (Array.isArray(envelopes)) {
+        record.ids = envelopes.map((e) => e.id);
+        record.count = envelopes.length;
+      }
+      const decision = (res.message as { decision?: unknown }).decision;
+      if (req.method.name === 'Authorize' && decision !== resolverv1.Decision.ALLOW) {
+        record.decision = 'deny';
+      }
+      finish();
+      return res;
+    } catch (err) {
+      const ce = ConnectError.from(err);
+      record.code = codeName(ce.code);
+      record.error = ce.rawMessage;
+      if (ce.code === Code.PermissionDenied) {
+        record.decision = 'deny';
+        record.reason = ce.rawMessage.replace(/^access denied: /, '');
+      }
+      finish();
+      throw err;
+    }
+  };
+}
+
 /** Every call on the engine socket is decided before its handler runs (fail closed). */
 function checkAccess(init: EngineSocketInit): Interceptor {
   return (next) => async (req) => {
@@ -205,8 +299,14 @@ function publicRoutes(router: Router, init: EngineSocketInit): void {
   const { engine } = init;
   router.service(resolverv1.ResolverService, {
     getSecrets: async (req, ctx) => {
-      const envelopes = await init.resolve(req.pattern, ctx.signal, (failures) =>
-        ctx.responseHeader.set(FAILURES_HEADER, encodeFailures(failures)),
+      const holder = ctx.values.get(REPORT);
+      const envelopes = await init.resolve(
+        req.pattern,
+        ctx.signal,
+        (failures) => ctx.responseHeader.set(FAILURES_HEADER, encodeFailures(failures)),
+        (report) => {
+          holder.report = report;
+        },
       );
       return create(resolverv1.GetSecretsResponseSchema, { envelopes });
     },

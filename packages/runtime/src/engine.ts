@@ -21,7 +21,7 @@ import { peerReader, toRequester } from './peer.js';
 import { PinCheck } from './pins.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
-import { type PluginFailure, resolveSecrets } from './resolver.js';
+import { type PluginFailure, type ResolutionReport, resolveSecrets } from './resolver.js';
 
 export interface EngineEvents {
   /** A plugin changed status, registered, or left. */
@@ -100,7 +100,8 @@ class EngineImpl extends EventEmitter implements Engine {
         engine: this,
         socketPath: this.socketPath,
         version: this.#opts.version,
-        resolve: (pattern, signal, onPartial) => this.#resolve(pattern, signal, onPartial),
+        resolve: (pattern, signal, onPartial, onReport) =>
+          this.#resolve(pattern, signal, onPartial, onReport),
         hijack: this.#opts.externalPlugins,
         acceptsPlugins: () => this.#state !== 'closing' && this.#state !== 'closed',
         onPlugin: (socket) => this.#acceptExternal(socket),
@@ -109,6 +110,7 @@ class EngineImpl extends EventEmitter implements Engine {
           modules: () => this.accessModules().map(asAccessCheck),
         }),
         peer: loadPeerReader(),
+        audit: this.#opts.audit,
         logger: this.#logger,
       });
       const launched = await this.#discover();
@@ -144,6 +146,12 @@ class EngineImpl extends EventEmitter implements Engine {
     // Parallel stop, every step bounded.
     await Promise.allSettled(stops);
     await this.#socket?.close();
+    // After the socket: the last calls' records are written before the sink closes.
+    await this.#opts.audit
+      ?.close()
+      .catch((err: unknown) =>
+        this.#logger.error('cannot close the audit log', { error: (err as Error).message }),
+      );
     this.#state = 'closed';
   }
 
@@ -251,6 +259,7 @@ class EngineImpl extends EventEmitter implements Engine {
     pattern: string,
     callerSignal?: AbortSignal,
     onPartial?: (failures: readonly PluginFailure[]) => void,
+    onReport?: (report: ResolutionReport) => void,
   ): Promise<ProtoEnvelope[]> {
     const providers: Provider[] = [];
     for (const entry of this.#entries.values()) {
@@ -265,6 +274,7 @@ class EngineImpl extends EventEmitter implements Engine {
       logger: this.#logger,
       signal,
       ...(onPartial === undefined ? {} : { onPartial }),
+      ...(onReport === undefined ? {} : { onReport }),
     });
   }
 

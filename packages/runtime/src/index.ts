@@ -17,6 +17,14 @@ export {
   sameUserPolicy,
 } from './access.js';
 export { type AccessModule, AccessModuleError } from './access-module.js';
+export {
+  AuditLogError,
+  type AuditRecord,
+  type AuditSink,
+  createFileAuditSink,
+  type FileAuditSink,
+  type FileAuditSinkOptions,
+} from './audit.js';
 export type { BuiltinPlugin } from './builtin.js';
 export { createEngine, type Engine, type EngineEvents } from './engine.js';
 export type { PluginInfo, PluginKind } from './entry.js';

@@ -4,6 +4,7 @@
 import type { Logger } from '@secrets-engine/ipc';
 import { defaultSocketPath, parseVersion } from '@secrets-engine/secrets';
 import { type AccessPolicy, sameUserPolicy } from './access.js';
+import type { AuditSink } from './audit.js';
 import type { BuiltinPlugin } from './builtin.js';
 import { EngineConfigError } from './errors.js';
 import type { RestartPolicy } from './launched.js';
@@ -42,6 +43,12 @@ export interface EngineOptions {
    * answer later than `timeoutMs` (default 2 s) is a denial (`permission_denied`).
    */
   access?: { policy?: AccessPolicy; timeoutMs?: number };
+  /**
+   * Where one record per engine-socket call goes (time, caller, method, pattern, decision, plugins
+   * asked/answered/failed, IDs, duration; never a value). `createFileAuditSink` writes JSON lines.
+   * The engine closes it on close(). None by default.
+   */
+  audit?: AuditSink;
   /** Engine name and version reported to plugins and clients. */
   name?: string;
   version?: string;
@@ -66,6 +73,7 @@ export interface ResolvedOptions {
   envAllowlist: readonly string[];
   pluginEnv: Record<string, string>;
   access: { policy: AccessPolicy; timeoutMs: number };
+  audit: AuditSink | undefined;
   name: string;
   version: string;
 }
@@ -106,7 +114,21 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     envAllowlist: options.envAllowlist ?? DEFAULT_ENV_ALLOWLIST,
     pluginEnv: options.pluginEnv ?? {},
     access: resolveAccess(options.access),
+    audit: resolveAudit(options.audit),
   };
+}
+
+function resolveAudit(audit: EngineOptions['audit']): AuditSink | undefined {
+  if (audit === undefined) return undefined;
+  if (
+    typeof audit !== 'object' ||
+    audit === null ||
+    typeof audit.write !== 'function' ||
+    typeof audit.close !== 'function'
+  ) {
+    throw new EngineConfigError('createEngine: audit must be an AuditSink ({ write(record), close() })');
+  }
+  return audit;
 }
 
 function resolveAccess(access: EngineOptions['access']): ResolvedOptions['access'] {

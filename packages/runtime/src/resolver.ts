@@ -28,6 +28,15 @@ export interface ResolveOptions {
   logger: Logger;
   /** Told which plugins failed when the answer is partial (some envelopes, some failures). */
   onPartial?: (failures: readonly PluginFailure[]) => void;
+  /** Told who was asked and how each did (for the audit record), before the answer or the error. */
+  onReport?: (report: ResolutionReport) => void;
+}
+
+/** Which plugins a request reached: asked (patterns overlap), answered (found or not), failed. */
+export interface ResolutionReport {
+  asked: string[];
+  answered: string[];
+  failed: PluginFailure[];
 }
 
 /** A plugin that was asked and did not answer. */
@@ -72,6 +81,17 @@ export async function resolveSecrets(
     return callOne(provider, narrowed, signal, options);
   });
   const results = await Promise.all(calls);
+  if (options.onReport !== undefined) {
+    const report: ResolutionReport = { asked: [], answered: [], failed: [] };
+    results.forEach((outcome, i) => {
+      if (outcome === undefined) return;
+      const name = ordered[i]!.name;
+      report.asked.push(name);
+      if (outcome.kind === 'failed') report.failed.push(outcome.failure);
+      else report.answered.push(name);
+    });
+    options.onReport(report);
+  }
   const out: ProtoEnvelope[] = [];
   const failures: PluginFailure[] = [];
   const resolvedAt = timestampNow();

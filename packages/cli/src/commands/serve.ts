@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   createEngine,
+  createFileAuditSink,
   type Engine,
   EngineAlreadyRunningError,
   type EngineOptions,
@@ -30,6 +31,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     'log-level': { type: 'string' },
     'plugin-env': { type: 'string', multiple: true },
     access: { type: 'string' },
+    'audit-log': { type: 'string' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.serve!);
@@ -74,6 +76,14 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   const access = values.access;
   if (access !== undefined) options.access = { policy: rulesPolicy(readAccessRules(resolve(access))) };
+  const auditLog = values['audit-log'];
+  if (auditLog !== undefined) {
+    try {
+      options.audit = createFileAuditSink({ path: resolve(auditLog), logger: options.logger! });
+    } catch (err) {
+      throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
+    }
+  }
   if (values['no-launch']) options.launchPlugins = false;
   if (values['no-external']) options.externalPlugins = false;
 
@@ -81,6 +91,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   try {
     engine = createEngine(options);
   } catch (err) {
+    await options.audit?.close();
     throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
   }
   return run(engine, io, options.logger!);
