@@ -147,7 +147,8 @@ function keepAliveSessionTransport(session: MuxSession): ClientHandle {
 }
 
 /** Stock connect-node on a unix socket, keep-alive agent; same options as createSessionTransport. */
-function unixKeepAliveTransport(socketPath: string): ClientHandle {
+/** Stock connect-node on a unix socket with a keep-alive agent (also the engine cases' client). */
+export function unixKeepAliveTransport(socketPath: string): ClientHandle {
   // Idle sockets close after 4 s, before the server's 5 s keepAliveTimeout (as in SessionAgent).
   const agent = new Agent({ keepAlive: true, timeout: 4_000 });
   const transport = createConnectTransport({

@@ -7,15 +7,21 @@
 // Every mode exits as soon as the parent closes the channel.
 import { createServer } from 'node:http';
 import { createMuxSession, openLaunchChannel } from '@secrets-engine/ipc';
+import { createAccessControlModule } from '@secrets-engine/plugin-sdk';
+import { createEngine } from '@secrets-engine/runtime';
 import { benchRoutes, type ServerName, servers } from './cases.js';
 import {
+  type AccessVariant,
   type ChildMode,
+  ENV_ACCESS,
   ENV_BULK_BYTES,
   ENV_MODE,
   ENV_SERVER,
   ENV_UNIX_PATH,
   echo,
   READY,
+  SECRET_PATTERN,
+  SECRET_VALUE,
   STREAM_ECHO,
   STREAM_SINK,
   sink,
@@ -81,6 +87,44 @@ switch (mode) {
       sinkStream.write(Buffer.of(STREAM_SINK));
       sink(sinkStream, bulkBytes);
     });
+    break;
+  }
+  case 'engine': {
+    // A real engine on a unix socket with one builtin provider; READY once it (and its module) is up.
+    const unixPath = process.env[ENV_UNIX_PATH];
+    const access = process.env[ENV_ACCESS] as AccessVariant | undefined;
+    if (unixPath === undefined) fail(`${ENV_UNIX_PATH} is not set`);
+    if (access !== 'open' && access !== 'default' && access !== 'module')
+      fail(`unknown ${ENV_ACCESS} ${access}`);
+    const engine = createEngine({
+      socketPath: unixPath,
+      launchPlugins: false,
+      plugins: [
+        {
+          name: 'bench',
+          version: 'v1.0.0',
+          pattern: 'bench/**',
+          getSecrets: () => [{ id: SECRET_PATTERN, value: SECRET_VALUE }],
+        },
+      ],
+      ...(access === 'open' ? { access: { policy: () => true } } : {}),
+    });
+    await engine.start();
+    const stop = () => void engine.close().finally(exitWhenClosed);
+    socket.on('error', () => {});
+    socket.on('close', stop);
+    if (access === 'module') {
+      const module = createAccessControlModule({
+        name: 'bench-acm',
+        version: 'v1.0.0',
+        socketPath: unixPath,
+        checkAccess: () => true,
+        env: {}, // not the child's launch variable: this module dials the engine's socket
+      });
+      void module.serve({ handleSignals: false });
+      while (engine.accessModules().length === 0) await new Promise((r) => setTimeout(r, 10));
+    }
+    socket.write(Buffer.of(READY));
     break;
   }
   default:

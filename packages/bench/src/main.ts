@@ -26,6 +26,7 @@ import {
   type ConnectCase,
   connectCases,
   type ServerName,
+  unixKeepAliveTransport,
 } from './cases.js';
 import { bulk, concurrent, pingPong, sequential } from './measure.js';
 import {
@@ -39,7 +40,9 @@ import {
   summarize,
 } from './report.js';
 import {
+  type AccessVariant,
   type ChildMode,
+  ENV_ACCESS,
   ENV_BULK_BYTES,
   ENV_MODE,
   ENV_SERVER,
@@ -373,6 +376,23 @@ async function startRawChild(
   return socket;
 }
 
+/** Starts an engine child with the `access` variant on a unix socket in `dir`; ready once it says so. */
+async function startEngineChild(
+  children: Children,
+  access: AccessVariant,
+  dir: string,
+): Promise<{ socketPath: string; pid: number | undefined }> {
+  const socketPath = join(dir, `engine-${access}.sock`);
+  const child = children.launch(`engine-${access}`, 'engine', {
+    [ENV_UNIX_PATH]: socketPath,
+    [ENV_ACCESS]: access,
+  });
+  const { socket } = child.launched;
+  socket.on('error', () => {});
+  await withTimeout(readSignal(socket, READY), CHILD_READY_TIMEOUT_MS, `engine child ${access}`);
+  return { socketPath, pid: child.launched.child.pid };
+}
+
 // --- cases ---
 
 interface BenchCase extends CaseInfo {
@@ -445,6 +465,19 @@ function connectCase(
   };
 }
 
+/** The engine cases (f): GetSecrets through a whole engine, by access-control variant. */
+const ENGINE_CASES: Record<AccessVariant, { name: string; label: string }> = {
+  open: {
+    name: 'engine-open',
+    label: 'GetSecrets through an engine (builtin provider), a policy that allows all',
+  },
+  default: { name: 'engine-default', label: 'same, the default policy (the engine uid only)' },
+  module: {
+    name: 'engine-acm',
+    label: 'same, default policy + one access-control module (CheckAccess per call)',
+  },
+};
+
 const TARGETS: RatioTarget[] = [
   {
     name: 'Connect/yamux p50 ÷ raw round trip p50',
@@ -479,6 +512,22 @@ const TARGETS: RatioTarget[] = [
     name: 'yamux round trip p50 ÷ raw p50',
     numerator: { case: 'yamux-rtt', metric: 'p50' },
     denominator: { case: 'raw-rtt', metric: 'p50' },
+  },
+  // The access-control path (issue 11): what the default policy and a module add to a call.
+  {
+    name: 'engine p50: default policy ÷ allow-all',
+    numerator: { case: 'engine-default', metric: 'p50' },
+    denominator: { case: 'engine-open', metric: 'p50' },
+  },
+  {
+    name: 'engine p50: + access-control module ÷ default',
+    numerator: { case: 'engine-acm', metric: 'p50' },
+    denominator: { case: 'engine-default', metric: 'p50' },
+  },
+  {
+    name: 'engine c64: + access-control module ÷ default',
+    numerator: { case: 'engine-acm', metric: 'callsPerSec' },
+    denominator: { case: 'engine-default', metric: 'callsPerSec' },
   },
 ];
 
@@ -518,6 +567,13 @@ async function main(): Promise<number> {
       children.failed, // a child that dies while starting fails the run at once
     ]);
     for (const [i, m] of muxes.entries()) muxChildren.set(serverNames[i]!, m as MuxChild);
+    const variants: AccessVariant[] = ['open', 'default', 'module'];
+    const engines = await Promise.race([
+      Promise.all(
+        variants.map(async (access) => ({ access, ...(await startEngineChild(children, access, dir)) })),
+      ),
+      children.failed,
+    ]);
     const base = muxChildren.get('ipc')!;
 
     // Letters follow the README: a raw, b yamux, c Connect over yamux, d Connect over unix, e bulk.
@@ -529,6 +585,17 @@ async function main(): Promise<number> {
         const handle = c.client({ session: m.session, socketPath: m.socketPath });
         handles.push(handle);
         return connectCase(c.over === 'yamux' ? 'c' : 'd', c, handle, m.child.launched.child.pid);
+      }),
+      ...engines.map((e) => {
+        const c = ENGINE_CASES[e.access];
+        const handle = unixKeepAliveTransport(e.socketPath);
+        handles.push(handle);
+        return connectCase(
+          'f',
+          { name: c.name, label: c.label, over: 'unix', server: 'stock', client: () => handle },
+          handle,
+          e.pid,
+        );
       }),
       bulkCase('e', 'raw-bulk', `raw socketpair, ${params.bulkChunks} × 1 MiB into a sink`, rawSink),
       bulkCase('e', 'yamux-bulk', `one yamux stream, ${params.bulkChunks} × 1 MiB into a sink`, base.sink),

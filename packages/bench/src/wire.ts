@@ -14,7 +14,17 @@ export const ENV_BULK_BYTES = 'SE_BENCH_BULK_BYTES';
 /** mux children: the session options of the run (--max-frame, --batch-writes), as JSON. */
 export const ENV_SESSION = 'SE_BENCH_SESSION';
 
-export type ChildMode = 'raw-echo' | 'raw-sink' | 'mux';
+/** engine children: the access-control variant (see AccessVariant). */
+export const ENV_ACCESS = 'SE_BENCH_ACCESS';
+
+/**
+ * The engine's access control in the engine cases (f): `open` a policy that allows everything,
+ * `default` the default policy (the engine's uid only), `module` the default policy plus one
+ * access-control module (our SDK's, joined through /hijack) that allows everything.
+ */
+export type AccessVariant = 'open' | 'default' | 'module';
+
+export type ChildMode = 'raw-echo' | 'raw-sink' | 'mux' | 'engine';
 
 /**
  * The session switches an experiment may change on both ends of every session (decisions.md "P9",
