@@ -4,6 +4,7 @@
 // intact, including nanoseconds (Go plugin → our engine → Go client) and the Go zero time (§4.4).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { rulesPolicy } from '@secrets-engine/runtime';
 import { describe, expect, it } from 'vitest';
 import { PLUGIN_PEERS } from './support/go.js';
 import {
@@ -105,6 +106,24 @@ describe.each(clientPeers())('$id on our engine socket', (peer) => {
     const boom = await runClient(bin, t.socketPath, 'get', 'go/boom');
     expect(boom).toMatchObject({ ok: false, notFound: false });
     expect(boom.ok ? '' : boom.error).toMatch(/could not answer: plugin "go-alpha" failed/);
+  });
+
+  it('Authorize (resolver.v1.AuthorizerService) answers the access policy for a Go client', async (ctx) => {
+    if (peer.tier !== 'go-stack') ctx.skip('only the go-stack client has an authorize command');
+    const bin = goBinary(peer.binary);
+    const engine = t.engine({
+      access: { policy: rulesPolicy([{ uid: process.getuid!(), pattern: 'ts/**' }]) },
+    });
+    await engine.start();
+    const allowed = await runClient(bin, t.socketPath, 'authorize', 'ts/api/key', 'ts/*');
+    expect(allowed).toMatchObject({ ok: true, decision: 'DECISION_ALLOW' });
+    const denied = await runClient(bin, t.socketPath, 'authorize', 'ts/api/key', 'go/db/password');
+    expect(denied).toMatchObject({ ok: true, decision: 'DECISION_DENY' });
+    // And the policy holds for the secrets themselves: outside ts/** is permission_denied.
+    const get = await runClient(bin, t.socketPath, 'get', 'go/db/password');
+    expect(get).toMatchObject({ ok: false, code: 'permission_denied', notFound: false });
+    const none = await runClient(bin, t.socketPath, 'authorize');
+    expect(none.ok).toBe(false);
   });
 
   it('ListPlugins: name, version, pattern, external, configurable, run status', async () => {

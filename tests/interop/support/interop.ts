@@ -146,6 +146,8 @@ export type ClientOutput =
       version?: string;
       date?: string;
       commitHash?: string;
+      decision?: string;
+      expiresAt?: string;
     }
   | { ok: false; error: string; code: string; notFound: boolean; notAvailable: boolean };
 

@@ -5,7 +5,7 @@
 //
 // Same command-line contract as ../../client (see tests/interop/README.md):
 //
-//	gostack-client -socket PATH get PATTERN | list | list-old | version
+//	gostack-client -socket PATH get PATTERN | authorize PATTERN... | list | list-old | version
 //
 // prints one JSON object on stdout and exits 0, also for an error (reported as {"ok": false, ...}).
 package main
@@ -63,7 +63,7 @@ func main() {
 	flag.Parse()
 	args := flag.Args()
 	if *socket == "" || len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: gostack-client -socket PATH get PATTERN | list | list-old | version")
+		fmt.Fprintln(os.Stderr, "usage: gostack-client -socket PATH get PATTERN | authorize PATTERN... | list | list-old | version")
 		os.Exit(2)
 	}
 	httpClient := &http.Client{Transport: &http.Transport{
@@ -115,6 +115,20 @@ func dispatch(ctx context.Context, c *http.Client, args []string) (map[string]an
 			})
 		}
 		return map[string]any{"ok": true, "envelopes": envs}, nil
+	case "authorize":
+		if len(args) < 2 {
+			return nil, errors.New("authorize needs at least one pattern")
+		}
+		res, err := resolverv1connect.NewAuthorizerServiceClient(c, "http://unix").
+			Authorize(ctx, connect.NewRequest(&resolverv1.AuthorizeRequest{Patterns: args[1:]}))
+		if err != nil {
+			return nil, wrap(err)
+		}
+		return map[string]any{
+			"ok":        true,
+			"decision":  res.Msg.GetDecision().String(),
+			"expiresAt": res.Msg.GetExpiresAt().AsTime().Format(time.RFC3339Nano),
+		}, nil
 	case "list":
 		res, err := pluginsv1connect.NewPluginManagementServiceClient(c, "http://unix").
 			ListPlugins(ctx, connect.NewRequest(&pluginsv1.ListPluginsRequest{}))
