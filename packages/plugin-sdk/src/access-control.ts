@@ -8,10 +8,10 @@ import type { SecretPattern } from '@secrets-engine/secrets';
 import { expectBoolean, handleAuthorize, handleCheckAccess } from './access-handler.js';
 import { PluginConfigError } from './errors.js';
 import {
+  HostedPlugin,
+  type HostedProgram,
   type HostOptions,
   PluginHost,
-  type ServeOptions,
-  type ServeResult,
   validateHostOptions,
 } from './host.js';
 
@@ -67,30 +67,18 @@ export interface AccessControlModuleOptions extends HostOptions {
   authorize?: AuthorizeHandler;
 }
 
-export interface AccessControlModule {
-  readonly name: string;
-  readonly version: string;
-  /**
-   * Connects to the engine, registers as an access-control module, and serves until the engine
-   * shuts it down or goes away. Rejects if the connection or the registration fails (an engine
-   * without access-control modules refuses it).
-   */
-  serve(options?: ServeOptions): Promise<ServeResult>;
-  /** Shuts down gracefully (GoAway, drain, close). Idempotent. */
-  close(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
+/**
+ * An access-control module: `serve()` registers as one (an engine without access-control modules
+ * refuses it) and answers CheckAccess and Authorize.
+ */
+export type AccessControlModule = HostedProgram;
 
 /** Creates an access-control module. Validates the options at once (PluginConfigError). */
 export function createAccessControlModule(options: AccessControlModuleOptions): AccessControlModule {
   return new AccessControlModuleImpl(options);
 }
 
-class AccessControlModuleImpl implements AccessControlModule {
-  readonly name: string;
-  readonly version: string;
-  readonly #host: PluginHost;
-
+class AccessControlModuleImpl extends HostedPlugin implements AccessControlModule {
   constructor(options: AccessControlModuleOptions) {
     if (typeof options?.checkAccess !== 'function') {
       throw new PluginConfigError(
@@ -103,11 +91,9 @@ class AccessControlModuleImpl implements AccessControlModule {
       );
     }
     const identity = validateHostOptions(options, 'createAccessControlModule');
-    this.name = identity.name;
-    this.version = identity.version;
     const checkAccess = options.checkAccess;
     const authorize = options.authorize ?? allOf(checkAccess);
-    this.#host = new PluginHost(
+    const host = new PluginHost(
       identity,
       options,
       {
@@ -127,18 +113,7 @@ class AccessControlModuleImpl implements AccessControlModule {
       },
       options.logger ?? silentLogger,
     );
-  }
-
-  serve(options: ServeOptions = {}): Promise<ServeResult> {
-    return this.#host.serve(options);
-  }
-
-  close(): Promise<void> {
-    return this.#host.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    super(host);
   }
 }
 

@@ -108,6 +108,45 @@ export function validateHostOptions(
   return { name, version };
 }
 
+/** What every kind of plugin program offers (a secrets provider, an access-control module). */
+export interface HostedProgram {
+  readonly name: string;
+  readonly version: string;
+  /**
+   * Connects to the engine, registers, and serves until the engine shuts the plugin down or goes
+   * away. Rejects if the connection or the registration fails.
+   */
+  serve(options?: ServeOptions): Promise<ServeResult>;
+  /** Shuts down gracefully (GoAway, drain, close). Idempotent. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The objects createPlugin and createAccessControlModule return: a name, a version, a host. */
+export class HostedPlugin implements HostedProgram {
+  readonly name: string;
+  readonly version: string;
+  readonly #host: PluginHost;
+
+  constructor(host: PluginHost) {
+    this.name = host.name;
+    this.version = host.version;
+    this.#host = host;
+  }
+
+  serve(options: ServeOptions = {}): Promise<ServeResult> {
+    return this.#host.serve(options);
+  }
+
+  close(): Promise<void> {
+    return this.#host.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
 /** Serves one plugin connection; `serve()` may be called once. */
 export class PluginHost {
   readonly name: string;

@@ -54,6 +54,7 @@ export {
   createPlugin,
   type GetSecretsHandler,
   type GetSecretsOptions,
+  type HostedProgram,
   type Plugin,
   type PluginOptions,
   type ServeOptions,

@@ -7,14 +7,14 @@ import { type Envelope, type EnvelopeInit, parsePattern, type SecretPattern } fr
 import { PluginConfigError } from './errors.js';
 import { handleGetSecrets } from './handler.js';
 import {
+  HostedPlugin,
+  type HostedProgram,
   type HostOptions,
   PluginHost,
-  type ServeOptions,
-  type ServeResult,
   validateHostOptions,
 } from './host.js';
 
-export type { ServeOptions, ServeResult } from './host.js';
+export type { HostedProgram, ServeOptions, ServeResult } from './host.js';
 
 /** What `getSecrets` receives besides the pattern. */
 export interface GetSecretsOptions {
@@ -37,18 +37,9 @@ export interface PluginOptions extends HostOptions {
   getSecrets: GetSecretsHandler;
 }
 
-export interface Plugin {
-  readonly name: string;
-  readonly version: string;
+/** A secrets provider: `serve()` registers its pattern and answers GetSecrets. */
+export interface Plugin extends HostedProgram {
   readonly pattern: SecretPattern;
-  /**
-   * Connects to the engine, registers, and serves until the engine shuts the plugin down or goes
-   * away. Rejects if the connection or the registration fails.
-   */
-  serve(options?: ServeOptions): Promise<ServeResult>;
-  /** Shuts down gracefully (GoAway, drain, close). Idempotent. */
-  close(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** Creates a secrets-provider plugin. Validates the options at once (PluginConfigError). */
@@ -56,11 +47,8 @@ export function createPlugin(options: PluginOptions): Plugin {
   return new PluginImpl(options);
 }
 
-class PluginImpl implements Plugin {
-  readonly name: string;
-  readonly version: string;
+class PluginImpl extends HostedPlugin implements Plugin {
   readonly pattern: SecretPattern;
-  readonly #host: PluginHost;
 
   constructor(options: PluginOptions) {
     if (typeof options?.getSecrets !== 'function') {
@@ -75,11 +63,8 @@ class PluginImpl implements Plugin {
     } catch (err) {
       throw new PluginConfigError(`createPlugin: pattern: ${(err as Error).message}`, { cause: err });
     }
-    this.name = identity.name;
-    this.version = identity.version;
-    this.pattern = pattern;
     const handler = options.getSecrets;
-    this.#host = new PluginHost(
+    const host = new PluginHost(
       identity,
       options,
       {
@@ -95,17 +80,7 @@ class PluginImpl implements Plugin {
       },
       options.logger ?? silentLogger,
     );
-  }
-
-  serve(options: ServeOptions = {}): Promise<ServeResult> {
-    return this.#host.serve(options);
-  }
-
-  close(): Promise<void> {
-    return this.#host.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
+    super(host);
+    this.pattern = pattern;
   }
 }
