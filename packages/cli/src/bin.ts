@@ -2,6 +2,8 @@
 // The `secrets-engine` executable. Every failure ends as one line on stderr,
 // `secrets-engine: <message>` (plus a hint line for usage errors), never a stack trace unless
 // SECRETS_ENGINE_DEBUG=1.
+// First: no debugger, before any other module runs (no-debugger.ts).
+import './no-debugger.js';
 import { CliError, ExitCode, errorMessage } from './errors.js';
 import { processIo } from './io.js';
 import { main } from './main.js';

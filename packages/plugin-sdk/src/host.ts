@@ -254,11 +254,15 @@ export class PluginHost {
     if (options.handleSignals !== false) {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // SIGUSR1 would start Node's inspector (a port any local user can attach to and read the
+      // secrets this plugin handles); a listener replaces that handler, so it is ignored.
+      process.on('SIGUSR1', ignoreDebugSignal);
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
     return () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGUSR1', ignoreDebugSignal);
       options.signal?.removeEventListener('abort', onAbort);
     };
   }
@@ -320,3 +324,6 @@ export class PluginHost {
     this.#gate.open();
   }
 }
+
+/** SIGUSR1 while serving: never a debugger (see #closeOnStopRequests). */
+function ignoreDebugSignal(): void {}

@@ -301,3 +301,22 @@ describe('how serve() ends', () => {
     expect(await serving).toEqual({ reason: 'shutdown', mode: 'external' });
   });
 });
+
+describe('no debugger while serving (issue 12 item 1)', () => {
+  it('serve() ignores SIGUSR1 (Node would open its inspector on it) and lets go of it once stopped; handleSignals: false leaves it alone', async () => {
+    const before = process.listenerCount('SIGUSR1');
+    const engine = await startHijackEngine();
+    const plugin = createPlugin({ ...options([]), env: { SECRETS_ENGINE_SOCKET: engine.socketPath } });
+    const serving = plugin.serve();
+    await engine.nextConnection();
+    for (let i = 0; i < 200 && process.listenerCount('SIGUSR1') === before; i++) await delay(10);
+    expect(process.listenerCount('SIGUSR1')).toBe(before + 1);
+    await plugin.close();
+    await serving;
+    expect(process.listenerCount('SIGUSR1')).toBe(before);
+    await engine.close();
+    await using s = await start();
+    expect(process.listenerCount('SIGUSR1')).toBe(before); // handleSignals: false
+    expect(s.plugin.name).toBeDefined();
+  });
+});
