@@ -1,6 +1,8 @@
 // The audit log (issue 11 item 5): the file sink (0600, rotation, refusals, a fixed list of fields)
 // and one record per engine-socket call on every path — success, denial, a failing plugin, a
 // plugin that dies mid-call — with a planted value that must appear in no record and no log line.
+
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Code } from '@connectrpc/connect';

@@ -151,16 +151,30 @@ function open(path: string): number {
       );
     }
   }
+  let fd: number;
   try {
-    // O_NOFOLLOW: a symlink planted between the check and the open is refused too.
-    return openSync(
+    // O_NOFOLLOW: a symlink planted between the check and the open is refused too; O_NONBLOCK: a
+    // FIFO planted there cannot block the open (it is refused just below).
+    fd = openSync(
       path,
-      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      constants.O_WRONLY |
+        constants.O_APPEND |
+        constants.O_CREAT |
+        constants.O_NOFOLLOW |
+        constants.O_NONBLOCK,
       0o600,
     );
   } catch (err) {
     throw new AuditLogError(`cannot open the audit log ${path}: ${(err as Error).message}`, { cause: err });
   }
+  // What was opened, not what was checked: the same rules once more on the open file.
+  const opened = fstatSync(fd);
+  const uid = process.getuid?.();
+  if (!opened.isFile() || (uid !== undefined && opened.uid !== uid) || (opened.mode & 0o077) !== 0) {
+    closeSync(fd);
+    throw new AuditLogError(`audit log ${path} changed while it was opened; refusing it`);
+  }
+  return fd;
 }
 
 function integer(
