@@ -105,6 +105,10 @@ describe('createFileAuditSink', () => {
     expect(() => createFileAuditSink({ path: join(dir, 'no-such-dir', 'a.log') })).toThrow(
       /cannot open the audit log/,
     );
+    // A FIFO neither blocks the open nor is written to.
+    const fifo = join(dir, 'fifo.log');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    expect(() => createFileAuditSink({ path: fifo })).toThrow(/is not a regular file/);
   });
 
   it('after close, records are dropped with one warning, never a throw', async () => {
