@@ -36,6 +36,13 @@ export class SessionConfigError extends IpcError {
   }
 }
 
+/** A plugin could not be launched (no socketpair for fd 3: the fd table is full, for one). */
+export class LaunchError extends IpcError {
+  static {
+    LaunchError.prototype.name = 'LaunchError';
+  }
+}
+
 /** The feature needs a platform primitive we do not implement yet (Windows pipe pairs, §1.4). */
 export class UnsupportedPlatformError extends IpcError {
   static {

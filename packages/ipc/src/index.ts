@@ -13,6 +13,7 @@ export {
   IpcError,
   isIpcError,
   LaunchConfigError,
+  LaunchError,
   SessionClosedError,
   SessionConfigError,
   StreamResetError,

@@ -2,7 +2,7 @@
 // socketpair on the child's fd 3, described by the DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG variable.
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { Socket } from 'node:net';
-import { LaunchConfigError, UnsupportedPlatformError } from '../errors.js';
+import { LaunchConfigError, LaunchError, UnsupportedPlatformError } from '../errors.js';
 
 /** The environment variable that carries the launch configuration (§1.3). */
 export const LAUNCH_ENV = 'DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG';
@@ -157,10 +157,20 @@ const unixSocketpairTransport: LaunchTransport = {
     };
     if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
     const child = spawn(options.command, options.args ?? [], spawnOptions);
-    const socket = child.stdio[3];
+    // After a failed spawn (EMFILE) `stdio` itself is undefined.
+    const socket = (child.stdio as ChildProcess['stdio'] | undefined)?.[3];
     if (!(socket instanceof Socket)) {
-      child.kill('SIGKILL');
-      throw new Error('launch: the child has no socket on fd 3');
+      // The spawn failed before the socketpair existed (EMFILE: the fd table is full). Its 'error'
+      // event follows on the next tick; owned here, it is not an uncaught exception that takes the
+      // engine down. This attempt fails; the caller's supervisor decides about the next one.
+      child.once('error', () => {});
+      for (const stream of (child.stdio as ChildProcess['stdio'] | undefined) ?? []) stream?.destroy();
+      // Only a child that exists: after a failed spawn the handle's pid is 0, and kill(0) would
+      // signal our own process group.
+      if (child.pid !== undefined && child.pid > 0) child.kill('SIGKILL');
+      throw new LaunchError(
+        `cannot launch ${options.command}: no socketpair for fd 3 (the process may be out of file descriptors)`,
+      );
     }
     return { child, socket, launchValue };
   },
