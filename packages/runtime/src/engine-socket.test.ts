@@ -282,6 +282,48 @@ describe('the socket file (protocol.md §3.1)', () => {
     expect((await httpRequest(engine.socketPath, '/health')).body).toBe('ok');
   });
 
+  it.skipIf(process.platform !== 'linux')(
+    'a live listener whose accept backlog is full (EAGAIN) is never taken for stale: the socket file stays',
+    async () => {
+      const { spawn } = await import('node:child_process');
+      const { connect } = await import('node:net');
+      const dir = tempDir();
+      const socketPath = join(dir, 'engine.sock');
+      // A listener with a backlog of 1 that is then stopped: nothing is accepted any more.
+      const child = spawn(process.execPath, [
+        '-e',
+        `require('node:net').createServer().listen({ path: ${JSON.stringify(socketPath)}, backlog: 1 }, () => console.log('up'))`,
+      ]);
+      onTestFinished(() => {
+        child.kill('SIGKILL');
+      });
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      process.kill(child.pid!, 'SIGSTOP');
+      const held: import('node:net').Socket[] = [];
+      onTestFinished(() => {
+        for (const h of held) h.destroy();
+      });
+      // Fill the backlog until the kernel answers EAGAIN.
+      for (let i = 0; i < 64; i++) {
+        const code = await new Promise<string | undefined>((resolve) => {
+          const c = connect(socketPath);
+          held.push(c);
+          c.once('connect', () => resolve(undefined));
+          c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code));
+        });
+        if (code === 'EAGAIN') break;
+      }
+      const inode = lstatSync(socketPath).ino;
+      const engine = createEngine({ socketPath });
+      const err = await engine.start().catch((e: unknown) => e);
+      await engine.close();
+      expect((err as Error).message).toBe(
+        `cannot tell whether an engine listens on ${socketPath} (EAGAIN); refusing to replace its socket`,
+      );
+      expect(lstatSync(socketPath).ino).toBe(inode);
+    },
+  );
+
   it('detects a live engine on the path and does not steal it', async () => {
     const first = await startedEngine({ plugins: [vault] });
     const inode = lstatSync(first.socketPath).ino;

@@ -5,7 +5,7 @@ import { chmodSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { isAbstractSocketPath } from '@secrets-engine/secrets/internal';
-import { EngineAlreadyRunningError, EngineConfigError } from './errors.js';
+import { EngineAlreadyRunningError, EngineConfigError, RuntimeError } from './errors.js';
 
 /** Prepares `socketPath` for listening. Throws if another engine is live there. */
 export async function prepareSocketPath(socketPath: string): Promise<void> {
@@ -32,20 +32,36 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   if (!stat.isSocket()) {
     throw new EngineConfigError(`${socketPath} exists and is not a socket; refusing to replace it`);
   }
-  if (await isLive(socketPath)) throw new EngineAlreadyRunningError(socketPath);
+  const probe = await probeSocket(socketPath);
+  if (probe === 'live') throw new EngineAlreadyRunningError(socketPath);
+  if (probe !== 'stale') {
+    // Not provably stale (a full accept backlog answers EAGAIN, a busy engine may not answer in
+    // time): never unlink what may be a live engine's socket (issue 12 item 5c).
+    throw new RuntimeError(
+      `cannot tell whether an engine listens on ${socketPath} (${probe}); refusing to replace its socket`,
+    );
+  }
   unlinkSync(socketPath);
 }
 
-function isLive(socketPath: string): Promise<boolean> {
+/**
+ * Whether an engine listens on `socketPath`: 'live' when it accepts, 'stale' only for
+ * ECONNREFUSED or ENOENT (no listener, or the file went away), else why it could not tell.
+ */
+function probeSocket(socketPath: string): Promise<'live' | 'stale' | string> {
   return new Promise((resolve) => {
     const s = connect({ path: socketPath }); // a file path: abstract names never get here
-    const done = (live: boolean) => {
+    const timer = setTimeout(() => done('no answer within 1000 ms'), 1_000);
+    timer.unref();
+    function done(result: 'live' | 'stale' | string) {
+      clearTimeout(timer);
       s.destroy();
-      resolve(live);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    setTimeout(() => done(false), 1_000).unref();
+      resolve(result);
+    }
+    s.once('connect', () => done('live'));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? 'stale' : (err.code ?? err.message)),
+    );
   });
 }
 
