@@ -45,6 +45,15 @@ describe('parsePluginName', () => {
     ['a\u007f', String.raw`parsing name: "a\x7f" has the control character '\x7f' at position 2`],
     ['a\u0085', String.raw`parsing name: "a\u0085" has the control character '\u0085' at position 2`],
     ['\u001b[31mred', String.raw`parsing name: "\x1b[31mred" has the control character '\x1b' at position 1`],
+    [
+      'evil\u202egnp.exe',
+      String.raw`parsing name: "evil\u202egnp.exe" has the bidirectional control '\u202e' at position 5 (it would reorder what a terminal shows)`,
+    ],
+    [
+      'x\u2066y',
+      String.raw`parsing name: "x\u2066y" has the bidirectional control '\u2066' at position 2 (it would reorder what a terminal shows)`,
+    ],
+    ['a\u2028b', String.raw`parsing name: "a\u2028b" has the line separator '\u2028' at position 2`],
     ['foo/bar', `parsing name: "foo/bar" has '/' at position 4 (a plugin name is one path component)`],
     ['/', `parsing name: "/" has '/' at position 1 (a plugin name is one path component)`],
   ])('rejects %j', (s, message) => {
