@@ -179,6 +179,83 @@ describe('listPlugins of any engine (protocol.md §10.2)', () => {
   });
 });
 
+describe('listPlugins of an engine that predates plugins.v1 (protocol.md §4.3)', () => {
+  it('falls back to the OLD resolver.v1.ListService route once plugins.v1 answers 404', async () => {
+    // Docker's Go engine (fa7ff078) serves the listing on the OLD route only.
+    let oldCalls = 0;
+    const server = createServer(
+      connectNodeAdapter({
+        routes: (router) =>
+          router.service(resolverv1.ListService, {
+            listPlugins: () => {
+              oldCalls++;
+              return {
+                plugins: [
+                  { name: 'pass', version: 'v0.0.21', pattern: 'docker/**', external: false },
+                  { name: 'byhand', version: 'v1.2.3', pattern: 'app/*', external: true },
+                  { name: 'bad\tname', version: 'v1.0.0', pattern: '**', external: false },
+                  { name: 'badpattern', version: 'v1.0.0', pattern: 'a*b', external: false },
+                ],
+              };
+            },
+          }),
+      }),
+    );
+    const path = join(dir, 'old-list.sock');
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      using client = createClient({ socketPath: path });
+      const expected = [
+        {
+          name: 'pass',
+          version: 'v0.0.21',
+          pattern: 'docker/**',
+          kind: 'secrets-provider',
+          disabled: false,
+          external: false,
+          configurable: false,
+          runStatus: 'running',
+          statusMessage: '',
+        },
+        {
+          name: 'byhand',
+          version: 'v1.2.3',
+          pattern: 'app/*',
+          kind: 'secrets-provider',
+          disabled: false,
+          external: true,
+          configurable: false,
+          runStatus: 'running',
+          statusMessage: '',
+        },
+      ];
+      expect(await client.listPlugins()).toEqual(expected);
+      // The route is remembered: the second call goes straight to the OLD route.
+      expect(await client.listPlugins()).toEqual(expected);
+      expect(oldCalls).toBe(2);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('reports an engine that serves neither route as not supporting the call', async () => {
+    const server = createServer(connectNodeAdapter({ routes: () => {} }));
+    const path = join(dir, 'no-list.sock');
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      using client = createClient({ socketPath: path });
+      const err = await client.listPlugins().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).code).toBe('unimplemented');
+      expect((err as Error).message).toContain('does not support this call');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
 describe('an engine error without a class of its own', () => {
   it('is an EngineError carrying the Connect code name', async () => {
     // A bare resolver.v1 server (any engine, e.g. Docker's, may answer with any code).

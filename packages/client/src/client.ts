@@ -113,6 +113,9 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
   });
   const resolver = createConnectClient(resolverv1.ResolverService, transport);
   const management = createConnectClient(pluginsv1.PluginManagementService, transport);
+  // Docker's Go engine (and any engine that predates plugins.v1) lists on the OLD route (§4.3).
+  const legacyList = createConnectClient(resolverv1.ListService, transport);
+  let listRoute: 'plugins.v1' | 'resolver.v1' | undefined;
   const health = createConnectClient(healthv1.VersionService, transport);
   const callOptions = (o: CallOptions = {}) => {
     const timeoutMs = o.timeoutMs ?? options.timeoutMs;
@@ -158,30 +161,20 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
       throw new NotFoundError(`no secret has the ID ${JSON.stringify(id)}`);
     },
     async listPlugins(o) {
-      const res = await management.listPlugins({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
-      const out: PluginStatus[] = [];
-      for (const p of res.plugins) {
-        const pattern = p.metadata.case === 'secretsProvider' ? p.metadata.value.pattern : undefined;
-        // Entries with an invalid name, version or pattern are skipped (§10.2). An empty version
-        // and pattern is a plugin that has not registered (a launched plugin that crashed at once
-        // or was not launched): kept, so that its status message reaches the user.
-        const unregistered = p.version === '' && (pattern === undefined || pattern === '');
-        if (!isValidPluginName(p.name)) continue;
-        if (!unregistered && !isValidVersion(p.version)) continue;
-        if (!unregistered && pattern !== undefined && !isValidPattern(pattern)) continue;
-        out.push({
-          name: p.name,
-          version: p.version,
-          pattern: unregistered ? undefined : (pattern as SecretPattern | undefined),
-          kind: p.metadata.case === 'accessControlModule' ? 'access-control' : 'secrets-provider',
-          disabled: p.disabled,
-          external: p.external,
-          configurable: p.configurable,
-          runStatus: runStatusName(p.runStatus),
-          statusMessage: p.statusMessage,
-        });
+      if (listRoute !== 'resolver.v1') {
+        try {
+          const res = await management.listPlugins({}, callOptions(o));
+          listRoute = 'plugins.v1';
+          return fromPluginsV1(res.plugins);
+        } catch (e) {
+          // A 404 (Unimplemented) from an engine that was never seen to serve plugins.v1: try the
+          // OLD route once; the answer decides the route for the client's lifetime.
+          if (listRoute === 'plugins.v1' || ConnectError.from(e).code !== Code.Unimplemented) fail(e, {});
+        }
       }
-      return out;
+      const res = await legacyList.listPlugins({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
+      listRoute = 'resolver.v1';
+      return fromResolverV1(res.plugins);
     },
     async enablePlugin(name, o) {
       await management
@@ -204,6 +197,55 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
       agent.destroy();
     },
   };
+}
+
+function fromPluginsV1(plugins: pluginsv1.Plugin[]): PluginStatus[] {
+  const out: PluginStatus[] = [];
+  for (const p of plugins) {
+    const pattern = p.metadata.case === 'secretsProvider' ? p.metadata.value.pattern : undefined;
+    // Entries with an invalid name, version or pattern are skipped (§10.2). An empty version
+    // and pattern is a plugin that has not registered (a launched plugin that crashed at once
+    // or was not launched): kept, so that its status message reaches the user.
+    const unregistered = p.version === '' && (pattern === undefined || pattern === '');
+    if (!isValidPluginName(p.name)) continue;
+    if (!unregistered && !isValidVersion(p.version)) continue;
+    if (!unregistered && pattern !== undefined && !isValidPattern(pattern)) continue;
+    out.push({
+      name: p.name,
+      version: p.version,
+      pattern: unregistered ? undefined : (pattern as SecretPattern | undefined),
+      kind: p.metadata.case === 'accessControlModule' ? 'access-control' : 'secrets-provider',
+      disabled: p.disabled,
+      external: p.external,
+      configurable: p.configurable,
+      runStatus: runStatusName(p.runStatus),
+      statusMessage: p.statusMessage,
+    });
+  }
+  return out;
+}
+
+/**
+ * The OLD listing (§4.3): name, version, pattern and external only. It lists registered plugins,
+ * all of them enabled and running; nothing is configurable through an OLD engine.
+ */
+function fromResolverV1(plugins: resolverv1.Plugin[]): PluginStatus[] {
+  const out: PluginStatus[] = [];
+  for (const p of plugins) {
+    if (!isValidPluginName(p.name) || !isValidVersion(p.version) || !isValidPattern(p.pattern)) continue;
+    out.push({
+      name: p.name,
+      version: p.version,
+      pattern: p.pattern as SecretPattern,
+      kind: 'secrets-provider',
+      disabled: false,
+      external: p.external,
+      configurable: false,
+      runStatus: 'running',
+      statusMessage: '',
+    });
+  }
+  return out;
 }
 
 function runStatusName(status: pluginsv1.RunStatus): RunStatus {
