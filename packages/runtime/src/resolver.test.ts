@@ -168,6 +168,14 @@ describe('resolveSecrets', () => {
     }
   });
 
+  it('stamps resolved_at with sub-millisecond precision, as Go time.Now() does (issue 13 item 5)', async () => {
+    const p = provider('p', '**', () => [envelope('unset', 'v')]);
+    const nanos: number[] = [];
+    for (let i = 0; i < 50; i++) nanos.push((await resolveSecrets('**', [p], opts()))[0]!.resolvedAt!.nanos);
+    // 50 stamps all on whole milliseconds would mean Date.now() precision.
+    expect(nanos.some((n) => n % 1_000_000 !== 0)).toBe(true);
+  });
+
   it('does not mutate the messages a provider returned', async () => {
     const mine = envelope('a', 'v', { provider: 'mine' });
     const p = provider('p', '**', () => [mine]);

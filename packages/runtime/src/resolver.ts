@@ -5,7 +5,7 @@
 // failure is never reported as "not found": nothing found with a plugin failed is `unavailable`
 // (`deadline_exceeded` when every failure was a deadline), naming each plugin and why.
 import { clone } from '@bufbuild/protobuf';
-import { TimestampSchema, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@secrets-engine/ipc';
 import { resolverv1 } from '@secrets-engine/proto';
@@ -19,6 +19,7 @@ import {
   type SecretPattern,
   toGoTimestamp,
 } from '@secrets-engine/secrets';
+import { timestampNowNanos } from './clock.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 
 export interface ResolveOptions {
@@ -94,7 +95,7 @@ export async function resolveSecrets(
   }
   const out: ProtoEnvelope[] = [];
   const failures: PluginFailure[] = [];
-  const resolvedAt = timestampNow();
+  const resolvedAt = timestampNowNanos();
   results.forEach((outcome, i) => {
     if (outcome === undefined || outcome.kind === 'not-found') return;
     const provider = ordered[i]!;
@@ -240,8 +241,4 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function timestampNow() {
-  return timestampFromMs(Date.now());
 }
