@@ -3,6 +3,8 @@
 // service behind the registration gate) → register → wait for the session to end. A secrets
 // provider (plugin.ts) and an access-control module (access-control.ts) differ only in what they
 // register as and which data service they serve.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { createMuxSession, type Logger, type MuxSession, serveConnect } from '@secrets-engine/ipc';
@@ -236,10 +238,15 @@ export class PluginHost {
       mode,
     };
     logger.info('plugin stopped', { reason: result.reason });
-    if (mode === 'launched' && result.reason === 'engine-closed' && options.orphanExitMs !== false) {
-      // A launched plugin never outlives its engine (protocol.md §0).
-      const timer = setTimeout(() => process.exit(0), options.orphanExitMs ?? 1_000);
-      timer.unref();
+    if (mode === 'launched' && result.reason === 'engine-closed') {
+      // What the plugin started goes with it: the engine that would have ended its process group
+      // is gone (issue 13 item 2).
+      endOwnProcessGroupOnExit(logger);
+      if (options.orphanExitMs !== false) {
+        // A launched plugin never outlives its engine (protocol.md §0).
+        const timer = setTimeout(() => process.exit(0), options.orphanExitMs ?? 1_000);
+        timer.unref();
+      }
     }
     return result;
   }
@@ -327,3 +334,36 @@ export class PluginHost {
 
 /** SIGUSR1 while serving: never a debugger (see #closeOnStopRequests). */
 function ignoreDebugSignal(): void {}
+
+/**
+ * When this process leads its own process group (our engine launches plugins that way; Docker's
+ * does not, and then nothing is signalled), SIGTERM goes to the rest of the group as the process
+ * exits, however it exits. The process itself ignores that SIGTERM: it is already leaving.
+ */
+function endOwnProcessGroupOnExit(logger: Logger): void {
+  if (process.platform === 'win32' || ownProcessGroup() !== process.pid) return;
+  process.once('exit', () => {
+    process.on('SIGTERM', () => {});
+    try {
+      process.kill(-process.pid, 'SIGTERM');
+    } catch {
+      // nobody left
+    }
+  });
+  logger.debug('the process group ends with the plugin', { pgid: process.pid });
+}
+
+/** This process's group id: /proc on Linux, `ps` elsewhere; undefined when it cannot be read. */
+function ownProcessGroup(): number | undefined {
+  try {
+    if (process.platform === 'linux') {
+      const stat = readFileSync('/proc/self/stat', 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    }
+    return Number(
+      execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' }).trim(),
+    );
+  } catch {
+    return undefined;
+  }
+}

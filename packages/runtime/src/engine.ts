@@ -22,6 +22,7 @@ import { PinCheck } from './pins.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
 import { type PluginFailure, type ResolutionReport, resolveSecrets } from './resolver.js';
+import { reapOrphanGroups } from './state.js';
 
 export interface EngineEvents {
   /** A plugin changed status, registered, or left. */
@@ -113,6 +114,8 @@ class EngineImpl extends EventEmitter implements Engine {
         audit: this.#opts.audit,
         logger: this.#logger,
       });
+      // We own the socket now: what an engine killed before us left running is ended (state.ts).
+      reapOrphanGroups(this.#opts.stateDir, this.#logger);
       const launched = await this.#discover();
       for (const plugin of launched) this.#entries.set(plugin.name, plugin);
       // Parallel start: ready once every plugin has been tried once (§7, issue).
@@ -179,6 +182,7 @@ class EngineImpl extends EventEmitter implements Engine {
         requestTimeoutMs: this.#opts.requestTimeoutMs,
         shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
         restart: this.#opts.restart,
+        stateDir: this.#opts.stateDir,
         engineName: this.#opts.name,
         engineVersion: this.#opts.version,
         logger: this.#logger,

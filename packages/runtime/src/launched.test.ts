@@ -1,7 +1,7 @@
 // The one launched plugin of this package's suite (crash/restart/kill scenarios live in tests/e2e):
 // the environment a launched plugin gets (protocol.md §0 "Environment", §1.3) and its output
 // forwarded to the engine logger tagged with its name and stream.
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAUNCH_ENV, parseLaunchConfig } from '@secrets-engine/ipc/internal';
@@ -60,7 +60,7 @@ it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_* + pluginEnv + the la
   expect(env.XDG_SE_TEST_DIR).toBe('/xdg/test');
   expect(parseLaunchConfig(launch!)).toMatchObject({ name: 'alpha', timeoutMs: 5_000, fd: 3 });
 
-  // Its stderr reaches the logger tagged with its name and the stream.
+  // Its stderr reaches the logger through its log file, tagged with its name (issue 13 item 1).
   await engine.close();
   await waitFor(
     'the plugin stderr line',
@@ -71,6 +71,13 @@ it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_* + pluginEnv + the la
   expect(line).toMatchObject({
     level: 'info',
     message: 'fixture plugin stopped: shutdown',
-    attributes: { plugin: 'alpha', stream: 'stderr' },
+    attributes: { plugin: 'alpha', stream: 'output' },
   });
+  // The file is the plugin's own, in the engine's state folder, 0600.
+  const log = join(dir, 'engine.sock.state', 'logs', 'alpha.log');
+  expect(readFileSync(log, 'utf8')).toContain('fixture plugin stopped: shutdown');
+  expect(statSync(log).mode & 0o777).toBe(0o600);
+  expect(statSync(join(dir, 'engine.sock.state')).mode & 0o777).toBe(0o700);
+  // The process-group record is gone once the plugin is reaped.
+  expect(readdirSync(join(dir, 'engine.sock.state', 'groups'))).toEqual([]);
 });

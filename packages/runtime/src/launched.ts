@@ -3,6 +3,7 @@
 // Shutdown RPC → drain → signal to the process group → kill, every step bounded (§7.1). No orphan:
 // the plugin runs in its own process group, and stop() does not return before it is reaped.
 import type { ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { create } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
 import {
@@ -16,9 +17,10 @@ import {
 import { pluginsv1 } from '@secrets-engine/proto';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
-import { forwardOutput } from './output.js';
+import { openPluginLog, type PluginLogFollower } from './plugin-log.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
+import { ensurePrivateDir, forgetGroup, recordGroup } from './state.js';
 
 export type RunStatus = 'running' | 'stopped' | 'crashed' | 'retries-exceeded';
 
@@ -43,6 +45,8 @@ export interface LaunchedPluginInit {
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   restart: RestartPolicy;
+  /** The engine's state folder: the plugin's log file and process-group record (state.ts). */
+  stateDir: string;
   engineName: string;
   engineVersion: string;
   logger: Logger;
@@ -66,6 +70,8 @@ interface Attempt {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
   registration: Registration | undefined;
   registeredAt: number | undefined;
+  /** The plugin's output file, followed into the engine log until the process is gone. */
+  output: PluginLogFollower;
 }
 
 export class LaunchedPlugin implements PluginEntry {
@@ -264,7 +270,7 @@ export class LaunchedPlugin implements PluginEntry {
           : `plugin exited before registering (${describeExit(await attempt.exited)})`;
       this.#logger.error('plugin registration failed', { error: message });
       await this.#shutdown(attempt, false);
-      this.#attempt = undefined;
+      this.#ended(attempt);
       this.#set('crashed', message);
       this.#firstTry.resolve();
       return { message, upMs: 0 };
@@ -295,7 +301,7 @@ export class LaunchedPlugin implements PluginEntry {
     // No orphans (§0): whatever the plugin started in its process group dies with it, as on stop.
     killProcessGroup(attempt.child, 'SIGKILL');
     attempt.session.abort();
-    this.#attempt = undefined;
+    this.#ended(attempt);
     const upMs = Date.now() - attempt.registeredAt;
     if (this.#stopping) return { message: 'stopped', upMs };
     const message = `plugin ${JSON.stringify(init.name)} stopped unexpectedly (${describeExit(exit)})`;
@@ -303,19 +309,39 @@ export class LaunchedPlugin implements PluginEntry {
     return { message, upMs };
   }
 
+  /** The attempt's process and its group are gone: stop following its output, drop its record. */
+  #ended(attempt: Attempt): void {
+    attempt.output.close();
+    if (attempt.child.pid !== undefined) forgetGroup(this.#init.stateDir, this.name, attempt.child.pid);
+    this.#attempt = undefined;
+  }
+
   #launch(): Attempt {
     const init = this.#init;
-    const launched = launchPlugin({
-      command: init.path,
-      name: init.name,
-      registrationTimeoutMs: init.registrationTimeoutMs,
-      env: init.env,
-      processGroup: true,
-      output: 'pipe',
-    });
+    ensurePrivateDir(init.stateDir);
+    const log = openPluginLog(init.stateDir, init.name);
+    let launched: ReturnType<typeof launchPlugin>;
+    try {
+      launched = launchPlugin({
+        command: init.path,
+        name: init.name,
+        registrationTimeoutMs: init.registrationTimeoutMs,
+        env: init.env,
+        processGroup: true,
+        output: log.fd,
+      });
+    } finally {
+      closeSync(log.fd); // the child has its own copy
+    }
     const child = launched.child;
-    forwardOutput(child.stdout, this.#logger, 'stdout');
-    forwardOutput(child.stderr, this.#logger, 'stderr');
+    const output = log.follow(this.#logger);
+    if (child.pid !== undefined) {
+      try {
+        recordGroup(init.stateDir, init.name, child.pid);
+      } catch (err) {
+        this.#logger.warn('cannot record the plugin process group', { error: (err as Error).message });
+      }
+    }
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
       (resolve) => {
         let spawnError: Error | undefined;
@@ -334,7 +360,7 @@ export class LaunchedPlugin implements PluginEntry {
       logger: this.#logger,
       closeTimeoutMs: init.shutdownTimeoutMs,
     });
-    return { child, session, exited, registration: undefined, registeredAt: undefined };
+    return { child, session, exited, registration: undefined, registeredAt: undefined, output };
   }
 
   /** Shutdown RPC → drain → SIGTERM to the group → SIGKILL, each step bounded (§7.1). */

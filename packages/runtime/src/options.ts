@@ -9,6 +9,7 @@ import type { BuiltinPlugin } from './builtin.js';
 import { EngineConfigError } from './errors.js';
 import type { RestartPolicy } from './launched.js';
 import { PACKAGE_VERSION } from './package-version.js';
+import { defaultStateDir } from './state.js';
 
 export interface EngineOptions {
   /** Where the engine listens. Default: `$SECRETS_ENGINE_SOCKET`, else the default path. */
@@ -17,6 +18,14 @@ export interface EngineOptions {
   pluginsDir?: string;
   /** In-process providers. */
   plugins?: BuiltinPlugin[];
+  /**
+   * The engine's own folder: each launched plugin's output file (`logs/<name>.log`, 0600, rotated
+   * at 8 MiB) and a record of each launched plugin's process group (`groups/`), so that an engine
+   * started after one that was killed ends the processes it left. Created 0700; a symlink,
+   * another owner or a group/other-writable folder is refused. Default `<socketPath>.state`
+   * (for an abstract socket, `<tmpdir>/secrets-engine-<uid>/<name>.state`).
+   */
+  stateDir?: string;
   /** Launch the plugins found in `pluginsDir`. Default true. */
   launchPlugins?: boolean;
   /** Accept plugins started by hand through /hijack. Default true. */
@@ -64,6 +73,7 @@ export const DEFAULT_ENV_ALLOWLIST: readonly string[] = ['PATH', 'HOME', 'USER',
 export interface ResolvedOptions {
   socketPath: string;
   pluginsDir: string | undefined;
+  stateDir: string;
   launchPlugins: boolean;
   externalPlugins: boolean;
   registrationTimeoutMs: number;
@@ -100,9 +110,16 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
   } catch (err) {
     throw new EngineConfigError(`createEngine: version: ${(err as Error).message}`, { cause: err });
   }
+  const socketPath = options.socketPath ?? defaultSocketPath();
+  if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir === '')) {
+    throw new EngineConfigError(
+      `createEngine: stateDir must be a non-empty path, got ${JSON.stringify(options.stateDir)}`,
+    );
+  }
   return {
-    socketPath: options.socketPath ?? defaultSocketPath(),
+    socketPath,
     pluginsDir: options.pluginsDir,
+    stateDir: options.stateDir ?? defaultStateDir(socketPath),
     registrationTimeoutMs: ms('registrationTimeoutMs', options.registrationTimeoutMs, 5_000),
     requestTimeoutMs: ms('requestTimeoutMs', options.requestTimeoutMs, 60_000, true),
     shutdownTimeoutMs: ms('shutdownTimeoutMs', options.shutdownTimeoutMs, 2_000),

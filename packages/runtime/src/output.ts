@@ -1,14 +1,32 @@
-// Drains a launched plugin's stdout/stderr into the engine logger, tagged with the plugin name,
-// line by line, bounded: long lines are cut, and floods are rate-limited with a count of what was
-// dropped. Docker discards this output (protocol.md §1.2); we keep it.
+// Drains a launched plugin's output into the engine logger, tagged with the plugin name, line by
+// line, bounded: long lines are cut, and floods are rate-limited with a count of what was dropped.
+// Docker discards this output (protocol.md §1.2); we keep it. A launched plugin writes to its log
+// file (plugin-log.ts), which feeds a line forwarder; forwardOutput reads a stream the same way.
 import type { Readable } from 'node:stream';
 import type { Logger } from '@secrets-engine/ipc';
 
 const MAX_LINE = 4096;
 const LINES_PER_SECOND = 200;
 
-export function forwardOutput(stream: Readable | null, logger: Logger, name: 'stdout' | 'stderr'): void {
+export type OutputStream = 'stdout' | 'stderr' | 'output';
+
+export interface LineForwarder {
+  /** Text as it arrives; lines are logged as their newlines arrive. */
+  push(text: string): void;
+  /** The end of the output: a last unterminated line is logged. */
+  end(): void;
+}
+
+export function forwardOutput(stream: Readable | null, logger: Logger, name: OutputStream): void {
   if (stream === null) return;
+  const lines = createLineForwarder(logger, name);
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => lines.push(chunk));
+  stream.on('end', () => lines.end());
+  stream.on('error', () => {});
+}
+
+export function createLineForwarder(logger: Logger, name: OutputStream): LineForwarder {
   // The current line: its first MAX_LINE characters, and how many more were dropped. A long line
   // is logged once, cut, when its newline (or the end) arrives, never as several fragments.
   let head = '';
@@ -56,19 +74,20 @@ export function forwardOutput(stream: Readable | null, logger: Logger, name: 'st
     extra = 0;
     lastChar = '';
   };
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    let start = 0;
-    for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
-      append(chunk.slice(start, nl));
-      endLine();
-      start = nl + 1;
-    }
-    append(chunk.slice(start));
-  });
-  stream.on('end', () => {
-    if (head !== '' || extra > 0) endLine();
-    if (dropped > 0) logger.warn('plugin output rate-limited', { stream: name, dropped });
-  });
-  stream.on('error', () => {});
+  return {
+    push(chunk: string) {
+      let start = 0;
+      for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
+        append(chunk.slice(start, nl));
+        endLine();
+        start = nl + 1;
+      }
+      append(chunk.slice(start));
+    },
+    end() {
+      if (head !== '' || extra > 0) endLine();
+      if (dropped > 0) logger.warn('plugin output rate-limited', { stream: name, dropped });
+      dropped = 0;
+    },
+  };
 }

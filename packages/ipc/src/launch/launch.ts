@@ -121,8 +121,12 @@ export interface LaunchOptions {
   cwd?: string;
   /** Put the child in its own process group so the whole group can be signalled. Default true. */
   processGroup?: boolean;
-  /** stdout and stderr: 'pipe' to read them, 'ignore' for /dev/null. Default 'pipe'. */
-  output?: 'pipe' | 'ignore';
+  /**
+   * stdout and stderr: 'pipe' to read them, 'ignore' for /dev/null, or an open file descriptor
+   * (a log file: unlike a pipe, it cannot kill the plugin with SIGPIPE once the engine is gone).
+   * Default 'pipe'.
+   */
+  output?: 'pipe' | 'ignore' | number;
 }
 
 /**
