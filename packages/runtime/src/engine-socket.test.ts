@@ -16,6 +16,7 @@ import {
   defaultSocketPath,
   EngineAlreadyRunningError,
   EngineConfigError,
+  UnsafeSocketPathError,
 } from './index.js';
 
 interface RawResponse {
@@ -331,7 +332,10 @@ describe('the socket file (protocol.md §3.1)', () => {
     const err = await second.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineAlreadyRunningError);
     expect((err as EngineAlreadyRunningError).socketPath).toBe(first.socketPath);
-    expect((err as Error).message).toBe(`another secrets engine is already listening on ${first.socketPath}`);
+    expect((err as Error).message).toBe(
+      `another secrets engine is already running on ${first.socketPath}: it holds the lock ${first.socketPath}.lock`,
+    );
+    expect((err as EngineAlreadyRunningError).lockPath).toBe(`${first.socketPath}.lock`);
     await second.close();
     // The first engine keeps its socket file and keeps serving.
     expect(lstatSync(first.socketPath).ino).toBe(inode);
@@ -375,7 +379,10 @@ describe('the socket file (protocol.md §3.1)', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'file'), '');
     const engine = createEngine({ socketPath: join(dir, 'file', 'engine.sock') });
-    await expect(engine.start()).rejects.toBeInstanceOf(EngineConfigError);
+    const err = await engine.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsafeSocketPathError);
+    expect((err as UnsafeSocketPathError).path).toBe(join(dir, 'file'));
+    expect((err as UnsafeSocketPathError).reason).toBe('is not a folder');
   });
 
   it('close() removes the socket file, is idempotent, and stops serving', async () => {
@@ -407,13 +414,15 @@ describe('the socket file (protocol.md §3.1)', () => {
     expect(lstatSync(socketPath).isSocket()).toBe(true);
   });
 
-  it('a directory it could not create is an EngineConfigError', async () => {
+  it('a directory it could not create is an UnsafeSocketPathError naming the path', async () => {
     // Under a regular file, so mkdir fails for root too (root ignores directory permissions).
     const dir = tempDir();
     writeFileSync(join(dir, 'file'), '');
     const engine = createEngine({ socketPath: join(dir, 'file', 'sub', 'engine.sock') });
     const err = await engine.start().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(EngineConfigError);
-    expect((err as Error).message).toMatch(/cannot create the socket directory .*\/file\/sub/);
+    expect(err).toBeInstanceOf(UnsafeSocketPathError);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^refusing the engine socket ${dir}/file/sub/engine.sock: ${dir}/file is not a folder; `),
+    );
   });
 });

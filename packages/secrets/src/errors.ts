@@ -141,14 +141,17 @@ export class UnsafeSocketPathError extends SecretsError {
   readonly path: string;
   /** What is wrong with `path`, e.g. `is owned by uid 1001`, `has mode 0777 (writable by its group and others)`. */
   readonly reason: string;
+  /** What would be accepted instead, e.g. `the socket's folder must be a folder (not a symbolic link) owned by …`. */
+  readonly allowed: string;
   constructor(
     message: string,
-    options: { socketPath: string; path: string; reason: string; cause?: unknown },
+    options: { socketPath: string; path: string; reason: string; allowed: string; cause?: unknown },
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.socketPath = options.socketPath;
     this.path = options.path;
     this.reason = options.reason;
+    this.allowed = options.allowed;
   }
 }
 

@@ -81,6 +81,7 @@ export function checkSocketFolder(socketPath: string, options: SocketFolderOptio
       socketPath,
       path,
       reason,
+      allowed,
       cause,
     });
   const FOLDER_RULE = `the socket's folder must be a folder (not a symbolic link) owned by ${owners} and writable by no one else (mode 0700)`;
