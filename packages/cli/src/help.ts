@@ -3,7 +3,8 @@
 
 const SOCKET_FLAG =
   '  -s, --socket PATH        the engine socket (default: $SECRETS_ENGINE_SOCKET, else\n' +
-  '                           $XDG_RUNTIME_DIR/secrets-engine/engine.sock, else ~/.cache/secrets-engine/engine.sock)';
+  '                           $XDG_RUNTIME_DIR/secrets-engine/engine.sock, else\n' +
+  '                           $TMPDIR (else /tmp)/secrets-engine-<uid>/engine.sock)';
 
 export const MAIN_HELP = `secrets-engine: run a secrets engine, read secrets, manage its plugins, and run commands
 with secrets in their environment.

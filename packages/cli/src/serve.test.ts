@@ -95,7 +95,7 @@ describe('serve', () => {
     expect(second.code).toBe(1);
     expect(second.stdout).toBe('');
     expect(second.stderr).toBe(
-      `secrets-engine: another secrets engine is already listening on ${engine.socket}; stop it first or use --socket\n`,
+      `secrets-engine: another secrets engine is already running on ${engine.socket}: it holds the lock ${engine.socket}.lock; stop it first or use --socket\n`,
     );
     expectNoStack(second.stderr);
     // The running engine is untouched; with no plugin, plugins prints the header only.

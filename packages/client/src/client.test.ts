@@ -1,12 +1,14 @@
 // The client against a real engine on a temporary socket (protocol.md §10.2 behaviour).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { type BuiltinPlugin, createEngine, type Engine } from '@secrets-engine/runtime';
+import { isUnsafeSocketPathError } from '@secrets-engine/secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createClient,
@@ -88,6 +90,49 @@ describe('createClient', () => {
     expect((err as EngineUnavailableError).socketPath).toBe(path);
     expect((err as Error).message).toContain(path);
     expect((err as Error).message).toMatch(/is the engine running/);
+  });
+
+  it('a missing socket folder is "no such socket", and nothing is created', async () => {
+    const path = join(dir, 'absent', 'engine.sock');
+    using client = createClient({ socketPath: path });
+    const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+    expect((err as Error).message).toBe(
+      `secrets engine is not available at ${path}: no such socket (is the engine running?)`,
+    );
+    expect(existsSync(join(dir, 'absent'))).toBe(false);
+  });
+
+  it('never dials through a folder others may write or a symbolic link as the folder (issue 12 item 5a)', async () => {
+    // A listener in a folder anyone may write: whoever it is, the client must not talk to it.
+    const loose = mkdtempSync(join(tmpdir(), 'se-client-loose-'));
+    chmodSync(loose, 0o777);
+    let connections = 0;
+    const trap = createNetServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(join(loose, 'engine.sock'), resolve));
+    try {
+      using client = createClient({ socketPath: join(loose, 'engine.sock') });
+      const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineUnavailableError);
+      expect((err as Error).message).toBe(
+        `secrets engine is not available at ${join(loose, 'engine.sock')}: refusing to connect: ${loose} has mode 0777 (writable by its group and others); the socket's folder must be a folder (not a symbolic link) owned by ${process.getuid?.() === 0 ? 'root' : `uid ${process.getuid?.()} or root`} and writable by no one else (mode 0700)`,
+      );
+      expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
+      // The real engine's folder through a symbolic link: refused too, although it is ours.
+      const link = join(dir, 'link');
+      symlinkSync(dir, link);
+      using viaLink = createClient({ socketPath: join(link, 'engine.sock') });
+      const linked = await viaLink.version().catch((e: unknown) => e);
+      expect((linked as Error).message).toContain(
+        `refusing to connect: ${link} is a symbolic link to ${dir}`,
+      );
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise((resolve) => trap.close(resolve));
+      rmSync(loose, { recursive: true, force: true });
+    }
   });
 
   it('lists, disables and enables plugins; unknown names are PluginNotFoundError', async () => {

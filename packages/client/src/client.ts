@@ -1,6 +1,8 @@
 // A client of the engine socket (ours or Docker's Go engine, protocol.md §10.2): HTTP/1.1
 // keep-alive over the Unix socket, Connect unary calls, typed errors.
+import * as fs from 'node:fs';
 import { Agent } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
 import { Code, ConnectError, createClient as createConnectClient, type Transport } from '@connectrpc/connect';
 // The Connect wire name of a code (`permission_denied`); safe with the exact @connectrpc/connect pin.
 import { codeToString } from '@connectrpc/connect/protocol-connect';
@@ -11,6 +13,7 @@ import {
   type Envelope,
   envelopeFromProto,
   InvalidPatternError,
+  isUnsafeSocketPathError,
   isValidId,
   isValidPattern,
   isValidPluginName,
@@ -19,8 +22,14 @@ import {
   parseId,
   parsePattern,
   type SecretPattern,
+  type UnsafeSocketPathError,
 } from '@secrets-engine/secrets';
-import { dialFailureReason, toNetPath } from '@secrets-engine/secrets/internal';
+import {
+  checkSocketFolder,
+  dialFailureReason,
+  isAbstractSocketPath,
+  toNetPath,
+} from '@secrets-engine/secrets/internal';
 import {
   AccessDeniedError,
   EngineError,
@@ -104,7 +113,10 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
     throw new RangeError(`createClient: timeoutMs must be a positive number of ms, got ${options.timeoutMs}`);
   }
   // Go's client: keep-alive on, up to 100 connections, 10 idle (protocol.md §10.2).
-  const agent = new Agent({ keepAlive: true, maxSockets: 100, maxFreeSockets: 10, timeout: 90_000 });
+  const agent = checkedAgent(
+    socketPath,
+    new Agent({ keepAlive: true, maxSockets: 100, maxFreeSockets: 10, timeout: 90_000 }),
+  );
   const netPath = toNetPath(socketPath, (reason) => new EngineUnavailableError(socketPath, reason));
   const transport: Transport = createConnectTransport({
     httpVersion: '1.1',
@@ -263,12 +275,63 @@ function runStatusName(status: pluginsv1.RunStatus): RunStatus {
   }
 }
 
+/**
+ * Checks the socket's folder chain before every new connection (issue 12 item 5a): a folder that
+ * another user could write means the socket there may be theirs, and a client that connects would
+ * take their answers for secrets. A refusal or a missing folder fails that connection only.
+ */
+function checkedAgent(socketPath: string, agent: Agent): Agent {
+  if (isAbstractSocketPath(socketPath)) return agent;
+  const absolute = resolvePath(socketPath);
+  const connect = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    let status: ReturnType<typeof checkSocketFolder>;
+    try {
+      status = checkSocketFolder(absolute, { fs, create: false });
+    } catch (err) {
+      callback?.(err as Error, undefined as never);
+      return undefined;
+    }
+    if (status.status === 'missing') {
+      // No folder, so no engine: the words of ENOENT, and nothing dialled.
+      const enoent = Object.assign(
+        new Error(`connect ENOENT ${socketPath} (${status.missing} does not exist)`),
+        {
+          code: 'ENOENT',
+          syscall: 'connect',
+        },
+      );
+      callback?.(enoent, undefined as never);
+      return undefined;
+    }
+    return connect(options, callback);
+  };
+  return agent;
+}
+
+/** The UnsafeSocketPathError in `err`'s cause chain, if any. */
+function unsafeSocketPath(err: unknown): UnsafeSocketPathError | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 8; depth++, e = e.cause) {
+    if (isUnsafeSocketPathError(e)) return e;
+  }
+  return undefined;
+}
+
 /** Maps a call failure to the error an application can act on. */
 function toClientError(
   err: unknown,
   socketPath: string,
   context: { pattern?: string; plugin?: string },
 ): Error {
+  const unsafe = unsafeSocketPath(err);
+  if (unsafe !== undefined) {
+    return new EngineUnavailableError(
+      socketPath,
+      `refusing to connect: ${unsafe.path} ${unsafe.reason}; ${unsafe.allowed}`,
+      { cause: unsafe },
+    );
+  }
   const dial = dialFailureReason(err);
   if (dial !== undefined) return new EngineUnavailableError(socketPath, dial, { cause: err });
   const ce = ConnectError.from(err);

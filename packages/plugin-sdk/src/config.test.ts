@@ -1,10 +1,14 @@
 // Configuration of a plugin: defaults and options for a plugin started by hand, and the launch
 // variable of an engine-launched one (protocol.md §1.3, §3.1, §3.2, §5.1; §8.2
 // Test_newCfgForManualLaunch, Test_restoreConfig).
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DialError, LaunchConfigError } from '@secrets-engine/ipc';
 import { LAUNCH_ENV } from '@secrets-engine/ipc/internal';
-import { defaultSocketPath } from '@secrets-engine/secrets';
-import { afterEach, describe, expect, it } from 'vitest';
+import { defaultSocketPath, isUnsafeSocketPathError } from '@secrets-engine/secrets';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { delay, startHijackEngine } from './__tests__/engine.js';
 import { createPlugin, PluginConfigError, type PluginOptions } from './index.js';
 
@@ -134,6 +138,31 @@ describe('started by hand', () => {
     const err = await plugin.serve({ handleSignals: false }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DialError);
     expect((err as Error).message).toMatch(/cannot reach the secrets engine at \/nonexistent/);
+  });
+});
+
+describe('a socket folder others could have set up (issue 12 item 5a)', () => {
+  it('refuses to dial through it: DialError naming the folder and why, and the listener there hears nothing', async () => {
+    const loose = mkdtempSync(join(tmpdir(), 'se-sdk-loose-'));
+    onTestFinished(() => rmSync(loose, { recursive: true, force: true }));
+    chmodSync(loose, 0o777);
+    let connections = 0;
+    const trap = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(join(loose, 'engine.sock'), resolve));
+    onTestFinished(() => new Promise<void>((resolve) => trap.close(() => resolve())));
+    const plugin = createPlugin({ ...base, env: { SECRETS_ENGINE_SOCKET: join(loose, 'engine.sock') } });
+    const err = await plugin.serve({ handleSignals: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DialError);
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^refusing the engine socket ${loose}/engine.sock: ${loose} has mode 0777 \\(writable by its group and others\\); `,
+      ),
+    );
+    expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
+    expect(connections).toBe(0);
   });
 });
 

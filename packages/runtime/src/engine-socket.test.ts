@@ -1,6 +1,18 @@
 // The engine socket (protocol.md §3.1, §3.3, §4.1, §4.2): the public RPC surface over a real Unix
 // socket with connect-node and raw HTTP clients, and the socket file's life cycle.
-import { chmodSync, lstatSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +28,9 @@ import {
   defaultSocketPath,
   EngineAlreadyRunningError,
   EngineConfigError,
+  UnsafeSocketPathError,
 } from './index.js';
+import { LOCK_EX, LOCK_NB, libc } from './native.js';
 
 interface RawResponse {
   status: number;
@@ -331,13 +345,96 @@ describe('the socket file (protocol.md §3.1)', () => {
     const err = await second.start().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EngineAlreadyRunningError);
     expect((err as EngineAlreadyRunningError).socketPath).toBe(first.socketPath);
-    expect((err as Error).message).toBe(`another secrets engine is already listening on ${first.socketPath}`);
+    expect((err as Error).message).toBe(
+      `another secrets engine is already running on ${first.socketPath}: it holds the lock ${first.socketPath}.lock`,
+    );
+    expect((err as EngineAlreadyRunningError).lockPath).toBe(`${first.socketPath}.lock`);
     await second.close();
     // The first engine keeps its socket file and keeps serving.
     expect(lstatSync(first.socketPath).ino).toBe(inode);
     expect((await httpRequest(first.socketPath, '/health')).body).toBe('ok');
     const res = await engineClients(first.socketPath).resolver.getSecrets({ pattern: 'db/password' });
     expect(res.envelopes.map((e) => e.provider)).toEqual(['vault']);
+  });
+
+  it("holds <socket>.lock (0600) for its life and removes it on close; a crashed engine's lock file is reused", async () => {
+    const socketPath = join(tempDir(), 'engine.sock');
+    const lockPath = `${socketPath}.lock`;
+    // A lock file nobody holds (an engine that was SIGKILLed leaves one): no obstacle.
+    writeFileSync(lockPath, '', { mode: 0o600 });
+    const engine = await startedEngine({ socketPath });
+    expect(lstatSync(lockPath).isFile()).toBe(true);
+    expect(lstatSync(lockPath).mode & 0o777).toBe(0o600);
+    await engine.close();
+    expect(() => lstatSync(lockPath)).toThrow(/ENOENT/);
+    expect(() => lstatSync(socketPath)).toThrow(/ENOENT/);
+    // And the path can be claimed again at once.
+    const again = await startedEngine({ socketPath });
+    expect((await httpRequest(again.socketPath, '/health')).body).toBe('ok');
+  });
+
+  it('a symbolic link at the lock path is refused, never followed', async () => {
+    const dir = tempDir();
+    const socketPath = join(dir, 'engine.sock');
+    const target = join(dir, 'precious');
+    writeFileSync(target, 'precious');
+    symlinkSync(target, `${socketPath}.lock`);
+    const engine = createEngine({ socketPath });
+    const err = await engine.start().catch((e: unknown) => e);
+    await engine.close();
+    expect(err).toBeInstanceOf(EngineConfigError);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^cannot open the lock file ${socketPath}\\.lock: ELOOP`),
+    );
+    expect(readFileSync(target, 'utf8')).toBe('precious');
+    expect(() => lstatSync(socketPath)).toThrow(/ENOENT/);
+  });
+
+  it('a stale socket is left alone while another process holds the lock', async () => {
+    const dir = tempDir();
+    const socketPath = join(dir, 'engine.sock');
+    // A socket file nobody listens on (as a starting engine sees it before it listens).
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(dir, 'tmp.sock'), resolve));
+    renameSync(join(dir, 'tmp.sock'), socketPath);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const inode = lstatSync(socketPath).ino;
+    // Another engine, between taking its lock and listening: it holds <socket>.lock.
+    const c = libc();
+    if (c instanceof Error) throw c;
+    const fd = openSync(`${socketPath}.lock`, 'w', 0o600);
+    onTestFinished(() => closeSync(fd));
+    expect(c.flock(fd, LOCK_EX | LOCK_NB)).toBe(0);
+    const engine = createEngine({ socketPath });
+    const err = await engine.start().catch((e: unknown) => e);
+    await engine.close();
+    expect(err).toBeInstanceOf(EngineAlreadyRunningError);
+    expect((err as Error).message).toBe(
+      `another secrets engine is already running on ${socketPath}: it holds the lock ${socketPath}.lock`,
+    );
+    expect(lstatSync(socketPath).ino).toBe(inode);
+    expect(lstatSync(`${socketPath}.lock`).isFile()).toBe(true);
+  });
+
+  it('refuses a socket folder that another user could write, or a symbolic link as the folder', async () => {
+    const dir = tempDir();
+    const loose = join(dir, 'loose');
+    mkdirSync(loose);
+    chmodSync(loose, 0o777);
+    const a = createEngine({ socketPath: join(loose, 'engine.sock') });
+    const err = await a.start().catch((e: unknown) => e);
+    await a.close();
+    expect(err).toBeInstanceOf(UnsafeSocketPathError);
+    expect((err as UnsafeSocketPathError).reason).toBe('has mode 0777 (writable by its group and others)');
+    expect(readdirSync(loose)).toEqual([]);
+    const link = join(dir, 'link');
+    mkdirSync(join(dir, 'real'), { mode: 0o700 });
+    symlinkSync(join(dir, 'real'), link);
+    const b = createEngine({ socketPath: join(link, 'engine.sock') });
+    const err2 = await b.start().catch((e: unknown) => e);
+    await b.close();
+    expect((err2 as UnsafeSocketPathError).reason).toBe(`is a symbolic link to ${join(dir, 'real')}`);
+    expect(readdirSync(join(dir, 'real'))).toEqual([]);
   });
 
   it("an engine that never started does not remove another engine's socket on close()", async () => {
@@ -375,7 +472,10 @@ describe('the socket file (protocol.md §3.1)', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'file'), '');
     const engine = createEngine({ socketPath: join(dir, 'file', 'engine.sock') });
-    await expect(engine.start()).rejects.toBeInstanceOf(EngineConfigError);
+    const err = await engine.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsafeSocketPathError);
+    expect((err as UnsafeSocketPathError).path).toBe(join(dir, 'file'));
+    expect((err as UnsafeSocketPathError).reason).toBe('is not a folder');
   });
 
   it('close() removes the socket file, is idempotent, and stops serving', async () => {
@@ -407,13 +507,15 @@ describe('the socket file (protocol.md §3.1)', () => {
     expect(lstatSync(socketPath).isSocket()).toBe(true);
   });
 
-  it('a directory it could not create is an EngineConfigError', async () => {
+  it('a directory it could not create is an UnsafeSocketPathError naming the path', async () => {
     // Under a regular file, so mkdir fails for root too (root ignores directory permissions).
     const dir = tempDir();
     writeFileSync(join(dir, 'file'), '');
     const engine = createEngine({ socketPath: join(dir, 'file', 'sub', 'engine.sock') });
     const err = await engine.start().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(EngineConfigError);
-    expect((err as Error).message).toMatch(/cannot create the socket directory .*\/file\/sub/);
+    expect(err).toBeInstanceOf(UnsafeSocketPathError);
+    expect((err as Error).message).toMatch(
+      new RegExp(`^refusing the engine socket ${dir}/file/sub/engine.sock: ${dir}/file is not a folder; `),
+    );
   });
 });

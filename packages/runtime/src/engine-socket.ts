@@ -31,7 +31,14 @@ import {
   type PluginFailure,
   type ResolutionReport,
 } from './resolver.js';
-import { prepareSocketPath, removeSocket, restrictSocket, socketInode } from './socket.js';
+import {
+  bindPrivately,
+  claimSocketPath,
+  removeSocket,
+  restrictSocket,
+  type SocketClaim,
+  socketInode,
+} from './socket.js';
 
 export interface EngineSocketInit {
   engine: Engine;
@@ -84,7 +91,18 @@ export interface EngineSocket {
 /** Listens on `init.socketPath` (EngineAlreadyRunningError when a live engine has it). */
 export async function listenEngineSocket(init: EngineSocketInit): Promise<EngineSocket> {
   const { socketPath } = init;
-  await prepareSocketPath(socketPath);
+  // The folder checked, the lock held, a stale socket gone (issue 12 item 5); released on close.
+  const claim = await claimSocketPath(socketPath);
+  try {
+    return await listenClaimed(init, claim);
+  } catch (err) {
+    claim.release();
+    throw err;
+  }
+}
+
+async function listenClaimed(init: EngineSocketInit, claim: SocketClaim): Promise<EngineSocket> {
+  const { socketPath } = init;
   // Read once per connection, when it is accepted: the kernel's answer about the peer.
   const callers = new WeakMap<Socket, Caller | Error>();
   const callerOf = (socket: Socket): Caller | Error => {
@@ -127,23 +145,30 @@ export async function listenEngineSocket(init: EngineSocketInit): Promise<Engine
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'EADDRINUSE'
-          ? // A live listener (an abstract socket has no file to probe, or one won the race).
-            new EngineAlreadyRunningError(socketPath, { cause: err })
+          ? // A live listener: on an abstract socket, or an engine that takes no lock won the race.
+            new EngineAlreadyRunningError(socketPath, {
+              cause: err,
+              ...(claim.lockPath === undefined ? {} : { lockPath: claim.lockPath, lockFree: true }),
+            })
           : new RuntimeError(`cannot listen on ${socketPath}: ${err.message}`, { cause: err }),
       );
     });
-    server.listen(
-      toNetPath(socketPath, (message) => new EngineConfigError(message)),
-      () => resolve(),
-    );
+    const netPath = toNetPath(socketPath, (message) => new EngineConfigError(message));
+    // Born 0600: no other uid can connect at any instant, even under umask 000 (issue 12 item 5b).
+    bindPrivately(socketPath, claim, () => server.listen(netPath, () => resolve()));
   });
   restrictSocket(socketPath);
   const inode = socketInode(socketPath);
   init.logger.info('engine listening', { socket: socketPath });
-  return socketOf(server, socketPath, inode);
+  return socketOf(server, socketPath, inode, claim);
 }
 
-function socketOf(server: Server, socketPath: string, inode: number | undefined): EngineSocket {
+function socketOf(
+  server: Server,
+  socketPath: string,
+  inode: number | undefined,
+  claim: SocketClaim,
+): EngineSocket {
   let closed: Promise<void> | undefined;
   const stopAccepting = () => {
     closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
@@ -156,6 +181,7 @@ function socketOf(server: Server, socketPath: string, inode: number | undefined)
       server.closeAllConnections();
       await closed;
       removeSocket(socketPath, inode);
+      claim.release();
     },
   };
 }

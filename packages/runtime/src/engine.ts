@@ -10,6 +10,7 @@ import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
 import { type AccessCheck, createAccessControl } from './access.js';
 import type { AccessModule } from './access-module.js';
 import { BuiltinEntry } from './builtin.js';
+import { disableCoreDumps } from './core-dumps.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
 import { byName, type PluginEntry, type PluginInfo } from './entry.js';
@@ -97,6 +98,7 @@ class EngineImpl extends EventEmitter implements Engine {
     const onAbort = () => void this.close();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      if (!this.#opts.allowCoreDumps) this.#noCoreDumps();
       this.#socket = await listenEngineSocket({
         engine: this,
         socketPath: this.socketPath,
@@ -129,6 +131,16 @@ class EngineImpl extends EventEmitter implements Engine {
     }
     if (this.#state === 'starting') this.#state = 'running';
     this.emit('ready');
+  }
+
+  /** Best effort (issue 12 item 8): what could not be done is a warning, never a failed start. */
+  #noCoreDumps(): void {
+    const result = disableCoreDumps();
+    for (const problem of result.problems) this.#logger.warn('core dumps not disabled', { reason: problem });
+    this.#logger.debug('core dumps', {
+      coreLimitZero: result.coreLimitZero,
+      nonDumpable: result.nonDumpable,
+    });
   }
 
   close(): Promise<void> {

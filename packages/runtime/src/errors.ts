@@ -23,15 +23,34 @@ export class EngineConfigError extends RuntimeError {
   }
 }
 
-/** Another engine is already listening on the socket path; it is never taken over. */
+/**
+ * Another engine has the socket path: it holds the lock beside the socket (`<socket>.lock`), or
+ * it listens there (an engine that takes no lock, or an abstract socket in use). It is never
+ * taken over.
+ */
 export class EngineAlreadyRunningError extends RuntimeError {
   static {
     EngineAlreadyRunningError.prototype.name = 'EngineAlreadyRunningError';
   }
   readonly socketPath: string;
-  constructor(socketPath: string, options?: { cause?: unknown }) {
-    super(`another secrets engine is already listening on ${socketPath}`, options);
+  /** The lock file beside the socket; undefined for an abstract socket. */
+  readonly lockPath: string | undefined;
+  /**
+   * `lockPath` is what the other engine holds; with `lockFree`, the lock was free but an engine
+   * answers on the socket (one that takes no lock, such as Docker's Go engine).
+   */
+  constructor(socketPath: string, options: { cause?: unknown; lockPath?: string; lockFree?: boolean } = {}) {
+    const { lockPath, lockFree = false, cause } = options;
+    super(
+      lockPath === undefined
+        ? `another secrets engine is already listening on ${socketPath}`
+        : lockFree
+          ? `another secrets engine is already listening on ${socketPath} (one that does not take the lock ${lockPath})`
+          : `another secrets engine is already running on ${socketPath}: it holds the lock ${lockPath}`,
+      cause === undefined ? undefined : { cause },
+    );
     this.socketPath = socketPath;
+    this.lockPath = lockPath;
   }
 }
 

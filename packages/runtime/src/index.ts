@@ -6,7 +6,7 @@
  */
 
 export { type Logger, silentLogger } from '@secrets-engine/ipc';
-export { defaultSocketPath } from '@secrets-engine/secrets';
+export { defaultSocketPath, isUnsafeSocketPathError, UnsafeSocketPathError } from '@secrets-engine/secrets';
 export {
   type AccessDecision,
   type AccessPolicy,
@@ -26,6 +26,7 @@ export {
   type FileAuditSinkOptions,
 } from './audit.js';
 export type { BuiltinPlugin } from './builtin.js';
+export { type CoreDumpOptions, type CoreDumpProtection, disableCoreDumps } from './core-dumps.js';
 export { createEngine, type Engine, type EngineEvents } from './engine.js';
 export type { PluginInfo, PluginKind } from './entry.js';
 export {

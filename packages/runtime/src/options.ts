@@ -58,6 +58,13 @@ export interface EngineOptions {
    * The engine closes it on close(). None by default.
    */
   audit?: AuditSink;
+  /**
+   * Leave core dumps as they are. By default start() sets the process's soft RLIMIT_CORE to 0 and,
+   * on Linux, makes it non-dumpable (no core file, no same-uid ptrace or /proc/<pid>/mem), as
+   * ssh-agent does: a crashed engine's core holds the secrets it served. An application with its
+   * own crash reporting may need `true`. Default false.
+   */
+  allowCoreDumps?: boolean;
   /** Engine name and version reported to plugins and clients. */
   name?: string;
   version?: string;
@@ -84,6 +91,7 @@ export interface ResolvedOptions {
   pluginEnv: Record<string, string>;
   access: { policy: AccessPolicy; timeoutMs: number };
   audit: AuditSink | undefined;
+  allowCoreDumps: boolean;
   name: string;
   version: string;
 }
@@ -132,6 +140,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     pluginEnv: options.pluginEnv ?? {},
     access: resolveAccess(options.access),
     audit: resolveAudit(options.audit),
+    allowCoreDumps: flag('allowCoreDumps', options.allowCoreDumps, false),
   };
 }
 
@@ -168,6 +177,15 @@ function ms(name: string, value: number | undefined, fallback: number, allowZero
     throw new EngineConfigError(
       `createEngine: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of ms, got ${value}`,
     );
+  }
+  return value;
+}
+
+/** A boolean option: its default when unset, else true or false (nothing else). */
+function flag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new EngineConfigError(`createEngine: ${name} must be true or false, got ${JSON.stringify(value)}`);
   }
   return value;
 }

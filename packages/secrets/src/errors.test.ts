@@ -15,8 +15,11 @@ import {
   isInvalidPluginNameError,
   isInvalidVersionError,
   isSecretsError,
+  isUnsafeSocketPathError,
   SecretsError,
+  UnsafeSocketPathError,
 } from './index.js';
+import { checkSocketFolder } from './internal.js';
 
 function caught(fn: () => unknown): unknown {
   try {
@@ -49,6 +52,29 @@ const cases = [
     ctor: InvalidEnvelopeError,
     guard: isInvalidEnvelopeError,
     make: () => caught(() => api.createEnvelope({ id: 'a', value: 1 as unknown as string })),
+  },
+  {
+    ctor: UnsafeSocketPathError,
+    guard: isUnsafeSocketPathError,
+    make: () =>
+      caught(() =>
+        checkSocketFolder('/x/engine.sock', {
+          create: false,
+          uid: 1000,
+          platform: 'linux',
+          fs: {
+            lstatSync: () => ({
+              uid: 1001,
+              mode: 0o40755,
+              isDirectory: () => true,
+              isSymbolicLink: () => false,
+            }),
+            readlinkSync: () => '',
+            mkdirSync: () => undefined,
+            chmodSync: () => undefined,
+          },
+        }),
+      ),
   },
 ] as const;
 

@@ -123,6 +123,38 @@ export class InvalidEnvelopeError extends SecretsError {
   }
 }
 
+/**
+ * The engine socket's folder, or a folder above it, could be changed by someone other than the
+ * user: it is owned by another uid, writable by its group or others, or a symbolic link (issue 12
+ * item 5a). Listening or dialling there would let another user swap the socket. The message names
+ * the socket, the offending path, what is wrong with it and what is allowed:
+ * `refusing the engine socket /tmp/secrets-engine-1000/engine.sock: /tmp/secrets-engine-1000 is
+ * owned by uid 1001; the socket's folder must be ...`.
+ */
+export class UnsafeSocketPathError extends SecretsError {
+  static {
+    UnsafeSocketPathError.prototype.name = 'UnsafeSocketPathError';
+  }
+  /** The engine socket path that was refused. */
+  readonly socketPath: string;
+  /** The folder (or symbolic link) that is unsafe. */
+  readonly path: string;
+  /** What is wrong with `path`, e.g. `is owned by uid 1001`, `has mode 0777 (writable by its group and others)`. */
+  readonly reason: string;
+  /** What would be accepted instead, e.g. `the socket's folder must be a folder (not a symbolic link) owned by …`. */
+  readonly allowed: string;
+  constructor(
+    message: string,
+    options: { socketPath: string; path: string; reason: string; allowed: string; cause?: unknown },
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.socketPath = options.socketPath;
+    this.path = options.path;
+    this.reason = options.reason;
+    this.allowed = options.allowed;
+  }
+}
+
 function isKind(value: unknown, ctor: { prototype: Error }): boolean {
   return branded(value, ctor, SecretsError);
 }
@@ -179,6 +211,11 @@ export function isInvalidVersionError(value: unknown): value is InvalidVersionEr
 /** True for an `InvalidEnvelopeError` from any copy of this package. */
 export function isInvalidEnvelopeError(value: unknown): value is InvalidEnvelopeError {
   return isKind(value, InvalidEnvelopeError);
+}
+
+/** True for an `UnsafeSocketPathError` from any copy of this package. */
+export function isUnsafeSocketPathError(value: unknown): value is UnsafeSocketPathError {
+  return isKind(value, UnsafeSocketPathError);
 }
 
 /** `instanceof` across package copies: the brand, then the root class, the literal name or the prototype chain. */

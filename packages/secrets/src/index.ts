@@ -31,8 +31,10 @@ export {
   isInvalidVersionError,
   isNotFoundError,
   isSecretsError,
+  isUnsafeSocketPathError,
   NotFoundError,
   SecretsError,
+  UnsafeSocketPathError,
 } from './errors.js';
 export {
   isValidId,

@@ -4,4 +4,11 @@
  *
  * @packageDocumentation
  */
-export { dialFailureReason, isAbstractSocketPath, toNetPath } from './socket-path.js';
+export {
+  checkSocketFolder,
+  type SocketFolderFs,
+  type SocketFolderOptions,
+  type SocketFolderStat,
+  type SocketFolderStatus,
+} from './socket-folder.js';
+export { dialFailureReason, isAbstractSocketPath, NO_SUCH_SOCKET, toNetPath } from './socket-path.js';

@@ -30,8 +30,11 @@ export function toNetPath(
   return `\0${socketPath.slice(1)}`;
 }
 
+/** Why a dial failed when there is no socket (or no folder for it): the words of ENOENT. */
+export const NO_SUCH_SOCKET = 'no such socket (is the engine running?)';
+
 const DIAL_FAILURES: Readonly<Record<string, string>> = {
-  ENOENT: 'no such socket (is the engine running?)',
+  ENOENT: NO_SUCH_SOCKET,
   ECONNREFUSED: 'connection refused (is the engine running?)',
   EACCES: 'permission denied',
   EPERM: 'permission denied',

@@ -10,12 +10,14 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseEnv } from 'node:util';
 import { EngineUnavailableError, isNotFoundError, ProviderFailedError } from '@secrets-engine/client';
+import { type CoreDumpOptions, disableCoreDumps } from '@secrets-engine/runtime';
 import { isValidId } from '@secrets-engine/secrets';
 import { parseCommand, socketOption } from '../args.js';
 import { openClient, socketFlag } from '../engine-client.js';
 import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
+import { PROGRAM } from '../meta.js';
 
 export const REFERENCE_PREFIX = 'se://';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
@@ -57,8 +59,17 @@ export async function runCommand(args: string[], io: Io): Promise<number> {
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   for (const path of values['env-file'] ?? []) Object.assign(env, readEnvFile(path));
 
+  // No core file of this process, which holds the values for as long as the command runs (issue 12
+  // item 8). The soft limit only: the command inherits it and may raise it again. Non-dumpable
+  // once resolved, not before: the engine reads /proc/<pid>/exe of each connection it accepts.
+  coreDumps(io, { keepDumpable: true });
   await resolveReferences(env, socketFlag(values.socket), file);
+  coreDumps(io, {});
   return spawnCommand(file, argv, env);
+}
+
+function coreDumps(io: Io, options: CoreDumpOptions): void {
+  for (const problem of disableCoreDumps(options).problems) io.err(`${PROGRAM}: warning: ${problem}\n`);
 }
 
 function readEnvFile(path: string): Record<string, string> {

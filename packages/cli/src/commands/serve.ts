@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import {
   createEngine,
   createFileAuditSink,
+  disableCoreDumps,
   type Engine,
   EngineAlreadyRunningError,
   type EngineOptions,
@@ -47,6 +48,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     );
   }
   const options: EngineOptions = { logger: createCliLogger({ level }) };
+  // No core file holds a secret the engine served (issue 12 item 8): the hard limit too, so the
+  // plugins it launches inherit 0 and cannot raise it; non-dumpable. Done here, so not again in start().
+  for (const problem of disableCoreDumps({ hardLimit: true }).problems) {
+    options.logger!.warn('core dumps not disabled', { reason: problem });
+  }
+  options.allowCoreDumps = true;
   const socket = socketFlag(values.socket);
   if (socket !== undefined) options.socketPath = socket;
   const timeout = values['request-timeout'];

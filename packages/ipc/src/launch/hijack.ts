@@ -1,9 +1,17 @@
 // The /hijack upgrade that lets a plugin started by hand join a running engine over the engine's
 // own socket (protocol.md §3.2, §3.3).
+import * as fs from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { dialFailureReason, toNetPath } from '@secrets-engine/secrets/internal';
+import {
+  checkSocketFolder,
+  dialFailureReason,
+  isAbstractSocketPath,
+  NO_SUCH_SOCKET,
+  toNetPath,
+} from '@secrets-engine/secrets/internal';
 import { DialError, TimeoutError, UpgradeError } from '../errors.js';
 import { type Http1Response, Http1ResponseParser } from '../rpc/http1.js';
 
@@ -29,11 +37,32 @@ export interface DialOptions {
   timeoutMs?: number;
 }
 
-/** Connects to a Unix socket (or Linux abstract socket with a leading `@`). */
+/**
+ * Connects to a Unix socket (or Linux abstract socket with a leading `@`), once its folder chain
+ * passed `checkSocketFolder` (issue 12 item 5a): a folder another user could write may hold their
+ * socket, and a plugin that joined it would answer them secrets. Refused with a DialError.
+ */
 export function dialUnix(socketPath: string, options: DialOptions = {}): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const path = toNetPath(socketPath, (message) => new DialError(message, { path: socketPath }));
     options.signal?.throwIfAborted();
+    if (!isAbstractSocketPath(socketPath)) {
+      let status: ReturnType<typeof checkSocketFolder>;
+      try {
+        status = checkSocketFolder(resolvePath(socketPath), { fs, create: false });
+      } catch (err) {
+        reject(new DialError((err as Error).message, { cause: err, path: socketPath }));
+        return;
+      }
+      if (status.status === 'missing') {
+        reject(
+          new DialError(`cannot reach the secrets engine at ${socketPath}: ${NO_SUCH_SOCKET}`, {
+            path: socketPath,
+          }),
+        );
+        return;
+      }
+    }
     const socket = connect({ path });
     const onAbort = () => fail(options.signal?.reason ?? new Error('aborted'));
     const cleanup = () => {
