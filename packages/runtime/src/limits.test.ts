@@ -254,11 +254,15 @@ describe('a large JSON response does not hold up other clients (issue 12 item 7)
       responses.push(response);
     };
     subscribe('http.server.request.start', onStart);
-    onTestFinished(() => unsubscribe('http.server.request.start', onStart));
+    onTestFinished(() => {
+      unsubscribe('http.server.request.start', onStart);
+    });
 
     // The big client: a raw connection that sends its request and reads nothing for now.
     const big = connect(engine.socketPath);
-    onTestFinished(() => big.destroy());
+    onTestFinished(() => {
+      big.destroy();
+    });
     big.pause();
     const body = JSON.stringify({ pattern: 'big' });
     big.write(
