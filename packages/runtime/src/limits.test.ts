@@ -15,6 +15,7 @@ import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { MAX_ID_COMPONENTS } from '@secrets-engine/secrets';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { builtin, connectError, engineClients, joinEngine, startedEngine } from './__tests__/helpers.js';
+import type { AuditRecord } from './audit.js';
 import { MAX_AUTHORIZE_PATTERNS } from './engine-socket.js';
 
 const GET_SECRETS = '/resolver.v1.ResolverService/GetSecrets';
@@ -211,6 +212,18 @@ describe('size limits per request, before the access policy (issue 12 item 7)', 
     const deep = await post(engine.socketPath, path, JSON.stringify({ patterns: ['a', components(65)] }));
     expect(deep.json.code).toBe('invalid_argument');
     expect(deep.json.message).toMatch(/^patterns\[1\]: invalid pattern .*: the pattern has 65 components/);
+  });
+
+  it('the audit record of a refused over-long pattern keeps its first 1024 characters, then …', async () => {
+    const records: AuditRecord[] = [];
+    const engine = await startedEngine({
+      plugins: [builtin('vault', '**', () => [])],
+      audit: { write: (r) => records.push(r), close: async () => {} },
+    });
+    const res = await post(engine.socketPath, GET_SECRETS, JSON.stringify({ pattern: 'x'.repeat(20_000) }));
+    expect(res.json.code).toBe('invalid_argument');
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ code: 'invalid_argument', pattern: `${'x'.repeat(1024)}…` });
   });
 
   it('EnablePlugin and DisablePlugin: an over-long name is invalid_argument, not not_found', async () => {
