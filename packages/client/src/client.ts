@@ -122,6 +122,8 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
     httpVersion: '1.1',
     baseUrl: 'http://unix',
     nodeOptions: { socketPath: netPath, agent },
+    // Unknown fields are skipped, never kept (kept, each costs an object: issue 12 item 3).
+    binaryOptions: { readUnknownFields: false },
   });
   const resolver = createConnectClient(resolverv1.ResolverService, transport);
   const management = createConnectClient(pluginsv1.PluginManagementService, transport);

@@ -23,5 +23,6 @@ export {
   healthOr404,
   IPC_BASE_URL,
   isTransportLoss,
+  SMALL_REQUEST_MAX_BYTES,
   transportLossIsUnavailable,
 } from './rpc/connect.js';

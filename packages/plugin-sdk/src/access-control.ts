@@ -16,6 +16,12 @@ import {
 } from './host.js';
 
 /**
+ * The largest CheckAccess or Authorize request a module takes: 1 MiB. Unlike GetSecrets, it
+ * carries the requester, whose process chain holds each process's command line.
+ */
+const ACCESS_REQUEST_MAX_BYTES = 1024 * 1024;
+
+/**
  * Who asks, as the engine saw it (the kernel's view of the client's socket, §10.1): a plain,
  * frozen object made from the wire's `Requester`.
  */
@@ -98,6 +104,8 @@ class AccessControlModuleImpl extends HostedPlugin implements AccessControlModul
       options,
       {
         registerAs: { role: 'access-control' },
+        // A requester's process chain carries each process's arguments: room for long command lines.
+        requestMaxBytes: ACCESS_REQUEST_MAX_BYTES,
         dataRoutes: (router, { registered, logger }) => {
           router.service(accesscontrolv1.AccessControlService, {
             checkAccess: async (req, ctx) => {

@@ -71,6 +71,8 @@ export interface DataRouteContext {
 export interface HostSpec {
   /** What RegisterPlugin carries besides name and version. */
   registerAs: RegisterAs;
+  /** The largest request the engine may send this plugin (a larger one: resource_exhausted). */
+  requestMaxBytes: number;
   /** Serves the data service (GetSecrets or AccessControlService); each call awaits `registered`. */
   dataRoutes(router: ConnectRouter, context: DataRouteContext): void;
 }
@@ -289,6 +291,7 @@ export class PluginHost {
     };
     serveConnect(session, {
       logger,
+      readMaxBytes: this.#spec.requestMaxBytes,
       routes: (router) => {
         router.service(pluginsv1.PluginService, { shutdown });
         router.service(resolverv1.PluginService, { shutdown });

@@ -2,6 +2,7 @@
 // GetSecrets behind the registration gate. Connecting, registering, Shutdown and the end of the
 // connection are the plugin host's (host.ts), shared with access-control modules.
 import { silentLogger } from '@secrets-engine/ipc';
+import { SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { resolverv1 } from '@secrets-engine/proto';
 import { type Envelope, type EnvelopeInit, parsePattern, type SecretPattern } from '@secrets-engine/secrets';
 import { PluginConfigError } from './errors.js';
@@ -69,6 +70,8 @@ class PluginImpl extends HostedPlugin implements Plugin {
       options,
       {
         registerAs: { role: 'secrets-provider', pattern },
+        // GetSecrets and Shutdown: one pattern at most (issue 12 item 3).
+        requestMaxBytes: SMALL_REQUEST_MAX_BYTES,
         dataRoutes: (router, { registered, logger }) => {
           router.service(resolverv1.ResolverService, {
             getSecrets: async (req, ctx) => {

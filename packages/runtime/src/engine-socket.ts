@@ -13,9 +13,9 @@ import {
   type Interceptor,
 } from '@connectrpc/connect';
 import { attachHijackHandler, createConnectHandler, type Logger } from '@secrets-engine/ipc';
-import { healthOr404 } from '@secrets-engine/ipc/internal';
+import { healthOr404, SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
-import { isValidPattern, toGoTimestamp } from '@secrets-engine/secrets';
+import { MAX_ID_LENGTH, parsePattern, parsePluginName, toGoTimestamp } from '@secrets-engine/secrets';
 import { toNetPath } from '@secrets-engine/secrets/internal';
 import { type AccessControl, type AccessRequest, accessDenied, type Caller, processUid } from './access.js';
 import type { AuditRecord, AuditSink } from './audit.js';
@@ -75,6 +75,12 @@ export const CALLER = createContextKey<Caller | Error>(new Error('no connection'
   description: 'secrets-engine caller',
 });
 
+/**
+ * The most patterns one Authorize call may carry: 32 of the longest allowed pattern still fit in
+ * the engine socket's request limit (SMALL_REQUEST_MAX_BYTES, 64 KiB).
+ */
+export const MAX_AUTHORIZE_PATTERNS = 32;
+
 /** Filled by a call's handler for its audit record: who was asked and how they did. */
 const REPORT = createContextKey<{ report?: ResolutionReport }>(
   {},
@@ -115,7 +121,9 @@ async function listenClaimed(init: EngineSocketInit, claim: SocketClaim): Promis
   };
   const handler = createConnectHandler({
     routes: (router) => publicRoutes(router, init),
-    interceptors: [audited(init), checkAccess(init)],
+    // Every request is one pattern (Authorize: a few), a name or nothing (issue 12 item 3).
+    readMaxBytes: SMALL_REQUEST_MAX_BYTES,
+    interceptors: [audited(init), validated, checkAccess(init)],
     contextValues: (req) => createContextValues().set(CALLER, callerOf(req.socket)).set(REPORT, {}),
     fallback: (req, res) => publicFallback(req as IncomingMessage, res as ServerResponse, init.hijack),
   });
@@ -241,8 +249,11 @@ function audited(init: EngineSocketInit): Interceptor {
               executable: caller.executable,
             },
       method: `${req.service.typeName}/${req.method.name}`,
-      ...(typeof message.pattern === 'string' ? { pattern: message.pattern } : {}),
-      ...(Array.isArray(message.patterns) ? { patterns: message.patterns.map(String) } : {}),
+      // What an invalid call asked for is recorded too, cut to the limits (a valid one is whole).
+      ...(typeof message.pattern === 'string' ? { pattern: clip(message.pattern) } : {}),
+      ...(Array.isArray(message.patterns)
+        ? { patterns: message.patterns.slice(0, MAX_AUTHORIZE_PATTERNS).map((p) => clip(String(p))) }
+        : {}),
       decision: 'allow',
       code: 'ok',
       durationMs: 0,
@@ -294,6 +305,55 @@ function audited(init: EngineSocketInit): Interceptor {
   };
 }
 
+/** At most MAX_ID_LENGTH characters of `s`, then `…` if there was more (for the audit record). */
+function clip(s: string): string {
+  return s.length <= MAX_ID_LENGTH ? s : `${s.slice(0, MAX_ID_LENGTH)}…`;
+}
+
+/** `parse(value)`, a throw becoming invalid_argument with the parser's message after `where`. */
+function valid(where: string, parse: () => unknown): void {
+  try {
+    parse();
+  } catch (err) {
+    throw new ConnectError(`${where}${(err as Error).message}`, Code.InvalidArgument);
+  }
+}
+
+/**
+ * What a call carries is checked against the grammar and the size limits before the access
+ * policy (or a module) sees it and before its handler runs (issue 12 item 7): invalid_argument
+ * naming the field, the limit and the size. (GetSecrets is checked again by resolveSecrets.)
+ */
+const validated: Interceptor = (next) => async (req) => {
+  const m = req.message as { pattern?: string; patterns?: string[]; name?: string };
+  switch (req.method.name) {
+    case 'GetSecrets':
+      valid('', () => parsePattern(m.pattern ?? ''));
+      break;
+    case 'Authorize': {
+      const patterns = m.patterns ?? [];
+      if (patterns.length === 0) {
+        throw new ConnectError('at least one pattern is required', Code.InvalidArgument);
+      }
+      if (patterns.length > MAX_AUTHORIZE_PATTERNS) {
+        throw new ConnectError(
+          `patterns: ${patterns.length} patterns; at most ${MAX_AUTHORIZE_PATTERNS} are allowed in one Authorize call`,
+          Code.InvalidArgument,
+        );
+      }
+      patterns.forEach((p, i) => {
+        valid(`patterns[${i}]: `, () => parsePattern(p));
+      });
+      break;
+    }
+    case 'EnablePlugin':
+    case 'DisablePlugin':
+      valid('', () => parsePluginName(m.name ?? ''));
+      break;
+  }
+  return next(req);
+};
+
 /** Every call on the engine socket is decided before its handler runs (fail closed). */
 function checkAccess(init: EngineSocketInit): Interceptor {
   return (next) => async (req) => {
@@ -340,14 +400,7 @@ function publicRoutes(router: Router, init: EngineSocketInit): void {
   // resolver.v1.AuthorizerService (protocol.md §10.1): would GetSecrets of these patterns be allowed?
   router.service(resolverv1.AuthorizerService, {
     authorize: async (req, ctx) => {
-      if (req.patterns.length === 0) {
-        throw new ConnectError('at least one pattern is required', Code.InvalidArgument);
-      }
-      for (const p of req.patterns) {
-        if (!isValidPattern(p)) {
-          throw new ConnectError(`invalid pattern ${JSON.stringify(p)} in patterns`, Code.InvalidArgument);
-        }
-      }
+      // `validated` checked the patterns (count, grammar, size) before the policy saw them.
       const decision = await init.access.decide(
         ctx.values.get(CALLER),
         { method: 'Authorize', patterns: [...req.patterns] },

@@ -4,6 +4,7 @@
 // Mirrors LaunchedPlugin, without the process: the engine never starts, restarts or kills it.
 import type { Socket } from 'node:net';
 import { createMuxSession, type Logger, type MuxSession, serveConnect } from '@secrets-engine/ipc';
+import { SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import type { RunStatus } from './launched.js';
@@ -70,7 +71,12 @@ export class ExternalPlugin implements PluginEntry {
         }
       },
     });
-    serveConnect(session, { routes: (router) => endpoint.routes(router), logger });
+    // Before it registers, a peer here is anyone of this uid: its requests are small (issue 12 item 3).
+    serveConnect(session, {
+      routes: (router) => endpoint.routes(router),
+      readMaxBytes: SMALL_REQUEST_MAX_BYTES,
+      logger,
+    });
     const timer = setTimeout(() => {
       if (this.registration === undefined) {
         logger.warn('external plugin did not register in time, closing its connection', {

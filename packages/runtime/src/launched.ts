@@ -14,6 +14,7 @@ import {
   type MuxSession,
   serveConnect,
 } from '@secrets-engine/ipc';
+import { SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { pluginsv1 } from '@secrets-engine/proto';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
@@ -257,7 +258,11 @@ export class LaunchedPlugin implements PluginEntry {
       requestTimeoutMs: init.requestTimeoutMs,
       claim: (r) => init.claim(r),
     });
-    serveConnect(attempt.session, { routes: (router) => endpoint.routes(router), logger: this.#logger });
+    serveConnect(attempt.session, {
+      routes: (router) => endpoint.routes(router),
+      readMaxBytes: SMALL_REQUEST_MAX_BYTES,
+      logger: this.#logger,
+    });
     const first = await Promise.race([
       endpoint.registered,
       attempt.exited.then(() => 'exited' as const),

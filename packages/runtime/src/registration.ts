@@ -1,11 +1,18 @@
 // The registration services the engine serves on every plugin connection (protocol.md §5.1): the
 // HEAD `plugins.v1.RegisterService` and the OLD `resolver.v1.RegisterService`, one registration
-// per connection, validated in Go's order, a duplicate name refused in the response itself. A
+// per connection, validated in Go's order (and against the size limits of @secrets-engine/secrets,
+// which Go does not have), a duplicate name refused in the response itself. A
 // plugin registers either as a secrets provider (with a pattern) or, on the HEAD route only, as an
 // access-control module (no pattern; §4.2, §10.1).
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
-import { parsePattern, parsePluginName, parseVersion, type SecretPattern } from '@secrets-engine/secrets';
+import {
+  MAX_PLUGIN_NAME_BYTES,
+  parsePattern,
+  parsePluginName,
+  parseVersion,
+  type SecretPattern,
+} from '@secrets-engine/secrets';
 
 /** What a plugin registered as: Docker's `RegisterPluginRequest.metadata` oneof (§4.2). */
 export type PluginRole = 'secrets-provider' | 'access-control';
@@ -67,8 +74,13 @@ export function createRegistrationEndpoint(init: RegistrationInit): Registration
     if (attempted) throw new ConnectError('cannot rerun registration', Code.FailedPrecondition);
     attempted = true;
     if (init.expectedName !== undefined && raw.name !== init.expectedName) {
+      // The launch name is valid (at most MAX_PLUGIN_NAME_BYTES); the other may be anything.
+      const registered =
+        raw.name.length <= MAX_PLUGIN_NAME_BYTES
+          ? JSON.stringify(raw.name)
+          : `${JSON.stringify(raw.name.slice(0, 64))}… (${raw.name.length} characters)`;
       throw new ConnectError(
-        `plugin name cannot be changed when launched by engine: launched as ${JSON.stringify(init.expectedName)}, registered as ${JSON.stringify(raw.name)}`,
+        `plugin name cannot be changed when launched by engine: launched as ${JSON.stringify(init.expectedName)}, registered as ${registered}`,
         Code.InvalidArgument,
       );
     }

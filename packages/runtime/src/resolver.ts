@@ -14,6 +14,7 @@ import {
   isGoZeroTime,
   isInvalidPatternError,
   isValidId,
+  MAX_ID_LENGTH,
   match,
   parsePattern,
   type SecretPattern,
@@ -107,7 +108,13 @@ export async function resolveSecrets(
     let outside = 0;
     for (const env of outcome.envelopes) {
       if (!isValidId(env.id)) {
-        options.logger.warn('dropping an envelope with an invalid ID', { plugin: provider.name, id: env.id });
+        // A plugin's ID may be megabytes long: the log line gets its start and its length.
+        const id = env.id.length <= MAX_ID_LENGTH ? env.id : `${env.id.slice(0, 64)}…`;
+        options.logger.warn('dropping an envelope with an invalid ID', {
+          plugin: provider.name,
+          id,
+          length: env.id.length,
+        });
         continue;
       }
       // Exact answers only: the ID must match what the client asked and what the plugin was asked.

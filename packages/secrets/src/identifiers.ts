@@ -1,18 +1,20 @@
 // Secret IDs and patterns: the HEAD grammar of protocol.md §6.1 and §6.2 (`:` allowed). Like Go we
 // check character by character, without a regex, but we report the first problem and where it is.
 import { InvalidIdError, InvalidPatternError } from './errors.js';
-import { describeType, goQuote, positionOf, quoteCharAt } from './quote.js';
+import { MAX_ID_COMPONENTS, MAX_ID_LENGTH } from './limits.js';
+import { describeType, goQuoteClipped, positionOf, quoteCharAt } from './quote.js';
 
 /**
- * A validated secret identifier: one or more `/`-separated components of `A-Z a-z 0-9 . _ - :`.
+ * A validated secret identifier: one or more `/`-separated components of `A-Z a-z 0-9 . _ - :`,
+ * at most `MAX_ID_LENGTH` characters and `MAX_ID_COMPONENTS` components.
  * It is a plain string at runtime (comparable, usable as a map key); the brand only exists for
  * the type checker. Get one from `parseId`.
  */
 export type SecretId = string & { readonly __brand: 'SecretId' };
 
 /**
- * A validated secret pattern: like an ID, but a component may also be `*` (exactly one component)
- * or `**` (zero or more components). A plain string at runtime. Get one from `parsePattern`.
+ * A validated secret pattern: like an ID (same limits), but a component may also be `*` (exactly
+ * one component) or `**` (zero or more components). A plain string at runtime. Get one from `parsePattern`.
  */
 export type SecretPattern = string & { readonly __brand: 'SecretPattern' };
 
@@ -40,10 +42,19 @@ function emptyComponent(s: string, i: number, component: number): string {
   return `component ${component} is empty because of '//' at position ${positionOf(s, i - 1)}`;
 }
 
-/** Why `s` is not a valid ID (or pattern, with `wildcards`), or undefined if it is valid. */
+/**
+ * Why `s` is not a valid ID (or pattern, with `wildcards`), or undefined if it is valid. The size
+ * limits come first: the length in O(1), the components in one scan of at most MAX_ID_LENGTH.
+ */
 function problem(s: string, wildcards: boolean): string | undefined {
   const what = wildcards ? 'pattern' : 'identifier';
   if (s.length === 0) return `the ${what} is empty`;
+  if (s.length > MAX_ID_LENGTH)
+    return `the ${what} is ${s.length} characters long; at most ${MAX_ID_LENGTH} are allowed`;
+  let components = 1;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) === SLASH) components++;
+  if (components > MAX_ID_COMPONENTS)
+    return `the ${what} has ${components} components; at most ${MAX_ID_COMPONENTS} are allowed`;
   let component = 1;
   let start = 0;
   let stars = 0;
@@ -91,10 +102,13 @@ export function parseId(s: string): SecretId {
   }
   const reason = problem(s, false);
   if (reason !== undefined) {
-    throw new InvalidIdError(`invalid identifier: ${goQuote(s)} must match ${ID_REGEXP_TEXT} (${reason})`, {
-      id: s,
-      reason,
-    });
+    throw new InvalidIdError(
+      `invalid identifier: ${goQuoteClipped(s)} must match ${ID_REGEXP_TEXT} (${reason})`,
+      {
+        id: s,
+        reason,
+      },
+    );
   }
   return s as SecretId;
 }
@@ -110,7 +124,7 @@ export function parsePattern(s: string): SecretPattern {
   }
   const reason = problem(s, true);
   if (reason !== undefined) {
-    throw new InvalidPatternError(`invalid pattern ${goQuote(s)}: ${reason}`, { pattern: s, reason });
+    throw new InvalidPatternError(`invalid pattern ${goQuoteClipped(s)}: ${reason}`, { pattern: s, reason });
   }
   return s as SecretPattern;
 }

@@ -4,6 +4,8 @@
  * - secret IDs and patterns with Go's HEAD grammar and matching semantics (protocol.md §6.1–§6.3):
  *   `parseId`, `parsePattern`, `match`, `includes`, `filter`, `expandId`, `expandPattern`;
  * - plugin names and versions as the engine validates them at registration (§5.1);
+ * - the size limits of all four (`MAX_ID_LENGTH`, `MAX_ID_COMPONENTS`, `MAX_PLUGIN_NAME_BYTES`,
+ *   `MAX_VERSION_LENGTH`);
  * - `Envelope`, a frozen secret whose bytes never reach JSON, logs or template strings by
  *   accident, and its wire form with Go's zero-time convention (§4.4).
  *
@@ -44,6 +46,12 @@ export {
   type SecretId,
   type SecretPattern,
 } from './identifiers.js';
+export {
+  MAX_ID_COMPONENTS,
+  MAX_ID_LENGTH,
+  MAX_PLUGIN_NAME_BYTES,
+  MAX_VERSION_LENGTH,
+} from './limits.js';
 export { expandId, expandPattern, filter, includes, match } from './match.js';
 export { isValidPluginName, type PluginName, parsePluginName } from './name.js';
 export { defaultSocketPath, SOCKET_DIR_NAME, SOCKET_ENV, SOCKET_FILE_NAME } from './paths.js';

@@ -24,7 +24,7 @@ function thrown(fn: () => unknown): Error {
 }
 
 describe('parsePluginName', () => {
-  it.each(['foo', 'plugin-bar', 'my plugin', 'ünïcödé', 'a.b:c@d', 'x'.repeat(500)])('accepts %j', (s) => {
+  it.each(['foo', 'plugin-bar', 'my plugin', 'ünïcödé', 'a.b:c@d', 'x'.repeat(128)])('accepts %j', (s) => {
     const name: PluginName = parsePluginName(s);
     expect(name).toBe(s);
     expect(isValidPluginName(s)).toBe(true);

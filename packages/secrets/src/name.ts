@@ -3,7 +3,8 @@
 // characters that reorder or break lines in a terminal (bidirectional controls, line and paragraph
 // separators: issue 12 item 8) and '/'.
 import { InvalidPluginNameError } from './errors.js';
-import { describeType, goQuote, positionOf, quoteCharAt } from './quote.js';
+import { MAX_PLUGIN_NAME_BYTES, utf8Length } from './limits.js';
+import { describeType, goQuote, goQuoteClipped, positionOf, quoteCharAt } from './quote.js';
 
 /** A validated plugin name. A plain string at runtime; get one from `parsePluginName`. */
 export type PluginName = string & { readonly __brand: 'PluginName' };
@@ -25,6 +26,10 @@ function isBidi(c: number): boolean {
 
 function problem(s: string): string | undefined {
   if (s.length === 0) return 'empty name';
+  // A UTF-16 code unit is at least one UTF-8 byte: only a short enough string needs counting.
+  if (s.length > MAX_PLUGIN_NAME_BYTES || utf8Length(s) > MAX_PLUGIN_NAME_BYTES) {
+    return `${goQuoteClipped(s)} is ${utf8Length(s)} bytes long (UTF-8); a plugin name is at most ${MAX_PLUGIN_NAME_BYTES}`;
+  }
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (isControl(c)) {
@@ -49,7 +54,8 @@ export function isValidPluginName(s: unknown): s is PluginName {
 }
 
 /**
- * Validates a plugin name: non-empty (Go: `parsing name: empty name`), no control characters
+ * Validates a plugin name: non-empty (Go: `parsing name: empty name`), at most
+ * `MAX_PLUGIN_NAME_BYTES` bytes of UTF-8, no control characters
  * (U+0000–U+001F, U+007F–U+009F), no bidirectional controls, no line or paragraph separator and
  * no `/`. Returns the same string, branded; throws
  * `InvalidPluginNameError`.

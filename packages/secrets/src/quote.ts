@@ -39,6 +39,22 @@ export function goQuote(s: string): string {
   return `${out}"`;
 }
 
+/** How much of an over-long input an error message quotes, in characters. */
+export const QUOTE_MAX_CHARS = 64;
+
+/**
+ * `goQuote(s)` for input of a sensible length; for a longer one, its first `QUOTE_MAX_CHARS`
+ * characters quoted and then `…`, so that a megabyte of input never becomes a megabyte of message.
+ */
+export function goQuoteClipped(s: string): string {
+  if (s.length <= QUOTE_MAX_CHARS) return goQuote(s);
+  let end = QUOTE_MAX_CHARS;
+  // Never cut a surrogate pair in half.
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${goQuote(s.slice(0, end))}…`;
+}
+
 /** `'c'` with Go's escapes, for the character at code-unit index `i` of `s`. */
 export function quoteCharAt(s: string, i: number): string {
   return `'${escapeCodePoint(s.codePointAt(i)!, "'")}'`;

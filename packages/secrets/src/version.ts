@@ -2,7 +2,8 @@
 // accepted by golang.org/x/mod/semver.IsValid, i.e. vMAJOR, vMAJOR.MINOR or
 // vMAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], without leading zeros in numbers.
 import { InvalidVersionError } from './errors.js';
-import { describeType, goQuote, positionOf, quoteCharAt } from './quote.js';
+import { MAX_VERSION_LENGTH } from './limits.js';
+import { describeType, goQuote, goQuoteClipped, positionOf, quoteCharAt } from './quote.js';
 
 /** A validated plugin version. A plain string at runtime; get one from `parseVersion`. */
 export type PluginVersion = string & { readonly __brand: 'PluginVersion' };
@@ -81,6 +82,9 @@ function semverProblem(v: string): string | undefined {
 }
 
 function problem(s: string): string | undefined {
+  if (s.length > MAX_VERSION_LENGTH) {
+    return `${goQuoteClipped(s)} is ${s.length} characters long; a version is at most ${MAX_VERSION_LENGTH}`;
+  }
   if (s.length > 0 && s[0] !== 'v') return `missing version prefix (${goQuote(s)} must start with 'v')`;
   if (s.length === 0) return 'empty version';
   const reason = semverProblem(s);
@@ -93,8 +97,8 @@ export function isValidVersion(s: unknown): s is PluginVersion {
 }
 
 /**
- * Validates a plugin version as Go's `api.NewVersion` does: `v1`, `v1.0`, `v7`, `v1.2.3-rc.1`
- * are valid; `1.0.0`, `v1.2-pre`, `v01.0.0` are not. Returns the same string, branded; throws
+ * Validates a plugin version as Go's `api.NewVersion` does, and at most `MAX_VERSION_LENGTH`
+ * characters long: `v1`, `v1.0`, `v7`, `v1.2.3-rc.1` are valid; `1.0.0`, `v1.2-pre`, `v01.0.0` are not. Returns the same string, branded; throws
  * `InvalidVersionError` with Go's wording (`parsing version: empty version`,
  * `parsing version: missing version prefix …`, `parsing version: invalid version: <v> (…)`).
  */

@@ -25,6 +25,24 @@ export const IPC_BASE_URL = 'http://unix';
 /** Default cap on one message, either direction (64 MiB, like protobuf-es's size-delimited reader). */
 export const DEFAULT_READ_MAX_BYTES = 64 * 1024 * 1024;
 
+/**
+ * The cap on a request whose message is a pattern, a name or a registration (64 KiB: fifty times
+ * the largest valid one, a registration of a 128-byte name, a 128-character version and a
+ * 1024-character pattern): the engine socket, the registration service on a plugin connection,
+ * a provider plugin's GetSecrets (issue 12 item 3). A GetSecrets *response* keeps
+ * DEFAULT_READ_MAX_BYTES.
+ */
+export const SMALL_REQUEST_MAX_BYTES = 64 * 1024;
+
+/**
+ * How every message we receive is decoded, on the lean and the stock path: unknown fields are
+ * skipped, never kept (kept, a body of 2-byte unknown fields costs ~80× its size: issue 12 item 3).
+ */
+const DECODE_OPTIONS = {
+  binaryOptions: { readUnknownFields: false },
+  jsonOptions: { ignoreUnknownFields: true },
+} as const;
+
 /** What `createConnectHandler` takes, less `fallback`: an in-IPC server always serves `/health`. */
 export interface ServeConnectOptions extends Omit<ConnectHandlerOptions, 'fallback'> {
   logger?: Logger;
@@ -69,6 +87,11 @@ export interface ConnectHandlerOptions {
   /** Registers the services this side serves. */
   routes: (router: ConnectRouter) => void;
   interceptors?: Interceptor[];
+  /**
+   * The largest request message taken, in bytes (default 64 MiB). Size it to the routes served:
+   * a larger request is refused with resource_exhausted, before its body is read when it
+   * declares its length.
+   */
   readMaxBytes?: number;
   /**
    * Serve unary calls on the lean path (default true). false uses connect-node's stock adapter for
@@ -97,6 +120,7 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
     routes: recorded.replay,
     interceptors,
     readMaxBytes,
+    ...DECODE_OPTIONS,
     fallback: options.fallback ?? healthOr404,
     ...(options.contextValues === undefined
       ? {}
@@ -161,6 +185,7 @@ export function createSessionTransport(
     useBinaryFormat: true,
     interceptors,
     readMaxBytes,
+    ...DECODE_OPTIONS,
     nodeOptions: {
       // No agent: one stream per request, `Connection: close`, nothing idle to wait for.
       createConnection: () => session.open({ allowHalfOpen: false }) as never,

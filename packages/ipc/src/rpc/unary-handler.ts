@@ -1,6 +1,7 @@
 // A lean Connect unary handler for node:http (decisions.md "connect-perf §5"): serves unary POSTs with a binary
-// or JSON body and no request compression on a short path — one body read, a lazily created
-// handler context, one `res.end(body)` with Content-Length. It is wire-identical to connect-node's
+// or JSON body and no request compression on a short path — one body read (refused unread when its
+// declared length is over the limit), unknown fields skipped, a lazily created handler context, one
+// `res.end(body)` with Content-Length (a JSON body with large bytes fields: in chunks, yielding). It is wire-identical to connect-node's
 // handler; everything it does not take (streaming, GET, compressed requests, other protocols)
 // goes to connect-node's stock adapter.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,7 +16,6 @@ import {
   isMessage,
   type MessageShape,
   toBinary,
-  toJsonString,
 } from '@bufbuild/protobuf';
 import {
   Code,
@@ -34,6 +34,7 @@ import {
   parseTimeout,
   trailerMux,
 } from '@connectrpc/connect/protocol-connect';
+import { encodeJsonBody, type JsonBody, writeJsonBody } from './json-response.js';
 
 type UnaryImplFn = (request: MessageShape<DescMessage>, context: HandlerContext) => unknown;
 
@@ -103,12 +104,20 @@ function hasOptions(options: unknown): boolean {
 
 export interface LeanHandlerOptions {
   interceptors: Interceptor[];
+  /** The largest request body taken; a larger one is refused (resource_exhausted) unread. */
   readMaxBytes: number;
   /** The context values of a call, from its request (connect-node's `contextValues`). */
   contextValues?: ((req: IncomingMessage) => ContextValues) | undefined;
 }
 
 type AnyNext = (req: UnaryRequest) => Promise<UnaryResponse>;
+
+/** The unary Connect content types, as connect-node accepts them: group 1 proto, group 2 JSON. */
+const UNARY_CONTENT_TYPE = /^application\/(?:(proto)|(json)(?:;\s*charset=utf-?8)?)$/i;
+
+/** Unknown fields are skipped, never kept: kept, 2-byte ones cost ~80 bytes each (issue 12 item 3). */
+const BINARY_READ = { readUnknownFields: false } as const;
+const JSON_READ = { ignoreUnknownFields: true } as const;
 
 /**
  * Returns a handler that serves what it can and returns false for everything else, which the
@@ -125,9 +134,9 @@ export function createLeanUnaryHandler(
     const route = routes.get(url);
     if (route === undefined) return false;
     const headers = req.headers;
-    const ct = headers['content-type'];
-    const json = ct === 'application/json' || ct === 'application/json; charset=utf-8';
-    if (ct !== 'application/proto' && !json) return false;
+    const ct = UNARY_CONTENT_TYPE.exec(headers['content-type'] ?? '');
+    if (ct === null) return false;
+    const json = ct[2] !== undefined;
     const ce = headers['content-encoding'];
     if (ce !== undefined && ce !== 'identity') return false;
     const pv = headers['connect-protocol-version'];
@@ -140,33 +149,40 @@ export function createLeanUnaryHandler(
       writeError(res, timeout.error);
       return true;
     }
+    const tooLarge = (size: number, atLeast: boolean) =>
+      new ConnectError(
+        `message size ${atLeast ? 'at least ' : ''}${size} is larger than configured readMaxBytes ${options.readMaxBytes} of ${url}`,
+        Code.ResourceExhausted,
+      );
+    // A declared length over the limit is refused before a byte of the body is read (as
+    // connect-node does); node:http then discards the body.
+    const declared = Number(headers['content-length'] ?? Number.NaN);
+    if (declared > options.readMaxBytes) {
+      writeError(res, tooLarge(declared, false));
+      return true;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
+    let refused = false;
     req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
+      if (refused) return;
       size += chunk.length;
       if (size > options.readMaxBytes) {
-        tooLarge = true;
-        writeError(
-          res,
-          new ConnectError(
-            `message size ${size} is larger than configured readMaxBytes ${options.readMaxBytes}`,
-            Code.ResourceExhausted,
-          ),
-        );
+        refused = true;
+        chunks.length = 0;
+        writeError(res, tooLarge(size, true));
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (tooLarge) return;
+      if (refused) return;
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       let message: MessageShape<DescMessage>;
       try {
         message = json
-          ? fromJsonString(route.method.input, body.toString('utf8'), { ignoreUnknownFields: true })
-          : fromBinary(route.method.input, body);
+          ? fromJsonString(route.method.input, body.toString('utf8'), JSON_READ)
+          : fromBinary(route.method.input, body, BINARY_READ);
       } catch (err) {
         writeError(
           res,
@@ -217,14 +233,31 @@ export function createLeanUnaryHandler(
         (response) => {
           ctx.done();
           if (res.destroyed || res.headersSent) return;
-          const bytes = json
-            ? Buffer.from(toJsonString(route.method.output, response.message as never))
-            : toBinary(route.method.output, response.message as never);
           const out = toNodeHeaders(trailerMux(response.header, response.trailer));
-          out['content-type'] = json ? 'application/json' : 'application/proto';
-          out['content-length'] = String(bytes.byteLength);
+          if (!json) {
+            const bytes = toBinary(route.method.output, response.message as never);
+            out['content-type'] = 'application/proto';
+            out['content-length'] = String(bytes.byteLength);
+            res.writeHead(200, out);
+            res.end(bytes);
+            return;
+          }
+          // Large bytes fields are base64-encoded natively and in chunks (json-response.ts).
+          let body: JsonBody;
+          try {
+            body = encodeJsonBody(route.method.output, response.message as never);
+          } catch (err) {
+            writeError(res, new ConnectError('internal error', Code.Internal, undefined, undefined, err));
+            return;
+          }
+          out['content-type'] = 'application/json';
+          out['content-length'] = String(body.byteLength);
           res.writeHead(200, out);
-          res.end(bytes);
+          if (body.parts.length === 1) {
+            res.end(body.parts[0] as Buffer);
+            return;
+          }
+          writeJsonBody(res, body).catch((err: unknown) => res.destroy(err as Error));
         },
         (err: unknown) => {
           ctx.done();
