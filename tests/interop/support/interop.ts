@@ -101,17 +101,22 @@ export function goYamuxLines(lines: readonly string[]): string[] {
 /** Runs a Go client binary and parses the one JSON object it prints. */
 export function runClient(binary: string, socketPath: string, ...args: string[]): Promise<ClientOutput> {
   return new Promise((resolve, reject) => {
-    execFile(binary, ['-socket', socketPath, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new Error(`${binary} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout) as ClientOutput);
-      } catch {
-        reject(new Error(`${binary} ${args.join(' ')} printed no JSON: ${stdout}\n${stderr}`));
-      }
-    });
+    execFile(
+      binary,
+      ['-socket', socketPath, ...args],
+      { timeout: 30_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`${binary} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(stdout) as ClientOutput);
+        } catch {
+          reject(new Error(`${binary} ${args.join(' ')} printed no JSON: ${stdout}\n${stderr}`));
+        }
+      },
+    );
   });
 }
 
@@ -131,11 +136,12 @@ export interface ClientPlugin {
   name: string;
   version: string;
   pattern: string;
-  disabled: boolean;
   external: boolean;
-  configurable: boolean;
-  runStatus: string;
-  statusMessage: string;
+  /** Absent from the OLD ListService's answer (Docker's OLD client). */
+  disabled?: boolean;
+  configurable?: boolean;
+  runStatus?: string;
+  statusMessage?: string;
 }
 
 export type ClientOutput =
@@ -149,7 +155,15 @@ export type ClientOutput =
       decision?: string;
       expiresAt?: string;
     }
-  | { ok: false; error: string; code: string; notFound: boolean; notAvailable: boolean };
+  | {
+      ok: false;
+      error: string;
+      code: string;
+      notFound: boolean;
+      notAvailable: boolean;
+      accessDenied?: boolean;
+      invalidPattern?: boolean;
+    };
 
 /** A raw Connect transport on the engine socket, as any client would use. */
 export function engineTransport(socketPath: string) {
