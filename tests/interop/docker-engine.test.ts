@@ -23,7 +23,8 @@ import {
 const SDK_PLUGIN = fileURLToPath(new URL('./fixtures/sdk-plugin.mjs', import.meta.url));
 
 /** Lines of Docker's engine log that mean it had to force a plugin out, or that a plugin failed. */
-const ESCALATION = /did not shut down|timeout killing|crashed|sending SIGKILL|returned sigint error/;
+const ESCALATION =
+  /did not shut down|timeout killing|crashed|sending SIGKILL|returned sigint error|registration timed out/;
 
 /** /proc/<pid>/stat: the process group and the session of a process. */
 function groupAndSession(pid: number): { pgid: number; sid: number } {
@@ -44,7 +45,7 @@ describe.runIf(inject('tiers').includes('docker'))(
      * Puts our SDK plugin into the plugins folder as `name`. Docker's engine launches it with no
      * environment but the launch variable (no PATH, no INTEROP_*), so the file is a wrapper with an
      * absolute interpreter that sets the fixture's variables and imports it. By default the
-     * fixture guards SIGINT after serve() (see the last test for why).
+     * fixture guards SIGINT from start to exit, as a Go plugin does (see the last test for why).
      */
     function addSdkPlugin(name: string, env: Record<string, string> = { INTEROP_GUARD_SIGINT: '1' }) {
       const path = join(t.pluginsDir, name);
@@ -56,10 +57,16 @@ describe.runIf(inject('tiers').includes('docker'))(
     }
 
     async function startEngine(): Promise<SpawnedProcess> {
-      const engine = t.spawn(goBinary('docker-engine'), ['-socket', t.socketPath, '-plugins', t.pluginsDir], {
-        PATH: process.env.PATH ?? '',
-        HOME: t.dir,
-      });
+      // Docker's 5 s registration timeout is shorter than a Node plugin's start on a loaded 2-core
+      // machine; a plugin it gives up on gets SIGINT while still starting.
+      const engine = t.spawn(
+        goBinary('docker-engine'),
+        ['-socket', t.socketPath, '-plugins', t.pluginsDir, '-registration-timeout', '60s'],
+        {
+          PATH: process.env.PATH ?? '',
+          HOME: t.dir,
+        },
+      );
       await waitForJsonLine<{ ready: boolean }>(engine, 'Docker’s engine to be ready', { timeoutMs: 20_000 });
       return engine;
     }
@@ -285,24 +292,23 @@ describe.runIf(inject('tiers').includes('docker'))(
       expect(await first.exited).toEqual({ code: 0, signal: null });
     });
 
-    it('pinned difference: Docker’s engine sends SIGINT right after the Shutdown RPC; a plugin still cleaning up after serve() dies of it', async () => {
-      // Docker's engine (watcher.Close): Shutdown RPC, close the session, then SIGINT at once, then
-      // SIGKILL after the shutdown timeout. Docker's Go plugins keep their SIGINT handler until
-      // main returns; our SDK hands SIGINT back to Node's default when serve() resolves, so a plugin
-      // that still has work to do (here 1 s of "cleanup") is killed by the signal before it exits
-      // 0. Docker logs a warning, not an error. Without cleanup work the race is lost only
-      // sometimes (1 run in 6 here, before the other tests guarded SIGINT). docs/compatibility.md.
-      addSdkPlugin('ts-a', { INTEROP_CLEANUP_MS: '1000' });
+    it('a plugin still finishing after serve() exits 0 under Docker’s engine when it keeps a SIGINT listener of its own', async () => {
+      // Docker's engine (watcher.Close): Shutdown RPC, close the session, then (when the process is
+      // still there) SIGINT, and SIGKILL after its shutdown timeout. Docker's Go plugins keep their
+      // SIGINT handler until main returns. Our SDK listens once, and only while serving, so a
+      // plugin with no listener of its own can die of that SIGINT after obeying Shutdown: seen 1
+      // run in 6 (Docker logs "Plugin … returned sigint error"); timing-dependent, so not asserted.
+      // docs/compatibility.md difference 10. With its own listener (as here, 1 s of "cleanup"
+      // after serve()) the plugin exits 0 whatever the timing.
+      addSdkPlugin('ts-a', { INTEROP_GUARD_SIGINT: '1', INTEROP_CLEANUP_MS: '1000' });
       const engine = await startEngine();
       await listedOnce(['ts-a']);
       const [pid] = t.recordedPids();
       engine.child.kill('SIGINT');
       expect((await engine.exited).code).toBe(0);
       await waitFor('the plugin to be gone', () => !isAlive(pid!), { timeoutMs: 10_000 });
-      expect(engine.stderr()).toContain(
-        'Plugin ts-a returned sigint error. Is SIGINT signal being properly handled?',
-      );
-      expect(t.exitMarker(pid!)).toBeUndefined(); // killed during its cleanup
+      expect(t.exitMarker(pid!)).toBe('0 shutdown (launched)');
+      expect(engine.stderr()).not.toMatch(ESCALATION);
     });
   },
 );

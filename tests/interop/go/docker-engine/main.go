@@ -5,6 +5,7 @@
 // engine.
 //
 //	docker-engine -socket PATH -plugins DIR [-name NAME] [-version VERSION] [-shutdown-timeout D]
+//	              [-registration-timeout D]
 //
 // Once the engine is healthy it prints one JSON line on stdout: {"ready":true,"pid":N}. SIGINT or
 // SIGTERM cancels Run's context, which is Docker's own clean shutdown (Shutdown RPC to every
@@ -31,13 +32,17 @@ func main() {
 	name := flag.String("name", "docker-secrets-engine", "engine name")
 	version := flag.String("version", "v0.0.21", "engine version")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 0, "engine.SetPluginShutdownTimeout (0: Docker's default)")
+	registrationTimeout := flag.Duration("registration-timeout", 0, "engine.SetPluginRegistrationTimeout (0: Docker's default)")
 	flag.Parse()
 	if *socket == "" || *plugins == "" {
-		fmt.Fprintln(os.Stderr, "usage: docker-engine -socket PATH -plugins DIR [-name NAME] [-version VERSION] [-shutdown-timeout D]")
+		fmt.Fprintln(os.Stderr, "usage: docker-engine -socket PATH -plugins DIR [-name NAME] [-version VERSION] [-shutdown-timeout D] [-registration-timeout D]")
 		os.Exit(2)
 	}
 	if *shutdownTimeout > 0 {
 		engine.SetPluginShutdownTimeout(*shutdownTimeout)
+	}
+	if *registrationTimeout > 0 {
+		engine.SetPluginRegistrationTimeout(*registrationTimeout)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
