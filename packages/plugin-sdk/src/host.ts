@@ -240,6 +240,16 @@ export class PluginHost {
       mode,
     };
     logger.info('plugin stopped', { reason: result.reason });
+    if (mode === 'launched' && result.reason === 'shutdown' && options.handleSignals !== false) {
+      // Docker's engine follows its Shutdown RPC with SIGINT at once (then SIGKILL after its
+      // timeout). The plugin obeyed and is finishing: the signal must not kill it mid-cleanup, as
+      // Go plugins keep their signal.NotifyContext until main returns (compatibility.md 11).
+      // Listeners keep nothing alive; the engine's SIGKILL still ends a plugin that hangs.
+      const absorb = (sig: NodeJS.Signals) =>
+        logger.debug('already shutting down, ignoring signal', { signal: sig });
+      process.on('SIGINT', absorb);
+      process.on('SIGTERM', absorb);
+    }
     if (mode === 'launched' && result.reason === 'engine-closed') {
       // What the plugin started goes with it: the engine that would have ended its process group
       // is gone (issue 13 item 2).

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Code, type ConnectError } from '@connectrpc/connect';
 import { attachHijackHandler, launchPlugin } from '@secrets-engine/ipc';
+import { waitFor } from '@secrets-engine/test-utils/process.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachEngine, type EngineConnection, startHijackEngine } from './__tests__/engine.js';
 
@@ -103,6 +104,21 @@ describe('launched by an engine (fd 3 + DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG)
     // Its logs (stderr) say who it is, and never carry a value.
     expect(proc.stderr()).toContain('"plugin":"launch-name"');
     expect(proc.stderr()).not.toContain('value-a');
+  });
+
+  it("after an obeyed Shutdown, SIGINT and SIGTERM do not cut its cleanup short (as Docker's engine sends them)", async () => {
+    const { proc, engine } = launch('lingering', { FIXTURE_LINGER_MS: '1500' });
+    await engine.registration;
+    await engine.shutdown();
+    await waitFor('the plugin to report it stopped', () => proc.events().some((e) => e.event === 'stopped'));
+    proc.child.kill('SIGINT');
+    proc.child.kill('SIGTERM');
+    const exit = await proc.exited;
+    expect([exit.code, exit.signal]).toEqual([0, null]);
+    expect(proc.events()).toEqual([
+      { event: 'stopped', reason: 'shutdown', mode: 'launched' },
+      { event: 'lingered' },
+    ]);
   });
 
   it('exits by itself within ~1 s when the engine connection closes, even with a timer alive', async () => {

@@ -2,6 +2,7 @@
 // A failed build does not stop the run here: every test that needs that binary fails with the
 // build error (support/interop.ts goBinary()), so the report names each unproven case.
 import type { TestProject } from 'vitest/node';
+import { DOCKER_TREES, SNAPSHOT_ENV } from './docker-snapshot.js';
 import { buildAll, type GoBuild, selectedTiers, type Tier } from './go.js';
 
 declare module 'vitest' {
@@ -16,6 +17,12 @@ export default function setup(project: TestProject): void {
   const tiers = selectedTiers();
   const { go, builds } = buildAll(tiers);
   const lines = [`interop: ${go ?? 'NO Go toolchain'}; tiers: ${tiers.join(', ')}`];
+  if (tiers.includes('docker')) {
+    lines.push(
+      `  docker tier from ${SNAPSHOT_ENV}=${process.env[SNAPSHOT_ENV] ?? '(unset)'}:`,
+      ...Object.values(DOCKER_TREES).map((t) => `    ${t.what}`),
+    );
+  }
   for (const b of builds) {
     lines.push(
       `  ${b.ok ? 'built ' : 'FAILED'} ${b.binary.padEnd(20)} ${String(b.ms).padStart(6)} ms  ${b.what}`,
@@ -23,9 +30,10 @@ export default function setup(project: TestProject): void {
   }
   if (!tiers.includes('docker')) {
     lines.push(
-      '  NOTE: the docker tier (Docker’s own Go modules) is NOT run: the module proxy here refuses',
-      '        github.com/docker/secrets-engine/* (403). Nothing in this run proves compatibility with',
-      '        Docker’s SDK or client, only with the Go stack they use. Opt in: INTEROP_TIERS=docker,go-stack',
+      '  NOTE: the docker tier (Docker’s own plugin SDK, client and Go engine) is NOT run: it is built',
+      `        from a local snapshot of Docker’s repository, and ${SNAPSHOT_ENV} is not set.`,
+      '        Nothing in this run proves compatibility with Docker’s code, only with the Go stack it uses.',
+      `        Opt in: ${SNAPSHOT_ENV}=/path/to/secrets-engine.git (tests/interop/README.md, "Docker snapshot")`,
     );
   }
   process.stderr.write(`${lines.join('\n')}\n`);

@@ -101,17 +101,22 @@ export function goYamuxLines(lines: readonly string[]): string[] {
 /** Runs a Go client binary and parses the one JSON object it prints. */
 export function runClient(binary: string, socketPath: string, ...args: string[]): Promise<ClientOutput> {
   return new Promise((resolve, reject) => {
-    execFile(binary, ['-socket', socketPath, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
-      if (err) {
-        reject(new Error(`${binary} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(stdout) as ClientOutput);
-      } catch {
-        reject(new Error(`${binary} ${args.join(' ')} printed no JSON: ${stdout}\n${stderr}`));
-      }
-    });
+    execFile(
+      binary,
+      ['-socket', socketPath, ...args],
+      { timeout: 30_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`${binary} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(stdout) as ClientOutput);
+        } catch {
+          reject(new Error(`${binary} ${args.join(' ')} printed no JSON: ${stdout}\n${stderr}`));
+        }
+      },
+    );
   });
 }
 
@@ -131,11 +136,12 @@ export interface ClientPlugin {
   name: string;
   version: string;
   pattern: string;
-  disabled: boolean;
   external: boolean;
-  configurable: boolean;
-  runStatus: string;
-  statusMessage: string;
+  /** Absent from the OLD ListService's answer (Docker's OLD client). */
+  disabled?: boolean;
+  configurable?: boolean;
+  runStatus?: string;
+  statusMessage?: string;
 }
 
 export type ClientOutput =
@@ -149,7 +155,15 @@ export type ClientOutput =
       decision?: string;
       expiresAt?: string;
     }
-  | { ok: false; error: string; code: string; notFound: boolean; notAvailable: boolean };
+  | {
+      ok: false;
+      error: string;
+      code: string;
+      notFound: boolean;
+      notAvailable: boolean;
+      accessDenied?: boolean;
+      invalidPattern?: boolean;
+    };
 
 /** A raw Connect transport on the engine socket, as any client would use. */
 export function engineTransport(socketPath: string) {
@@ -177,6 +191,13 @@ export interface InteropContext extends ProcessTest {
   startByHand(peer: PluginPeer, name: string, extra?: Record<string, string>): SpawnedProcess;
   /** The exit marker a Go plugin wrote when it exited by itself, if any. */
   exitMarker(pid: number): string | undefined;
+  /**
+   * How a Go plugin that exited by itself ended, from its markers: `<code> <reason>` when it also
+   * got past its last output line, otherwise a sentence saying where it died.
+   */
+  exitState(pid: number): string;
+  /** The pid of the helper a Go plugin started (INTEROP_HELPER=1), once it has written it. */
+  helperPid(pid: number): number | undefined;
 }
 
 /** The test's temp folder, engines and processes (test-utils/harness.ts), with the Go plugins. */
@@ -211,6 +232,24 @@ export function useInterop(): InteropContext {
     exitMarker(pid: number) {
       const path = join(base.pidDir, `${pid}.exit`);
       return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    },
+    exitState(pid: number) {
+      const marker = join(base.pidDir, `${pid}.exit`);
+      if (!existsSync(marker)) {
+        return `plugin ${pid} never reached its exit path (no <pid>.exit): killed by a signal before it, e.g. SIGPIPE on an earlier log line`;
+      }
+      const exit = readFileSync(marker, 'utf8');
+      if (!existsSync(join(base.pidDir, `${pid}.exited`))) {
+        return (
+          `plugin ${pid} decided "${exit}" but died writing its last stderr line: SIGPIPE (wait status 141) on ` +
+          'the output pipe into the dead engine; a launched plugin’s output must never be able to kill it (issue 13 item 1)'
+        );
+      }
+      return exit;
+    },
+    helperPid(pid: number) {
+      const path = join(base.pidDir, `${pid}.helper`);
+      return existsSync(path) ? Number(readFileSync(path, 'utf8')) : undefined;
     },
   });
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -61,13 +62,39 @@ func (p *provider) GetSecrets(_ context.Context, pattern plugin.Pattern) ([]plug
 }
 
 func main() {
+	if os.Getenv("INTEROP_AS_HELPER") == "1" {
+		time.Sleep(10 * time.Minute)
+		return
+	}
 	code, reason := run()
-	if dir := os.Getenv("INTEROP_PID_DIR"); dir != "" {
+	dir := os.Getenv("INTEROP_PID_DIR")
+	if dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".exit"),
 			[]byte(fmt.Sprintf("%d %s", code, reason)), 0o644)
 	}
+	// The last output line. Where the engine pipes this process's stderr and is gone, this write is
+	// the one a broken pipe turns into SIGPIPE (wait status 141): then <pid>.exited is missing.
 	fmt.Fprintf(os.Stderr, "docker-plugin-old: exiting with code %d: %s\n", code, reason)
+	if dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".exited"), nil, 0o644)
+	}
 	os.Exit(code)
+}
+
+// startHelper starts a helper process of the plugin's own (this binary again, in helper mode: it
+// only sleeps), as a plugin that runs a credential helper or an agent would, and records its pid in
+// <pid>.helper. It is in the plugin's process group, and outlives the plugin unless someone ends it.
+func startHelper(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = []string{"INTEROP_AS_HELPER=1"}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".helper"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 }
 
 func run() (int, string) {
@@ -76,6 +103,11 @@ func run() (int, string) {
 	defer stop()
 	if dir := os.Getenv("INTEROP_PID_DIR"); dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+		if os.Getenv("INTEROP_HELPER") == "1" {
+			if err := startHelper(dir); err != nil {
+				return 2, "starting the helper: " + err.Error()
+			}
+		}
 	}
 	p := &provider{errorOn: os.Getenv("INTEROP_ERROR_ON")}
 	if err := loadSecrets(&p.store); err != nil {

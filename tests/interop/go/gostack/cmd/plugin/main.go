@@ -18,7 +18,9 @@
 //	INTEROP_SECRETS    JSON [{id, value (base64), version, metadata, createdAt, expiresAt}]
 //	INTEROP_SECRETS_FILE  the same JSON from a file (values beyond the 128 KiB env limit)
 //	INTEROP_ERROR_ON   a request pattern answered with a plain (non not-found) error
-//	INTEROP_PID_DIR    if set: writes <pid> at start and <pid>.exit ("<code> <reason>") at exit
+//	INTEROP_PID_DIR    if set: writes <pid> at start, <pid>.exit ("<code> <reason>") at exit, then <pid>.exited
+//	                   after its last output line
+//	INTEROP_HELPER     "1": starts a helper process (this binary, sleeping) and writes its pid to <pid>.helper
 package main
 
 import (
@@ -30,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -62,13 +65,39 @@ type secret struct {
 var logger = log.New(os.Stderr, "gostack-plugin: ", log.Lmsgprefix)
 
 func main() {
+	if os.Getenv("INTEROP_AS_HELPER") == "1" {
+		time.Sleep(10 * time.Minute)
+		return
+	}
 	code, reason := run()
-	if dir := os.Getenv("INTEROP_PID_DIR"); dir != "" {
+	dir := os.Getenv("INTEROP_PID_DIR")
+	if dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".exit"),
 			[]byte(fmt.Sprintf("%d %s", code, reason)), 0o644)
 	}
+	// The last output line. Where the engine pipes this process's stderr and is gone, this write is
+	// the one a broken pipe turns into SIGPIPE (wait status 141): then <pid>.exited is missing.
 	logger.Printf("exiting with code %d: %s", code, reason)
+	if dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".exited"), nil, 0o644)
+	}
 	os.Exit(code)
+}
+
+// startHelper starts a helper process of the plugin's own (this binary again, in helper mode: it
+// only sleeps), as a plugin that runs a credential helper or an agent would, and records its pid in
+// <pid>.helper. It is in the plugin's process group, and outlives the plugin unless someone ends it.
+func startHelper(dir string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = []string{"INTEROP_AS_HELPER=1"}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())+".helper"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
 }
 
 func run() (int, string) {
@@ -77,6 +106,11 @@ func run() (int, string) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	if dir := os.Getenv("INTEROP_PID_DIR"); dir != "" {
 		_ = os.WriteFile(filepath.Join(dir, strconv.Itoa(os.Getpid())), nil, 0o644)
+		if os.Getenv("INTEROP_HELPER") == "1" {
+			if err := startHelper(dir); err != nil {
+				return 2, "starting the helper: " + err.Error()
+			}
+		}
 	}
 	protocol := envOr("INTEROP_PROTOCOL", "head")
 	version := envOr("INTEROP_VERSION", "v0.0.1")
