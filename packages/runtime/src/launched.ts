@@ -16,6 +16,7 @@ import {
 import { pluginsv1 } from '@secrets-engine/proto';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
+import type { PluginSessionOptions } from './options.js';
 import { forwardOutput } from './output.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
@@ -43,6 +44,8 @@ export interface LaunchedPluginInit {
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   restart: RestartPolicy;
+  /** Limits of the plugin's session (EngineOptions.pluginSession). */
+  session: PluginSessionOptions;
   engineName: string;
   engineVersion: string;
   logger: Logger;
@@ -330,6 +333,7 @@ export class LaunchedPlugin implements PluginEntry {
       },
     );
     const session = createMuxSession(launched.socket, {
+      ...init.session,
       role: 'server',
       logger: this.#logger,
       closeTimeoutMs: init.shutdownTimeoutMs,
