@@ -220,6 +220,7 @@ describe('a peer that stops answering is closed after a timeout, not waited for'
       { keepAliveIntervalMs: 20, keepAliveTimeoutMs: 100 },
       false,
     );
+    peer.ping(0x4242); // the peer has spoken (and is answered), then answers no ping of ours
     const reason = await session.closed;
     const error = reason.kind === 'error' ? reason.error : undefined;
     expect(error).toBeInstanceOf(TimeoutError);
@@ -228,6 +229,21 @@ describe('a peer that stops answering is closed after a timeout, not waited for'
     // A peer that does not read gets no GoAway: the socket is closed at once.
     expect(peer.filter(is.goAway)).toEqual([]);
     expect(loud()).toHaveLength(1);
+  });
+
+  it('a peer that has sent nothing yet (still starting) is not timed out by the keep-alive', async () => {
+    const { session, peer } = await watched(
+      'server',
+      { keepAliveIntervalMs: 20, keepAliveTimeoutMs: 50 },
+      false,
+    );
+    // Several keep-alive pings time out unanswered while the peer is silent...
+    await peer.until((f) => f.filter(is.pingSyn).length >= 4, 'four unanswered keep-alive pings');
+    expect(session.status).toBe('open');
+    // ...and once it has spoken, the next unanswered one closes the session.
+    peer.ping(0x4243);
+    const reason = await session.closed;
+    expect(reason.kind === 'error' && reason.error).toBeInstanceOf(TimeoutError);
   });
 
   it('control: a peer that answers every ping keeps the session across many keep-alives', async () => {

@@ -41,6 +41,8 @@ export interface MuxSessionInit {
    * A keep-alive ping the peer has not answered within this time ends the session (TimeoutError):
    * the peer is frozen or stopped reading. Opening a stream after the peer has been silent this
    * long pings at once, so a stuck peer costs a call at most about twice this, not its deadline.
+   * It counts once the peer has sent its first bytes (before that it may still be starting: bound
+   * that with your own deadline, as the engine's registration timeout does).
    * Default 10 s (hashicorp's ConnectionWriteTimeout, also its ping-reply timeout).
    */
   keepAliveTimeoutMs?: number;
@@ -483,10 +485,15 @@ class Session implements MuxSession {
     try {
       await this.#muxer.ping({ signal: controller.signal });
     } catch (err) {
-      if (controller.signal.aborted && this.#status !== 'closed') {
+      if (controller.signal.aborted && this.#status !== 'closed' && this.#conn.heardFromPeer) {
         this.#fail(
           new TimeoutError(`yamux: keep-alive: the peer did not answer a ping within ${timeoutMs} ms`),
         );
+      } else if (controller.signal.aborted) {
+        // Not a word from the peer yet: it may still be starting (a launched plugin before its
+        // runtime is up), which the caller's own deadline bounds (the engine's registration
+        // timeout). The keep-alive goes on; the timeout counts once the peer has spoken.
+        this.#logger.debug('keep-alive ping not answered before the peer sent anything', { timeoutMs });
       } else {
         // The session is closing, or a GoAway stopped pings (libp2p refuses them after one).
         this.#logger.debug('keep-alive ping not sent', { error: (err as Error).message });

@@ -30,8 +30,10 @@ export class SocketConn extends AbstractMessageStream {
     this.#corked = false;
     this.socket.uncork();
   };
-  /** When the last bytes arrived from the peer (Date.now()). */
+  /** When the last bytes arrived from the peer (Date.now()); the creation time until then. */
   lastReceivedAt = Date.now();
+  /** Whether the peer has sent anything at all (a launched plugin may still be starting). */
+  heardFromPeer = false;
   readonly #writeTimeoutMs: number | undefined;
   readonly #onWriteTimeout: (() => void) | undefined;
   #writeTimer: NodeJS.Timeout | undefined;
@@ -51,6 +53,7 @@ export class SocketConn extends AbstractMessageStream {
     const socket = init.socket;
     socket.on('data', (chunk: Buffer) => {
       this.lastReceivedAt = Date.now();
+      this.heardFromPeer = true;
       this.onData(chunk);
     });
     socket.on('drain', () => {
