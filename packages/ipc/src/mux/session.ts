@@ -234,7 +234,10 @@ class Session implements MuxSession {
     guardFrameHeaders(this.#muxer, { maxFrameLength: maxWindow, initialWindow: INITIAL_STREAM_WINDOW });
     guardBufferedBytes(this.#muxer, {
       limit: init.maxBufferedBytes,
-      readableLength: (stream) => this.#duplexes.get(stream)?.readableLength ?? 0,
+      readableLength: (stream) => {
+        const duplex = this.#duplexes.get(stream);
+        return duplex === undefined || duplex.destroyed ? 0 : duplex.readableLength;
+      },
     });
     // Everything the peer's bytes can throw (the guards above, libp2p's own frame checks) ends the
     // session here, with a GoAway that reaches the peer; libp2p's handler would send GoAway 0 for
