@@ -25,7 +25,7 @@ export const SESSION_DEFAULTS = {
   keepAliveTimeoutMs: 10_000,
   writeTimeoutMs: 10_000,
   // 8 streams' worth of the largest window at 4 MiB; consumers in this codebase read eagerly, so a
-  // healthy session holds next to nothing (decisions.md "Bounded yamux sessions").
+  // healthy session holds next to nothing (the 2026-12-04 decisions.md entry on bounded yamux sessions).
   maxBufferedBytes: 32 * 1024 * 1024,
 } as const;
 

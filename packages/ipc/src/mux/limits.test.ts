@@ -144,6 +144,17 @@ describe('a data frame longer than the receive window is refused at its header (
     expect(peer.filter(is.goAway).map((f) => fmt(f.header))).toEqual([GOAWAY_PROTOCOL_ERROR]);
   });
 
+  it('a frame of an unknown version ends the session with GoAway(1), naming it', async () => {
+    const { session, peer } = await watched('server');
+    await peer.barrier();
+    peer.write(Buffer.from('010100010000000100000000', 'hex')); // version 1
+    const reason = await session.closed;
+    expect(reason.kind === 'error' && reason.error).toBeInstanceOf(ProtocolViolationError);
+    expect(reason.kind === 'error' && reason.error.message).toBe('yamux: Invalid frame version');
+    await peer.ended;
+    expect(peer.filter(is.goAway).map((f) => fmt(f.header))).toEqual([GOAWAY_PROTOCOL_ERROR]);
+  });
+
   it('other protocol errors also end the session with GoAway(1), never libp2p’s GoAway(0)', async () => {
     const { session, peer } = await watched('server');
     await peer.barrier();
