@@ -3,9 +3,12 @@
 // (src/__tests__/frames.ts): a data frame longer than the window or the cap is refused at its
 // header (GoAway 1, as hashicorp/yamux does), unread bytes are bounded per session (GoAway 2), and
 // a peer that answers no ping or reads none of our writes is closed after a timeout.
-import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { F, fmt, is, nextStream, outcome, type RawPeer, rawSession, T } from '../__tests__/frames.js';
-import { delay, waitFor } from '../__tests__/helpers.js';
+import { delay, socketPair, tempDir, waitFor } from '../__tests__/helpers.js';
 import {
   ProtocolViolationError,
   SessionBufferLimitError,
@@ -14,7 +17,33 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { INITIAL_STREAM_WINDOW } from './config.js';
-import type { MuxSessionInit } from './session.js';
+import { createMuxSession, type MuxSessionInit } from './session.js';
+
+/**
+ * A yamux peer in a process of its own that answers every ping SYN with its ACK (after
+ * argv[2] ms), nothing else.
+ */
+const PING_ANSWERER = `
+const socket = require('node:net').connect(process.argv[1]);
+const delayMs = Number(process.argv[2]);
+let buf = Buffer.alloc(0);
+socket.on('data', (chunk) => {
+  buf = Buffer.concat([buf, chunk]);
+  while (buf.length >= 12) {
+    const type = buf[1], flags = buf.readUInt16BE(2), length = buf.readUInt32BE(8);
+    const size = 12 + (type === 0 ? length : 0);
+    if (buf.length < size) break;
+    if (type === 2 && flags === 1) {
+      const ack = Buffer.from(buf.subarray(0, 12));
+      ack.writeUInt16BE(2, 2);
+      setTimeout(() => socket.write(ack), delayMs);
+    }
+    buf = buf.subarray(size);
+  }
+});
+socket.on('error', () => process.exit(0));
+socket.on('close', () => process.exit(0));
+`;
 
 const KiB = 1024;
 const GiB = 1024 * 1024 * 1024;
@@ -284,6 +313,54 @@ describe('a peer that stops answering is closed after a timeout, not waited for'
     const out = await got;
     expect(out.ended).toBe(false);
     expect(out.error).toBeInstanceOf(TransportClosedError);
+  });
+
+  it('our own event loop blocked past the timeout does not close a session whose peer answered', async () => {
+    // The peer is another process (it answers while we are blocked): a yamux ping answerer.
+    using dir = tempDir();
+    const path = join(dir.path, 'peer.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    onTestFinished(() => {
+      server.close();
+    });
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+    // It answers 50 ms late: inside the block below, never before it starts.
+    const child = spawn(process.execPath, ['-e', PING_ANSWERER, path, '50'], { stdio: 'ignore' });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    const session = createMuxSession(await accepted, {
+      role: 'server',
+      keepAliveIntervalMs: 3_600_000,
+      keepAliveTimeoutMs: 100,
+    });
+    onTestFinished(() => session.abort());
+    await session.ping(); // the peer has spoken
+    // An I/O callback (another connection's data, as a request handler would) blocks the loop
+    // past the probe's timeout. The ACK the peer sends meanwhile is read in the NEXT poll phase;
+    // the probe's timer runs before it (libuv runs timers after this poll phase).
+    const [a, b] = await socketPair();
+    onTestFinished(() => {
+      a.destroy();
+      b.destroy();
+    });
+    const blocked = new Promise<void>((resolve) => {
+      b.once('data', () => {
+        const until = Date.now() + 1_000;
+        while (Date.now() < until) {
+          // blocked
+        }
+        resolve();
+      });
+    });
+    await delay(150); // silent for longer than the timeout: open() probes at once
+    session.open().on('error', () => {});
+    a.write('x'); // readable at once; the probe's ACK comes 50 ms later, while we are blocked
+    await blocked;
+    await delay(50);
+    expect(session.status).toBe('open');
+    await session.ping();
   });
 
   it('writes: the socket not draining for writeTimeoutMs closes the session (TimeoutError)', async () => {

@@ -483,7 +483,10 @@ class Session implements MuxSession {
   async #pingOnce(): Promise<void> {
     const timeoutMs = this.#keepAliveTimeoutMs;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    // The abort waits for the next check phase: after a long block of our own event loop the timer
+    // runs before the poll phase that reads the ACK already waiting in the socket; that is not the
+    // peer's fault.
+    const timer = setTimeout(() => setImmediate(() => controller.abort()), timeoutMs);
     timer.unref();
     try {
       await this.#muxer.ping({ signal: controller.signal });

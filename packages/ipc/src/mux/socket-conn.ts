@@ -37,6 +37,8 @@ export class SocketConn extends AbstractMessageStream {
   readonly #writeTimeoutMs: number | undefined;
   readonly #onWriteTimeout: (() => void) | undefined;
   #writeTimer: NodeJS.Timeout | undefined;
+  /** Bumped by every start and stop, so a check deferred from an older timer does nothing. */
+  #writeTimerGeneration = 0;
   /** Writes the socket has completed (handed to the kernel): progress, for the write timeout. */
   #written = 0;
   readonly #onWritten = () => {
@@ -114,8 +116,14 @@ export class SocketConn extends AbstractMessageStream {
   #startWriteTimer(): void {
     const ms = this.#writeTimeoutMs;
     if (ms === undefined || this.#writeTimer !== undefined) return;
+    const generation = ++this.#writeTimerGeneration;
     let seen = this.#written;
+    // The check waits for the check phase, after the poll phase: when our own event loop was
+    // blocked, the write completions that happened meanwhile are delivered there, not before the
+    // timer; only a peer that really read nothing is timed out.
+    const fire = () => setImmediate(check);
     const check = () => {
+      if (generation !== this.#writeTimerGeneration) return;
       const socket = this.socket;
       if (socket.destroyed || !socket.writableNeedDrain) {
         this.#writeTimer = undefined;
@@ -123,18 +131,19 @@ export class SocketConn extends AbstractMessageStream {
       }
       if (this.#written !== seen) {
         seen = this.#written;
-        this.#writeTimer = setTimeout(check, ms);
+        this.#writeTimer = setTimeout(fire, ms);
         this.#writeTimer.unref();
         return;
       }
       this.#writeTimer = undefined;
       this.#onWriteTimeout?.();
     };
-    this.#writeTimer = setTimeout(check, ms);
+    this.#writeTimer = setTimeout(fire, ms);
     this.#writeTimer.unref();
   }
 
   #stopWriteTimer(): void {
+    this.#writeTimerGeneration++;
     if (this.#writeTimer === undefined) return;
     clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
