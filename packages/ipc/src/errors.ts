@@ -96,6 +96,29 @@ export class TransportClosedError extends IpcError {
   }
 }
 
+/**
+ * The peer broke the yamux protocol in a way that ends the session: a data frame longer than the
+ * stream's receive window or the frame cap (rejected when its header is read, before its body is
+ * buffered), a frame of unknown type or version, a stream id of the wrong parity. The session
+ * sends GoAway with the protocol-error code (1), as hashicorp/yamux does, and closes.
+ */
+export class ProtocolViolationError extends IpcError {
+  static {
+    ProtocolViolationError.prototype.name = 'ProtocolViolationError';
+  }
+}
+
+/**
+ * The peer made the session hold more unread bytes than `maxBufferedBytes` (the data waiting on
+ * all its streams plus a partly received frame). The session sends GoAway with the internal-error
+ * code (2) and closes.
+ */
+export class SessionBufferLimitError extends IpcError {
+  static {
+    SessionBufferLimitError.prototype.name = 'SessionBufferLimitError';
+  }
+}
+
 /** An operation did not finish within its deadline. */
 export class TimeoutError extends IpcError {
   static {

@@ -14,6 +14,8 @@ export {
   isIpcError,
   LaunchConfigError,
   LaunchError,
+  ProtocolViolationError,
+  SessionBufferLimitError,
   SessionClosedError,
   SessionConfigError,
   StreamResetError,

@@ -18,6 +18,7 @@ export {
   type LaunchConfig,
   parseLaunchConfig,
 } from './launch/launch.js';
+export { resolveSessionInit, SESSION_DEFAULTS } from './mux/config.js';
 export {
   DEFAULT_READ_MAX_BYTES,
   healthOr404,

@@ -61,8 +61,8 @@ export interface EngineSocketInit {
   hijack: boolean;
   /** Whether an upgrade is accepted now (not while closing). */
   acceptsPlugins(): boolean;
-  /** A socket that completed the /hijack upgrade. */
-  onPlugin(socket: Socket): void;
+  /** A socket that completed the /hijack upgrade, and who the kernel says is on its other end. */
+  onPlugin(socket: Socket, peer: { pid: number | undefined; uid: number } | undefined): void;
   /** Decides every call (issue 11): the policy, then the access-control modules. */
   access: AccessControl;
   /** Who is on the other end of a connection; an Error when the kernel cannot tell (fail closed). */
@@ -146,7 +146,10 @@ async function listenClaimed(init: EngineSocketInit, claim: SocketClaim): Promis
       }
       return undefined;
     },
-    onConnection: (socket) => init.onPlugin(socket),
+    onConnection: (socket) => {
+      const peer = callerOf(socket);
+      init.onPlugin(socket, peer instanceof Error ? undefined : { pid: peer.pid, uid: peer.uid });
+    },
   });
   server.on('clientError', (_err, socket: Socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {

@@ -62,6 +62,21 @@ describe('createEngine: option validation (EngineConfigError)', () => {
     );
   });
 
+  it('refuses plugin-session limits the sessions could not run with, naming the option', () => {
+    expect(configError({ pluginSession: { keepAliveTimeoutMs: 0 } }).message).toBe(
+      'createEngine: pluginSession: createMuxSession: keepAliveTimeoutMs must be a number of ms from 1 to 2147483647, got 0',
+    );
+    expect(configError({ pluginSession: { maxBufferedBytes: 1024 } }).message).toBe(
+      'createEngine: pluginSession: createMuxSession: maxBufferedBytes must be an integer from 8388608 to 9007199254740991 (at least twice maxStreamWindowSize), got 1024',
+    );
+    expect(configError({ pluginSession: { role: 'client' } as never }).message).toBe(
+      'createEngine: pluginSession does not take "role" (allowed: keepAliveIntervalMs, keepAliveTimeoutMs, writeTimeoutMs, maxBufferedBytes)',
+    );
+    expect(configError({ pluginSession: 5 as never }).message).toBe(
+      'createEngine: pluginSession must be an object, got number',
+    );
+  });
+
   it('refuses two builtins with the same name', () => {
     expect(configError({ plugins: [ok('twin'), ok('other'), ok('twin')] }).message).toBe(
       'createEngine: two builtin plugins are named "twin"',

@@ -15,7 +15,7 @@ import { discoverPlugins, pluginEnvironment } from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
 import { byName, type PluginEntry, type PluginInfo } from './entry.js';
 import { EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
-import { ExternalPlugin } from './external.js';
+import { ExternalPlugin, type ExternalPluginInit } from './external.js';
 import { LaunchedPlugin } from './launched.js';
 import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { peerReader, toRequester } from './peer.js';
@@ -107,7 +107,7 @@ class EngineImpl extends EventEmitter implements Engine {
           this.#resolve(pattern, signal, onPartial, onReport),
         hijack: this.#opts.externalPlugins,
         acceptsPlugins: () => this.#state !== 'closing' && this.#state !== 'closed',
-        onPlugin: (socket) => this.#acceptExternal(socket),
+        onPlugin: (socket, peer) => this.#acceptExternal(socket, peer),
         access: createAccessControl({
           ...this.#opts.access,
           modules: () => this.accessModules().map(asAccessCheck),
@@ -195,6 +195,7 @@ class EngineImpl extends EventEmitter implements Engine {
         shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
         restart: this.#opts.restart,
         stateDir: this.#opts.stateDir,
+        session: this.#opts.pluginSession,
         engineName: this.#opts.name,
         engineVersion: this.#opts.version,
         logger: this.#logger,
@@ -208,11 +209,13 @@ class EngineImpl extends EventEmitter implements Engine {
     return plugins;
   }
 
-  #acceptExternal(socket: Socket): void {
+  #acceptExternal(socket: Socket, peer: ExternalPluginInit['peer']): void {
     const plugin = new ExternalPlugin(socket, {
+      peer,
       registrationTimeoutMs: this.#opts.registrationTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
+      session: this.#opts.pluginSession,
       engineName: this.#opts.name,
       engineVersion: this.#opts.version,
       logger: this.#logger,

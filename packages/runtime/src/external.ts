@@ -8,13 +8,18 @@ import { SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import type { RunStatus } from './launched.js';
+import type { PluginSessionOptions } from './options.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 
 export interface ExternalPluginInit {
+  /** Who dialled, as the kernel reported it when the connection was accepted (in its log lines). */
+  peer?: { pid: number | undefined; uid: number } | undefined;
   registrationTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Limits of the plugin's session (EngineOptions.pluginSession). */
+  session: PluginSessionOptions;
   engineName: string;
   engineVersion: string;
   logger: Logger;
@@ -44,8 +49,12 @@ export class ExternalPlugin implements PluginEntry {
 
   constructor(socket: Socket, init: ExternalPluginInit) {
     this.#init = init;
-    const logger = init.logger.child({ external: true });
+    const logger = init.logger.child({
+      external: true,
+      ...(init.peer === undefined ? {} : { peerPid: init.peer.pid, peerUid: init.peer.uid }),
+    });
     const session = createMuxSession(socket, {
+      ...init.session,
       role: 'server',
       logger,
       closeTimeoutMs: init.shutdownTimeoutMs,

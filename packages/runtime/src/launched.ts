@@ -18,6 +18,7 @@ import { SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { pluginsv1 } from '@secrets-engine/proto';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
+import type { PluginSessionOptions } from './options.js';
 import { openPluginLog, type PluginLogFollower } from './plugin-log.js';
 import { type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
@@ -48,6 +49,8 @@ export interface LaunchedPluginInit {
   restart: RestartPolicy;
   /** The engine's state folder: the plugin's log file and process-group record (state.ts). */
   stateDir: string;
+  /** Limits of the plugin's session (EngineOptions.pluginSession). */
+  session: PluginSessionOptions;
   engineName: string;
   engineVersion: string;
   logger: Logger;
@@ -361,6 +364,7 @@ export class LaunchedPlugin implements PluginEntry {
       },
     );
     const session = createMuxSession(launched.socket, {
+      ...init.session,
       role: 'server',
       logger: this.#logger,
       closeTimeoutMs: init.shutdownTimeoutMs,

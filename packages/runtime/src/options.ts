@@ -1,7 +1,8 @@
 // Engine options: the public options object, its defaults, and validation (as yamux's
 // config.ts/verifyConfig do): createEngine() refuses a bad value with EngineConfigError before
 // anything starts, and the rest of the engine only ever sees a complete, valid ResolvedOptions.
-import type { Logger } from '@secrets-engine/ipc';
+import { isIpcError, type Logger, type MuxSessionInit } from '@secrets-engine/ipc';
+import { resolveSessionInit } from '@secrets-engine/ipc/internal';
 import { defaultSocketPath, parseVersion } from '@secrets-engine/secrets';
 import { type AccessPolicy, sameUserPolicy } from './access.js';
 import type { AuditSink } from './audit.js';
@@ -39,6 +40,13 @@ export interface EngineOptions {
   /** Restart policy of launched plugins. */
   restart?: Partial<RestartPolicy>;
   /**
+   * Limits of each plugin's connection (its yamux session, launched or started by hand): a ping
+   * unanswered for `keepAliveTimeoutMs` (default 10 s; pings every `keepAliveIntervalMs`, 30 s) or
+   * writes that do not drain for `writeTimeoutMs` (10 s) close it; so does holding more than
+   * `maxBufferedBytes` (32 MiB) unread. See the ipc package's `createMuxSession`.
+   */
+  pluginSession?: PluginSessionOptions;
+  /**
    * Environment variables a launched plugin inherits from the engine, by name; a trailing `*`
    * matches a prefix. Default PATH, HOME, USER, LANG, TMPDIR, XDG_*. The launch variable is always set.
    */
@@ -71,6 +79,12 @@ export interface EngineOptions {
   logger?: Logger;
 }
 
+/** The plugin-connection limits an engine takes (EngineOptions.pluginSession). */
+export type PluginSessionOptions = Pick<
+  MuxSessionInit,
+  'keepAliveIntervalMs' | 'keepAliveTimeoutMs' | 'writeTimeoutMs' | 'maxBufferedBytes'
+>;
+
 export const ENGINE_NAME = 'secrets-engine';
 export const ENGINE_VERSION = `v${PACKAGE_VERSION}`;
 
@@ -87,6 +101,7 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
   restart: RestartPolicy;
+  pluginSession: PluginSessionOptions;
   envAllowlist: readonly string[];
   pluginEnv: Record<string, string>;
   access: { policy: AccessPolicy; timeoutMs: number };
@@ -136,12 +151,41 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     name: options.name ?? ENGINE_NAME,
     version,
     restart,
+    pluginSession: resolvePluginSession(options.pluginSession),
     envAllowlist: options.envAllowlist ?? DEFAULT_ENV_ALLOWLIST,
     pluginEnv: options.pluginEnv ?? {},
     access: resolveAccess(options.access),
     audit: resolveAudit(options.audit),
     allowCoreDumps: flag('allowCoreDumps', options.allowCoreDumps, false),
   };
+}
+
+const PLUGIN_SESSION_KEYS = [
+  'keepAliveIntervalMs',
+  'keepAliveTimeoutMs',
+  'writeTimeoutMs',
+  'maxBufferedBytes',
+];
+
+function resolvePluginSession(session: EngineOptions['pluginSession']): PluginSessionOptions {
+  if (session === undefined) return {};
+  if (typeof session !== 'object' || session === null) {
+    throw new EngineConfigError(`createEngine: pluginSession must be an object, got ${typeof session}`);
+  }
+  const unknown = Object.keys(session).filter((k) => !PLUGIN_SESSION_KEYS.includes(k));
+  if (unknown.length > 0) {
+    throw new EngineConfigError(
+      `createEngine: pluginSession does not take ${unknown.map((k) => JSON.stringify(k)).join(', ')} (allowed: ${PLUGIN_SESSION_KEYS.join(', ')})`,
+    );
+  }
+  try {
+    // The same checks (and ranges) as every session the engine will create with them.
+    resolveSessionInit({ role: 'server', ...session });
+  } catch (err) {
+    if (!isIpcError(err)) throw err;
+    throw new EngineConfigError(`createEngine: pluginSession: ${(err as Error).message}`, { cause: err });
+  }
+  return { ...session };
 }
 
 function resolveAudit(audit: EngineOptions['audit']): AuditSink | undefined {

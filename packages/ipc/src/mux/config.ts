@@ -21,6 +21,12 @@ export const SESSION_DEFAULTS = {
   maxInboundStreams: 4096,
   closeTimeoutMs: 2_000,
   batchWrites: true,
+  // hashicorp/yamux's ConnectionWriteTimeout, which is also its ping-reply timeout (§2.2).
+  keepAliveTimeoutMs: 10_000,
+  writeTimeoutMs: 10_000,
+  // 8 streams' worth of the largest window at 4 MiB; consumers in this codebase read eagerly, so a
+  // healthy session holds next to nothing (the 2026-12-04 decisions.md entry on bounded yamux sessions).
+  maxBufferedBytes: 32 * 1024 * 1024,
 } as const;
 
 /** Largest frame length the 32-bit yamux header can carry is far beyond this; 16 MiB is sane. */
@@ -47,7 +53,24 @@ export function resolveSessionInit(init: MuxSessionInit): ResolvedSessionInit {
     maxInboundStreams: integer(init, 'maxInboundStreams', 1, Number.MAX_SAFE_INTEGER),
     closeTimeoutMs: duration(init, 'closeTimeoutMs', 0),
     batchWrites: init.batchWrites ?? SESSION_DEFAULTS.batchWrites,
+    keepAliveTimeoutMs: duration(init, 'keepAliveTimeoutMs', 1),
+    writeTimeoutMs: duration(init, 'writeTimeoutMs', 1),
+    maxBufferedBytes: 0,
   };
+  // One stream may legitimately hold two windows: what was pushed before it paused, and the rest
+  // of the window the peer still had (decisions.md "P5"). The default grows with a larger window.
+  resolved.maxBufferedBytes = integer(
+    {
+      ...init,
+      maxBufferedBytes:
+        init.maxBufferedBytes ??
+        Math.max(SESSION_DEFAULTS.maxBufferedBytes, 2 * resolved.maxStreamWindowSize),
+    },
+    'maxBufferedBytes',
+    2 * resolved.maxStreamWindowSize,
+    Number.MAX_SAFE_INTEGER,
+    ' (at least twice maxStreamWindowSize)',
+  );
   if (typeof resolved.batchWrites !== 'boolean') {
     throw new SessionConfigError(
       `createMuxSession: batchWrites must be true or false, got ${describe(init.batchWrites)}`,
@@ -56,8 +79,13 @@ export function resolveSessionInit(init: MuxSessionInit): ResolvedSessionInit {
   return resolved;
 }
 
-type IntegerOption = 'maxStreamWindowSize' | 'maxFrameSize' | 'maxPendingOpens' | 'maxInboundStreams';
-type DurationOption = 'keepAliveIntervalMs' | 'closeTimeoutMs';
+type IntegerOption =
+  | 'maxStreamWindowSize'
+  | 'maxFrameSize'
+  | 'maxPendingOpens'
+  | 'maxInboundStreams'
+  | 'maxBufferedBytes';
+type DurationOption = 'keepAliveIntervalMs' | 'closeTimeoutMs' | 'keepAliveTimeoutMs' | 'writeTimeoutMs';
 
 /** A time in ms (fractions allowed, as the runtime's own timeouts); at most what setTimeout takes. */
 function duration(init: MuxSessionInit, key: DurationOption, min: number): number {
@@ -71,11 +99,11 @@ function duration(init: MuxSessionInit, key: DurationOption, min: number): numbe
   return value;
 }
 
-function integer(init: MuxSessionInit, key: IntegerOption, min: number, max: number): number {
+function integer(init: MuxSessionInit, key: IntegerOption, min: number, max: number, why = ''): number {
   const value = init[key] ?? SESSION_DEFAULTS[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new SessionConfigError(
-      `createMuxSession: ${key} must be an integer from ${min} to ${max}, got ${describe(value)}`,
+      `createMuxSession: ${key} must be an integer from ${min} to ${max}${why}, got ${describe(value)}`,
     );
   }
   return value;

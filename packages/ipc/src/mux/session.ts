@@ -4,9 +4,16 @@
 import type { Duplex } from 'node:stream';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Logger as Libp2pLogger, Stream } from '@libp2p/interface';
-import { SessionClosedError, TransportClosedError } from '../errors.js';
+import {
+  ProtocolViolationError,
+  SessionBufferLimitError,
+  SessionClosedError,
+  TimeoutError,
+  TransportClosedError,
+} from '../errors.js';
 import { type Logger, silentLogger, toLibp2pLogger } from '../logger.js';
-import { resolveSessionInit } from './config.js';
+import { INITIAL_STREAM_WINDOW, resolveSessionInit } from './config.js';
+import { guardBufferedBytes, guardFrameHeaders } from './guards.js';
 import { MuxStream, type YamuxStreamLike } from './mux-stream.js';
 import { ensurePolyfills } from './polyfill.js';
 import { SocketConn } from './socket-conn.js';
@@ -30,7 +37,30 @@ export interface MuxSessionInit {
   logger?: Logger;
   /** Keep-alive ping interval. Default 30 s, like hashicorp/yamux. */
   keepAliveIntervalMs?: number;
-  /** Largest receive window a stream may grow to. Default 4 MiB. */
+  /**
+   * A keep-alive ping the peer has not answered within this time ends the session (TimeoutError):
+   * the peer is frozen or stopped reading. Opening a stream after the peer has been silent this
+   * long pings at once, so a stuck peer costs a call at most about twice this, not its deadline.
+   * It counts once the peer has sent its first bytes (before that it may still be starting: bound
+   * that with your own deadline, as the engine's registration timeout does).
+   * Default 10 s (hashicorp's ConnectionWriteTimeout, also its ping-reply timeout).
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * The socket needing draining this long without a single write completing ends the session
+   * (TimeoutError): the peer stopped reading. Default 10 s (hashicorp's ConnectionWriteTimeout).
+   */
+  writeTimeoutMs?: number;
+  /**
+   * Most bytes the peer may make this session hold unread: the data waiting on all its streams
+   * plus a partly received frame. Past it the session ends (SessionBufferLimitError, GoAway 2).
+   * Default 32 MiB, or twice maxStreamWindowSize if that is more; at least twice maxStreamWindowSize.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * Largest receive window a stream may grow to. Default 4 MiB. Also the hard cap on an incoming
+   * data frame: a longer one is a protocol error when its header arrives (GoAway 1).
+   */
   maxStreamWindowSize?: number;
   /** Largest data frame this side sends (decisions.md "P9"). Default 256 KiB. */
   maxFrameSize?: number;
@@ -100,6 +130,10 @@ type MuxerHandle = YamuxMuxerInternals & {
   ping(options?: { signal?: AbortSignal }): Promise<number>;
 };
 
+/** GoAway codes (protocol.md §2.2). */
+const GOAWAY_PROTOCOL_ERROR = 1;
+const GOAWAY_INTERNAL_ERROR = 2;
+
 /** Socket error codes that only mean the peer closed its end first (see #onSocketClose). */
 const PEER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET']);
 
@@ -131,6 +165,14 @@ class Session implements MuxSession {
   #closeTimeoutMs: number;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  /** The MuxStream of each yamux stream (the buffer guard reads its Node read buffer). */
+  #duplexes = new WeakMap<YamuxStreamLike, MuxStream>();
+  #keepAliveIntervalMs: number;
+  #keepAliveTimeoutMs: number;
+  #keepAliveTimer: NodeJS.Timeout | undefined;
+  #pinging: Promise<void> | undefined;
+  /** The peer broke the protocol or stopped answering: the session is being torn down. */
+  #failed = false;
 
   constructor(socket: Duplex, options: MuxSessionInit) {
     const init = resolveSessionInit(options);
@@ -140,6 +182,8 @@ class Session implements MuxSession {
     this.#logger = init.logger ?? silentLogger;
     this.#permits = init.maxPendingOpens;
     this.#closeTimeoutMs = init.closeTimeoutMs;
+    this.#keepAliveIntervalMs = init.keepAliveIntervalMs;
+    this.#keepAliveTimeoutMs = init.keepAliveTimeoutMs;
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -151,6 +195,13 @@ class Session implements MuxSession {
       log,
       onSocketClose: (error) => this.#onSocketClose(error),
       batchWrites: init.batchWrites,
+      writeTimeoutMs: init.writeTimeoutMs,
+      onWriteTimeout: () =>
+        this.#fail(
+          new TimeoutError(
+            `yamux: the peer stopped reading: no write to it completed within ${init.writeTimeoutMs} ms`,
+          ),
+        ),
     });
     this.#conn.addEventListener('close', (evt) => {
       const error = (evt as Event & { error?: Error }).error;
@@ -160,8 +211,8 @@ class Session implements MuxSession {
 
     const maxWindow = init.maxStreamWindowSize;
     const muxer = yamux({
-      enableKeepAlive: true,
-      keepAliveInterval: init.keepAliveIntervalMs,
+      // Our own keep-alive (#keepAlive) gives each ping a timeout; libp2p's never gives up.
+      enableKeepAlive: false,
       maxInboundStreams: init.maxInboundStreams,
       // Opens are throttled by #permits instead; libp2p would throw rather than wait.
       maxOutboundStreams: Number.MAX_SAFE_INTEGER,
@@ -180,12 +231,38 @@ class Session implements MuxSession {
     ignoreStalePingAcks(this.#muxer);
     clampFrameSize(this.#muxer, init.maxFrameSize);
     skipUselessWindowUpdates(this.#muxer);
+    guardFrameHeaders(this.#muxer, { maxFrameLength: maxWindow, initialWindow: INITIAL_STREAM_WINDOW });
+    guardBufferedBytes(this.#muxer, {
+      limit: init.maxBufferedBytes,
+      readableLength: (stream) => {
+        const duplex = this.#duplexes.get(stream);
+        return duplex === undefined || duplex.destroyed ? 0 : duplex.readableLength;
+      },
+    });
+    // Everything the peer's bytes can throw (the guards above, libp2p's own frame checks) ends the
+    // session here, with a GoAway that reaches the peer; libp2p's handler would send GoAway 0 for
+    // errors without a `reason` and destroy a corked socket before the GoAway left.
+    const onData = this.#muxer.onData;
+    this.#muxer.onData = (data: unknown) => {
+      if (this.#failed) return;
+      try {
+        onData.call(this.#muxer, data);
+      } catch (err) {
+        this.#fail(
+          err instanceof SessionBufferLimitError || err instanceof ProtocolViolationError
+            ? err
+            : new ProtocolViolationError(`yamux: ${(err as Error).message}`, { cause: err }),
+          err instanceof SessionBufferLimitError ? GOAWAY_INTERNAL_ERROR : GOAWAY_PROTOCOL_ERROR,
+        );
+      }
+    };
 
     (muxer as unknown as EventTarget).addEventListener('stream', (evt) => {
       const stream = (evt as CustomEvent<YamuxStreamLike>).detail;
       ackInboundStream(stream);
       this.#track(stream);
       const duplex = new MuxStream(stream);
+      this.#duplexes.set(stream, duplex);
       if (this.#handler !== undefined) {
         this.#handler(duplex);
       } else {
@@ -196,6 +273,8 @@ class Session implements MuxSession {
         this.#early.push(duplex);
       }
     });
+    // The first ping at once, as libp2p did: it measures the RTT that window growth relies on.
+    queueMicrotask(() => this.#keepAlive());
   }
 
   get status() {
@@ -212,10 +291,21 @@ class Session implements MuxSession {
         this.#status === 'closed' ? 'session is closed' : 'session is shutting down (GoAway)',
       );
     }
-    return new MuxStream(
-      this.#openStream(),
+    // A peer silent for a whole keep-alive timeout may be frozen: find out now, not at the next
+    // keep-alive, so this call is not the one that waits its whole deadline for it.
+    if (this.#pinging === undefined && Date.now() - this.#conn.lastReceivedAt >= this.#keepAliveTimeoutMs) {
+      void this.#probe();
+    }
+    const opening = this.#openStream();
+    const duplex = new MuxStream(
+      opening,
       options.allowHalfOpen === undefined ? {} : { allowHalfOpen: options.allowHalfOpen },
     );
+    opening.then(
+      (stream) => this.#duplexes.set(stream, duplex),
+      () => {},
+    );
+    return duplex;
   }
 
   onStream(handler: (stream: MuxStream) => void): void {
@@ -244,7 +334,7 @@ class Session implements MuxSession {
     this.#reason ??= error === undefined ? { kind: 'local' } : { kind: 'local', error };
     this.#status = 'closed';
     this.#failWaiting();
-    this.#muxer.keepAlive?.stop();
+    this.#stopKeepAlive();
     const err = error ?? new SessionClosedError('session aborted');
     for (const stream of [...this.#muxer.streams]) stream.abort(err);
     this.#socket.destroy();
@@ -277,7 +367,7 @@ class Session implements MuxSession {
       this.#logger.debug('close: drain timeout expired', { open: muxer.streams.length });
       for (const stream of [...muxer.streams]) stream.abort(new SessionClosedError('session closed'));
     }
-    muxer.keepAlive?.stop();
+    this.#stopKeepAlive();
     this.#status = 'closed';
     // End our side and give the peer a moment to close its side, then make sure the fd is gone.
     const socket = this.#socket;
@@ -364,6 +454,100 @@ class Session implements MuxSession {
     for (const next of waiting) next();
   }
 
+  // --- keep-alive (hashicorp: every 30 s, and a ping without answer in 10 s ends the session) ---
+
+  #keepAlive(): void {
+    this.#keepAliveTimer = undefined;
+    if (this.#status === 'closed') return;
+    void this.#probe().finally(() => {
+      if (this.#status === 'closed' || this.#keepAliveTimer !== undefined) return;
+      this.#keepAliveTimer = setTimeout(() => this.#keepAlive(), this.#keepAliveIntervalMs);
+      this.#keepAliveTimer.unref();
+    });
+  }
+
+  #stopKeepAlive(): void {
+    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
+    // A timer still unset while a probe runs: the probe's finally sees 'closed' and stops.
+    this.#keepAliveTimer = undefined;
+  }
+
+  /** One ping with a timeout (joining one in flight); no answer in time ends the session. */
+  #probe(): Promise<void> {
+    this.#pinging ??= this.#pingOnce().finally(() => {
+      this.#pinging = undefined;
+    });
+    return this.#pinging;
+  }
+
+  async #pingOnce(): Promise<void> {
+    const timeoutMs = this.#keepAliveTimeoutMs;
+    const controller = new AbortController();
+    // The abort waits for the next check phase: after a long block of our own event loop the timer
+    // runs before the poll phase that reads the ACK already waiting in the socket; that is not the
+    // peer's fault.
+    const timer = setTimeout(() => setImmediate(() => controller.abort()), timeoutMs);
+    timer.unref();
+    try {
+      await this.#muxer.ping({ signal: controller.signal });
+    } catch (err) {
+      if (controller.signal.aborted && this.#status !== 'closed' && this.#conn.heardFromPeer) {
+        this.#fail(
+          new TimeoutError(`yamux: keep-alive: the peer did not answer a ping within ${timeoutMs} ms`),
+        );
+      } else if (controller.signal.aborted) {
+        // Not a word from the peer yet: it may still be starting (a launched plugin before its
+        // runtime is up), which the caller's own deadline bounds (the engine's registration
+        // timeout). The keep-alive goes on; the timeout counts once the peer has spoken.
+        this.#logger.debug('keep-alive ping not answered before the peer sent anything', { timeoutMs });
+      } else {
+        // The session is closing, or a GoAway stopped pings (libp2p refuses them after one).
+        this.#logger.debug('keep-alive ping not sent', { error: (err as Error).message });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * The peer broke the protocol, overran a limit or stopped answering: log it once, tell the peer
+   * why when it can still hear us (GoAway `goAwayCode`, then our FIN), fail every stream it had
+   * not finished as a transport loss naming the reason, and close the socket. A peer that stopped
+   * reading gets no GoAway: its socket is destroyed at once.
+   */
+  #fail(error: Error, goAwayCode?: number): void {
+    if (this.#failed || this.#status === 'closed') return;
+    this.#failed = true;
+    this.#logger.warn('closing the session: the peer broke the protocol or stopped answering', {
+      error: error.message,
+      role: this.role,
+      ...(goAwayCode === undefined ? {} : { goAwayCode }),
+    });
+    if (this.#reason === undefined || this.#reason.kind === 'peer') this.#reason = { kind: 'error', error };
+    this.#status = 'closed';
+    this.#failWaiting();
+    this.#stopKeepAlive();
+    const socket = this.#socket;
+    if (goAwayCode !== undefined && !socket.destroyed && !socket.writableEnded) {
+      this.#muxer.sendGoAway(goAwayCode);
+      // end() uncorks, so the GoAway leaves before the socket goes; the RSTs below are dropped.
+      socket.end();
+      const timer = setTimeout(() => socket.destroy(), 250);
+      timer.unref();
+      socket.once('finish', () => {
+        clearTimeout(timer);
+        socket.destroy();
+      });
+      socket.once('close', () => clearTimeout(timer));
+    } else {
+      socket.destroy();
+    }
+    const streamError = new TransportClosedError(`mux session closed: ${error.message}`, { cause: error });
+    for (const stream of [...this.#muxer.streams]) {
+      if (stream.remoteWriteStatus !== 'closed') stream.abort(streamError);
+    }
+  }
+
   #onRemoteGoAway(code: number): void {
     this.#logger.debug('peer sent GoAway', { code });
     if (this.#status === 'open') {
@@ -385,6 +569,7 @@ class Session implements MuxSession {
   #onSocketClose(socketError: Error | undefined): void {
     this.#status = 'closed';
     this.#failWaiting();
+    this.#stopKeepAlive();
     // Fix "EPIPE is the peer leaving": when the peer destroys its end first, our next write (a ping
     // ACK, a window update) fails with EPIPE, or a read with ECONNRESET. That is the peer going
     // away, not a failure of ours; Go filters EPIPE and EOF the same way (protocol.md §2.4).

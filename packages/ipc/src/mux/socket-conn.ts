@@ -14,6 +14,12 @@ export interface SocketConnInit {
   onSocketClose: (error: Error | undefined) => void;
   /** Coalesce the frames of one event-loop turn into one write. */
   batchWrites?: boolean;
+  /**
+   * How long the socket may need draining without a single write completing (the peer stopped
+   * reading) before `onWriteTimeout` is called. Unset: never.
+   */
+  writeTimeoutMs?: number;
+  onWriteTimeout?: () => void;
 }
 
 export class SocketConn extends AbstractMessageStream {
@@ -24,17 +30,36 @@ export class SocketConn extends AbstractMessageStream {
     this.#corked = false;
     this.socket.uncork();
   };
+  /** When the last bytes arrived from the peer (Date.now()); the creation time until then. */
+  lastReceivedAt = Date.now();
+  /** Whether the peer has sent anything at all (a launched plugin may still be starting). */
+  heardFromPeer = false;
+  readonly #writeTimeoutMs: number | undefined;
+  readonly #onWriteTimeout: (() => void) | undefined;
+  #writeTimer: NodeJS.Timeout | undefined;
+  /** Bumped by every start and stop, so a check deferred from an older timer does nothing. */
+  #writeTimerGeneration = 0;
+  /** Writes the socket has completed (handed to the kernel): progress, for the write timeout. */
+  #written = 0;
+  readonly #onWritten = () => {
+    this.#written++;
+  };
 
   constructor(init: SocketConnInit) {
     // The socket has its own read buffer and flow control; this layer never buffers reads.
     super({ log: init.log, direction: init.direction, maxReadBufferLength: Number.POSITIVE_INFINITY });
     this.socket = init.socket;
     this.#batch = init.batchWrites ?? false;
+    this.#writeTimeoutMs = init.writeTimeoutMs;
+    this.#onWriteTimeout = init.onWriteTimeout;
     const socket = init.socket;
     socket.on('data', (chunk: Buffer) => {
+      this.lastReceivedAt = Date.now();
+      this.heardFromPeer = true;
       this.onData(chunk);
     });
     socket.on('drain', () => {
+      this.#stopWriteTimer();
       this.safeDispatchEvent('drain');
     });
     let socketError: Error | undefined;
@@ -47,6 +72,7 @@ export class SocketConn extends AbstractMessageStream {
       if (!socket.writableEnded) socket.end();
     });
     socket.once('close', () => {
+      this.#stopWriteTimer();
       init.onSocketClose(socketError);
       this.onTransportClosed();
     });
@@ -70,15 +96,57 @@ export class SocketConn extends AbstractMessageStream {
         socket.cork();
         queueMicrotask(this.#flush);
       }
-      for (const buf of data) canSendMore = socket.write(buf);
+      for (const buf of data) canSendMore = socket.write(buf, this.#onWritten);
+      if (!canSendMore) this.#startWriteTimer();
       return { sentBytes: data.byteLength, canSendMore };
     }
     socket.cork();
     for (const buf of data) {
-      canSendMore = socket.write(buf);
+      canSendMore = socket.write(buf, this.#onWritten);
     }
     socket.uncork();
+    if (!canSendMore) this.#startWriteTimer();
     return { sentBytes: data.byteLength, canSendMore };
+  }
+
+  /**
+   * Armed while the socket needs draining. When it fires, a write that completed since it was
+   * armed (the peer reads, slowly) re-arms it; none at all means the peer stopped reading.
+   */
+  #startWriteTimer(): void {
+    const ms = this.#writeTimeoutMs;
+    if (ms === undefined || this.#writeTimer !== undefined) return;
+    const generation = ++this.#writeTimerGeneration;
+    let seen = this.#written;
+    // The check waits for the check phase, after the poll phase: when our own event loop was
+    // blocked, the write completions that happened meanwhile are delivered there, not before the
+    // timer; only a peer that really read nothing is timed out.
+    const fire = () => setImmediate(check);
+    const check = () => {
+      if (generation !== this.#writeTimerGeneration) return;
+      const socket = this.socket;
+      if (socket.destroyed || !socket.writableNeedDrain) {
+        this.#writeTimer = undefined;
+        return;
+      }
+      if (this.#written !== seen) {
+        seen = this.#written;
+        this.#writeTimer = setTimeout(fire, ms);
+        this.#writeTimer.unref();
+        return;
+      }
+      this.#writeTimer = undefined;
+      this.#onWriteTimeout?.();
+    };
+    this.#writeTimer = setTimeout(fire, ms);
+    this.#writeTimer.unref();
+  }
+
+  #stopWriteTimer(): void {
+    this.#writeTimerGeneration++;
+    if (this.#writeTimer === undefined) return;
+    clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
   }
 
   sendReset(): void {

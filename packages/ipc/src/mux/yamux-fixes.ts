@@ -14,6 +14,9 @@ export interface YamuxMuxerInternals {
   localGoAway: number | undefined;
   activePing: { id: number } | undefined;
   keepAlive?: { stop(): void };
+  /** libp2p-yamux's frame decoder (guards.ts wraps its readFrame). */
+  decoder: unknown;
+  onData(data: unknown): void;
   handleGoAway(reason: number): void;
   handlePingResponse(pingId: number): void;
   sendGoAway(reason?: number): void;
@@ -33,12 +36,18 @@ const FLAG_ACK = 2;
 /** Throws a clear error if the installed yamux is not the version these fixes were written for. */
 export function assertPatchable(muxer: unknown): asserts muxer is YamuxMuxerInternals {
   const m = muxer as Record<string, unknown>;
-  for (const name of ['handleGoAway', 'handlePingResponse', 'sendGoAway', '_newStream']) {
+  for (const name of ['handleGoAway', 'handlePingResponse', 'sendGoAway', '_newStream', 'onData']) {
     if (typeof m[name] !== 'function') {
       throw new Error(
         `@chainsafe/libp2p-yamux is not the pinned 8.0.1 (missing ${name}); @secrets-engine/ipc needs that exact version`,
       );
     }
+  }
+  const decoder = m.decoder as Record<string, unknown> | undefined;
+  if (typeof decoder?.readFrame !== 'function' || typeof decoder.buffer !== 'object') {
+    throw new Error(
+      '@chainsafe/libp2p-yamux is not the pinned 8.0.1 (its decoder has no readFrame/buffer); @secrets-engine/ipc needs that exact version',
+    );
   }
 }
 
