@@ -60,9 +60,8 @@ describe.each(pluginPeers())('$id when the engine is killed', (peer) => {
     // line: EOF on the socket, or a reset when the killed engine still had unread bytes from that
     // plugin (the kernel's choice, not a protocol difference; see docs/compatibility.md).
     for (const pid of [...launched, byHand.pid]) {
-      // The go-stack tier (the default run) keeps the marker-only check until issue 13 item 1 is on
-      // main; the docker tier (opt-in) asserts that the plugin also survived its last output line.
-      const state = peer.tier === 'docker' ? t.exitState(pid) : (t.exitMarker(pid) ?? t.exitState(pid));
+      // Both tiers: the plugin also survived its last output line (issue 13 item 1).
+      const state = t.exitState(pid);
       expect(
         state === `0 ${peer.engineGoneReason}` || /^\d+ .*connection reset by peer/.test(state),
         state,
@@ -71,49 +70,45 @@ describe.each(pluginPeers())('$id when the engine is killed', (peer) => {
     expect((await byHand.exited).signal).toBeNull();
   });
 
-  // Docker tier only until issue 13 item 2 is on main: the default run (go-stack) must stay green.
-  it.runIf(peer.tier === 'docker')(
-    'the engine that starts next ends the helpers a launched plugin left when its engine was killed',
-    async () => {
-      t.addPlugin('go-a', goBinary(peer.binary));
-      const startEngine = async (extra: Record<string, string>) => {
-        const engine = t.spawn(process.execPath, [ENGINE_FIXTURE], {
-          PATH: process.env.PATH ?? '',
-          INTEROP_ENGINE_SOCKET: t.socketPath,
-          INTEROP_PLUGINS_DIR: t.pluginsDir,
-          INTEROP_PLUGIN_ENV: JSON.stringify(pluginEnv(peer, t.pidDir, extra)),
-        });
-        const ready = await waitForJsonLine<{ plugins: { name: string; pid: number; status: string }[] }>(
-          engine,
-          'the engine to be ready',
-        );
-        return { engine, ready };
-      };
-      const helpers: number[] = [];
-      try {
-        const first = await startEngine({ INTEROP_HELPER: '1' });
-        const pid = first.ready.plugins[0]!.pid;
-        helpers.push(await waitFor('the plugin to start its helper', () => t.helperPid(pid)));
-        first.engine.child.kill('SIGKILL');
-        await first.engine.exited;
-        await waitFor('the plugin to exit by itself', () => !isAlive(pid), { timeoutMs: 5_000 });
-        // What Docker's plugins do too: the plugin is gone, the helper it started is not (it is in
-        // the plugin's process group, which nothing signalled).
-        const orphaned = helpers.filter(isAlive);
+  it('the engine that starts next ends the helpers a launched plugin left when its engine was killed', async () => {
+    t.addPlugin('go-a', goBinary(peer.binary));
+    const startEngine = async (extra: Record<string, string>) => {
+      const engine = t.spawn(process.execPath, [ENGINE_FIXTURE], {
+        PATH: process.env.PATH ?? '',
+        INTEROP_ENGINE_SOCKET: t.socketPath,
+        INTEROP_PLUGINS_DIR: t.pluginsDir,
+        INTEROP_PLUGIN_ENV: JSON.stringify(pluginEnv(peer, t.pidDir, extra)),
+      });
+      const ready = await waitForJsonLine<{ plugins: { name: string; pid: number; status: string }[] }>(
+        engine,
+        'the engine to be ready',
+      );
+      return { engine, ready };
+    };
+    const helpers: number[] = [];
+    try {
+      const first = await startEngine({ INTEROP_HELPER: '1' });
+      const pid = first.ready.plugins[0]!.pid;
+      helpers.push(await waitFor('the plugin to start its helper', () => t.helperPid(pid)));
+      first.engine.child.kill('SIGKILL');
+      await first.engine.exited;
+      await waitFor('the plugin to exit by itself', () => !isAlive(pid), { timeoutMs: 5_000 });
+      // What Docker's plugins do too: the plugin is gone, the helper it started is not (it is in
+      // the plugin's process group, which nothing signalled).
+      const orphaned = helpers.filter(isAlive);
 
-        const second = await startEngine({});
-        expect(second.ready.plugins.map((p) => [p.name, p.status])).toEqual([['go-a', 'running']]);
-        await waitFor(
-          'the restarted engine to end the process group the killed engine’s plugin left ' +
-            `(helper ${orphaned.join(', ') || '(already gone)'} still running: issue 13 item 2)`,
-          () => helpers.every((h) => !isAlive(h)),
-          { timeoutMs: 10_000 },
-        );
-        second.engine.child.kill('SIGTERM');
-        expect((await second.engine.exited).code).toBe(0);
-      } finally {
-        for (const h of helpers.filter(isAlive)) process.kill(h, 'SIGKILL');
-      }
-    },
-  );
+      const second = await startEngine({});
+      expect(second.ready.plugins.map((p) => [p.name, p.status])).toEqual([['go-a', 'running']]);
+      await waitFor(
+        'the restarted engine to end the process group the killed engine’s plugin left ' +
+          `(helper ${orphaned.join(', ') || '(already gone)'} still running: issue 13 item 2)`,
+        () => helpers.every((h) => !isAlive(h)),
+        { timeoutMs: 10_000 },
+      );
+      second.engine.child.kill('SIGTERM');
+      expect((await second.engine.exited).code).toBe(0);
+    } finally {
+      for (const h of helpers.filter(isAlive)) process.kill(h, 'SIGKILL');
+    }
+  });
 });
