@@ -108,45 +108,43 @@ describe('N engines started at once on a stale socket', () => {
     writeFileSync(script, ENGINE);
     const socketPath = join(dir, 'engine.sock');
     const lockPath = `${socketPath}.lock`;
-    for (let round = 0; round < 2; round++) {
-      // A stale socket file and an unheld lock file: what a SIGKILLed engine leaves.
-      const crashed = engineProcess(script, socketPath);
-      await crashed.line((l) => l.loaded === true);
-      crashed.child.stdin!.write('go\n');
-      await crashed.line((l) => l.ready === true);
-      crashed.child.kill('SIGKILL');
-      await crashed.exited;
-      expect(lstatSync(socketPath).isSocket()).toBe(true);
-      expect(lstatSync(lockPath).isFile()).toBe(true);
+    // A stale socket file and an unheld lock file: what a SIGKILLed engine leaves.
+    const crashed = engineProcess(script, socketPath);
+    await crashed.line((l) => l.loaded === true);
+    crashed.child.stdin!.write('go\n');
+    await crashed.line((l) => l.ready === true);
+    crashed.child.kill('SIGKILL');
+    await crashed.exited;
+    expect(lstatSync(socketPath).isSocket()).toBe(true);
+    expect(lstatSync(lockPath).isFile()).toBe(true);
 
-      const engines = Array.from({ length: 6 }, () => engineProcess(script, socketPath));
-      await Promise.all(engines.map((e) => e.line((l) => l.loaded === true)));
-      for (const e of engines) e.child.stdin!.write('go\n');
-      const results = await Promise.all(engines.map((e) => e.line((l) => l.ready !== undefined)));
+    const engines = Array.from({ length: 6 }, () => engineProcess(script, socketPath));
+    await Promise.all(engines.map((e) => e.line((l) => l.loaded === true)));
+    for (const e of engines) e.child.stdin!.write('go\n');
+    const results = await Promise.all(engines.map((e) => e.line((l) => l.ready !== undefined)));
 
-      const winners = results.filter((r) => r.ready === true);
-      expect(winners).toHaveLength(1);
-      const losers = results.filter((r) => r.ready === false);
-      expect(losers).toHaveLength(engines.length - 1);
-      for (const loser of losers) {
-        expect(loser.name).toBe('EngineAlreadyRunningError');
-        expect(loser.message).toBe(
-          `another secrets engine is already running on ${socketPath}: it holds the lock ${lockPath}`,
-        );
-      }
-      const codes = await Promise.all(
-        engines.filter((_, i) => results[i]!.ready === false).map((e) => e.exited),
+    const winners = results.filter((r) => r.ready === true);
+    expect(winners).toHaveLength(1);
+    const losers = results.filter((r) => r.ready === false);
+    expect(losers).toHaveLength(engines.length - 1);
+    for (const loser of losers) {
+      expect(loser.name).toBe('EngineAlreadyRunningError');
+      expect(loser.message).toBe(
+        `another secrets engine is already running on ${socketPath}: it holds the lock ${lockPath}`,
       );
-      expect(codes.every((c) => c === 1)).toBe(true);
-      // Every loser is gone: the winner's socket is the one it reported, and it answers.
-      expect(lstatSync(socketPath).ino).toBe(winners[0]!.ino);
-      expect(await health(socketPath)).toBe('ok');
-
-      const winner = engines[results.findIndex((r) => r.ready === true)]!;
-      winner.child.kill('SIGTERM');
-      expect(await winner.exited).toBe(0);
-      expect(() => lstatSync(socketPath)).toThrow(/ENOENT/);
-      expect(() => lstatSync(lockPath)).toThrow(/ENOENT/);
     }
+    const codes = await Promise.all(
+      engines.filter((_, i) => results[i]!.ready === false).map((e) => e.exited),
+    );
+    expect(codes.every((c) => c === 1)).toBe(true);
+    // Every loser is gone: the winner's socket is the one it reported, and it answers.
+    expect(lstatSync(socketPath).ino).toBe(winners[0]!.ino);
+    expect(await health(socketPath)).toBe('ok');
+
+    const winner = engines[results.findIndex((r) => r.ready === true)]!;
+    winner.child.kill('SIGTERM');
+    expect(await winner.exited).toBe(0);
+    expect(() => lstatSync(socketPath)).toThrow(/ENOENT/);
+    expect(() => lstatSync(lockPath)).toThrow(/ENOENT/);
   }, 60_000);
 });

@@ -13,20 +13,19 @@ const USER = `se-umask-${process.pid}`;
 const RUNTIME = new URL('../dist/index.js', import.meta.url).href;
 const STARTS = 40;
 
-// The other user's program: connect attempts, four in flight, until the stop file appears; it
-// notes every socket mode it sees and touches `seen` each time the kernel refuses it (EACCES).
+// The other user's program: while the engine is starting (the `go` file exists) it connects in a
+// tight loop, four attempts in flight; between starts it only looks for `go` every millisecond (so
+// it does not take a core from the other tests). It notes every socket mode it sees and touches
+// `seen` each time the kernel refuses it (EACCES); it stops when the `stop` file appears.
 const RACER = `
 const net = require('node:net');
 const fs = require('node:fs');
-const [socketPath, stopFile, seenFile] = process.argv.slice(2);
-let connected = 0, refused = 0, attempts = 0, stopping = false, running = 4;
+const [socketPath, dir] = process.argv.slice(2);
+const goFile = dir + '/go', seenFile = dir + '/seen', stopFile = dir + '/stop';
+let connected = 0, refused = 0, attempts = 0, running = 0;
 const modes = new Set();
 function attempt() {
-  if (stopping || fs.existsSync(stopFile)) {
-    stopping = true;
-    if (--running === 0) console.log(JSON.stringify({ connected, refused, attempts, modes: [...modes] }));
-    return;
-  }
+  if (!fs.existsSync(goFile)) { running--; return; }
   try { modes.add((fs.lstatSync(socketPath).mode & 0o7777).toString(8)); } catch {}
   attempts++;
   const s = net.connect(socketPath);
@@ -36,22 +35,34 @@ function attempt() {
     setImmediate(attempt);
   });
 }
-for (let i = 0; i < 4; i++) attempt();
+(function idle() {
+  if (fs.existsSync(stopFile)) {
+    console.log(JSON.stringify({ connected, refused, attempts, modes: [...modes] }));
+    return;
+  }
+  if (running === 0 && fs.existsSync(goFile)) for (; running < 4; running++) attempt();
+  setTimeout(idle, 1);
+})();
 `;
 
-// The engine process, as root under umask 000: STARTS start/close cycles. Each start waits (a
-// little) until the racer has met that socket, so every start is actually raced.
+// The engine process, as root under umask 000: STARTS start/close cycles. Each start is raced:
+// it raises the go file, starts, waits a little until the racer has
+// met that socket, then removes the go file and closes.
 const ENGINE = `
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 process.umask(0);
 const { createEngine } = await import(process.env.RUNTIME_URL);
-const [socketPath, seenFile, starts] = process.argv.slice(2);
+const [socketPath, dir, starts] = process.argv.slice(2);
+const goFile = dir + '/go', seenFile = dir + '/seen';
 for (let i = 0; i < Number(starts); i++) {
   rmSync(seenFile, { force: true });
   const engine = createEngine({ socketPath, allowCoreDumps: true });
+  writeFileSync(goFile, '');
+  await sleep(2);
   await engine.start();
   for (let w = 0; w < 200 && !existsSync(seenFile); w++) await sleep(5);
+  rmSync(goFile, { force: true });
   await engine.close();
 }
 console.log(JSON.stringify({ done: true, umask: process.umask() }));
@@ -90,9 +101,8 @@ describe.skipIf(!isRoot)('the socket under umask 000, raced by another uid (a re
     writeFileSync(join(scratch, 'racer.cjs'), RACER, { mode: 0o644 });
     writeFileSync(join(scratch, 'engine.mjs'), ENGINE, { mode: 0o644 });
     const stopFile = join(mine, 'stop');
-    const seenFile = join(mine, 'seen');
 
-    const racer = spawn(process.execPath, [join(scratch, 'racer.cjs'), socketPath, stopFile, seenFile], {
+    const racer = spawn(process.execPath, [join(scratch, 'racer.cjs'), socketPath, mine], {
       uid,
       gid,
       cwd: scratch,
@@ -103,14 +113,10 @@ describe.skipIf(!isRoot)('the socket under umask 000, raced by another uid (a re
     racer.stdout.on('data', (d: Buffer) => (racerOut += d));
     const racerDone = new Promise<void>((resolve) => racer.once('close', () => resolve()));
 
-    const engine = spawn(
-      process.execPath,
-      [join(scratch, 'engine.mjs'), socketPath, seenFile, String(STARTS)],
-      {
-        env: { PATH: process.env.PATH, RUNTIME_URL: RUNTIME },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const engine = spawn(process.execPath, [join(scratch, 'engine.mjs'), socketPath, mine, String(STARTS)], {
+      env: { PATH: process.env.PATH, RUNTIME_URL: RUNTIME },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let engineOut = '';
     engine.stdout.on('data', (d: Buffer) => (engineOut += d));
     const engineCode = await new Promise<number | null>((resolve) => engine.once('close', (c) => resolve(c)));
