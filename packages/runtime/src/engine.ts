@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from '@secrets-engine/ipc';
 import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
 import { type AccessCheck, createAccessControl } from './access.js';
 import type { AccessModule } from './access-module.js';
+import { RequestAdmission } from './admission.js';
 import { BuiltinEntry } from './builtin.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
@@ -68,12 +69,15 @@ class EngineImpl extends EventEmitter implements Engine {
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
   readonly #shutdown = new AbortController();
+  /** Calls in progress, through the socket and getSecrets() alike (limits.maxRequestsInFlight). */
+  readonly #admission: RequestAdmission;
 
   constructor(options: EngineOptions) {
     super();
     this.#opts = resolveOptions(options);
     this.#logger = options.logger ?? silentLogger;
     this.socketPath = this.#opts.socketPath;
+    this.#admission = new RequestAdmission(this.#opts.limits.maxRequestsInFlight);
     for (const plugin of options.plugins ?? []) {
       const entry = new BuiltinEntry(plugin, this.#logger);
       if (this.#entries.has(entry.name)) {
@@ -111,6 +115,8 @@ class EngineImpl extends EventEmitter implements Engine {
         }),
         peer: loadPeerReader(),
         audit: this.#opts.audit,
+        limits: this.#opts.limits,
+        admit: () => this.#admission.enter(),
         logger: this.#logger,
       });
       const launched = await this.#discover();
@@ -178,6 +184,7 @@ class EngineImpl extends EventEmitter implements Engine {
         registrationTimeoutMs: this.#opts.registrationTimeoutMs,
         requestTimeoutMs: this.#opts.requestTimeoutMs,
         shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
+        callLimits: this.#callLimits(),
         restart: this.#opts.restart,
         engineName: this.#opts.name,
         engineVersion: this.#opts.version,
@@ -197,6 +204,7 @@ class EngineImpl extends EventEmitter implements Engine {
       registrationTimeoutMs: this.#opts.registrationTimeoutMs,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
+      callLimits: this.#callLimits(),
       engineName: this.#opts.name,
       engineVersion: this.#opts.version,
       logger: this.#logger,
@@ -219,6 +227,11 @@ class EngineImpl extends EventEmitter implements Engine {
       },
     });
     this.#connecting.add(plugin);
+  }
+
+  #callLimits() {
+    const { maxCallsPerPlugin, maxQueuedPerPlugin } = this.#opts.limits;
+    return { maxInFlight: maxCallsPerPlugin, maxQueued: maxQueuedPerPlugin };
   }
 
   /** Names are unique across builtin, launched and external plugins (§5.1 step 4, refused in the response). */
@@ -280,7 +293,8 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async getSecrets(pattern: string, options: { signal?: AbortSignal } = {}): Promise<Envelope[]> {
     const out: Envelope[] = [];
-    for (const message of await this.#resolve(pattern, options.signal)) {
+    const messages = await this.#admission.run(() => this.#resolve(pattern, options.signal));
+    for (const message of messages) {
       try {
         out.push(envelopeFromProto(message));
       } catch (err) {

@@ -7,13 +7,15 @@ import { createMuxSession, type Logger, type MuxSession, serveConnect } from '@s
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import type { RunStatus } from './launched.js';
-import { type Provider, requestShutdown, sessionProvider } from './provider.js';
+import { type CallLimits, type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 
 export interface ExternalPluginInit {
   registrationTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Calls open on the plugin's connection at once, and waiting (admission.ts). */
+  callLimits: CallLimits;
   engineName: string;
   engineVersion: string;
   logger: Logger;
@@ -66,7 +68,7 @@ export class ExternalPlugin implements PluginEntry {
         if (r.role === 'access-control') {
           this.#accessModule = sessionAccessModule(session, r.name, { timeoutMs: init.requestTimeoutMs });
         } else {
-          this.#provider = sessionProvider(session, r);
+          this.#provider = sessionProvider(session, r, init.callLimits);
         }
       },
     });

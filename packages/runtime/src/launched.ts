@@ -17,7 +17,7 @@ import { pluginsv1 } from '@secrets-engine/proto';
 import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import { forwardOutput } from './output.js';
-import { type Provider, requestShutdown, sessionProvider } from './provider.js';
+import { type CallLimits, type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 
 export type RunStatus = 'running' | 'stopped' | 'crashed' | 'retries-exceeded';
@@ -42,6 +42,8 @@ export interface LaunchedPluginInit {
   registrationTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Calls open on the plugin's connection at once, and waiting (admission.ts). */
+  callLimits: CallLimits;
   restart: RestartPolicy;
   engineName: string;
   engineVersion: string;
@@ -279,7 +281,7 @@ export class LaunchedPlugin implements PluginEntry {
         timeoutMs: init.requestTimeoutMs,
       });
     } else {
-      this.#provider = sessionProvider(attempt.session, registration);
+      this.#provider = sessionProvider(attempt.session, registration, init.callLimits);
     }
     this.#set('running', '');
     this.#logger.info('plugin registered', {
