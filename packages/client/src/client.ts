@@ -308,7 +308,7 @@ function toClientError(
   if (ce.code !== Code.Canceled && ce.code !== Code.DeadlineExceeded && isConnectionLost(err)) {
     return new EngineUnavailableError(
       socketPath,
-      'the connection closed before the engine answered (did it stop or restart?)',
+      'the connection closed before the engine answered (did it stop, or is it overloaded?)',
       { cause: err },
     );
   }

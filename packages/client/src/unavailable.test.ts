@@ -103,7 +103,7 @@ describe.skipIf(process.platform !== 'linux')('a full accept backlog (EAGAIN)', 
 });
 
 describe('an engine that dies while a request is in progress', () => {
-  it('is EngineUnavailableError ("the connection closed before the engine answered")', async () => {
+  it('is EngineUnavailableError: "the connection closed before the engine answered"', async () => {
     const socketPath = tempSocket();
     const engine = spawnCaptured(process.execPath, [ENGINE_FIXTURE], {
       env: { PATH: process.env.PATH ?? '', CLIENT_TEST_SOCKET: socketPath },
@@ -124,7 +124,7 @@ describe('an engine that dies while a request is in progress', () => {
     const err = await call;
     expect(err).toBeInstanceOf(EngineUnavailableError);
     expect((err as Error).message).toBe(
-      `secrets engine is not available at ${socketPath}: the connection closed before the engine answered (did it stop or restart?)`,
+      `secrets engine is not available at ${socketPath}: the connection closed before the engine answered (did it stop, or is it overloaded?)`,
     );
   });
 });

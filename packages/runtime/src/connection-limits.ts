@@ -8,7 +8,9 @@
 //    keep-alive connection (one with no request in progress); with none idle it is refused;
 //  - a reserve of file descriptors: while the open descriptors are within `fdReserve` of the soft
 //    RLIMIT_NOFILE, a new connection is refused the same way (idle connections go first);
-//  - a refused connection gets `503` with a Connect error body and is closed at once.
+//  - a refused connection never reaches node:http (no parser, no peer lookup): it gets `503` with a
+//    Connect error body, then is closed once the client has read it (at most LINGER_MS, and at
+//    most MAX_LINGERING such connections at once), or at once when descriptors are short.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server, ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
@@ -17,6 +19,11 @@ import type { EngineLimits } from './options.js';
 
 /** The largest request head node:http accepts (its own default); a larger one is answered 431. */
 export const MAX_HEADER_BYTES = 16 * 1024;
+
+/** How long a refused connection may stay open so that its client reads the 503 (not its reset). */
+const LINGER_MS = 1_000;
+/** Refused connections lingering at once; beyond, they are closed at once. */
+const MAX_LINGERING = 256;
 
 /** node:http server options for these limits (the timeouts must be given at creation). */
 export function serverOptions(limits: EngineLimits): ServerOptions {
@@ -53,9 +60,9 @@ interface Tracked {
 }
 
 /**
- * Installs the cap and the descriptor reserve on `server`. Must be installed before any other
- * 'connection' listener that does work per connection (peer credentials), which should then skip
- * sockets for which `admitted()` is false.
+ * Installs the cap and the descriptor reserve on `server`, in front of node:http's own handling of
+ * a connection. 'connection' listeners added later (peer credentials) run for every connection and
+ * should skip the sockets for which `admitted()` is false.
  */
 export function limitConnections(
   server: Server,
@@ -69,6 +76,7 @@ export function limitConnections(
   const refusedSockets = new WeakSet<Socket>();
   let refused = 0;
   let evicted = 0;
+  let lingering = 0;
   let lastWarning = 0;
   const softLimit = fds.softLimit();
   // Below this many connections the descriptor table cannot be near its limit unless something
@@ -94,9 +102,10 @@ export function limitConnections(
     return true;
   };
 
-  const refuse = (socket: Socket, why: string) => {
+  const refuse = (socket: Socket, why: string, linger: boolean) => {
     refused++;
     refusedSockets.add(socket);
+    socket.on('error', () => {});
     const now = Date.now();
     // One line per second at most: a flood must not become a log flood.
     if (now - lastWarning >= 1_000) {
@@ -104,31 +113,45 @@ export function limitConnections(
       logger.warn('refusing connections on the engine socket', { reason: why, open: open.size, refused });
     }
     const body = JSON.stringify({ code: 'unavailable', message: `the secrets engine is busy: ${why}` });
-    // Best effort (the peer may not read it); the connection is closed either way.
-    if (socket.writable) {
-      socket.write(
-        'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n' +
-          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-      );
+    const response =
+      'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    if (!linger || lingering >= MAX_LINGERING) {
+      // Best effort: a client still writing its request may see a reset instead.
+      if (socket.writable) socket.write(response);
+      socket.destroy();
+      return;
     }
-    socket.destroy();
+    // Closing with the request unread would reset the connection before the client reads the
+    // answer: end our side, discard what comes, and close when the client does (or LINGER_MS).
+    lingering++;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => {
+      lingering--;
+      clearTimeout(timer);
+    });
+    socket.end(response);
+    socket.resume();
   };
 
-  server.on('connection', (socket: Socket) => {
+  const admit = (socket: Socket): boolean => {
     if (open.size >= limits.maxConnections && !evictIdle()) {
       refuse(
         socket,
         `${open.size} connections open, its limit (limits.maxConnections ${limits.maxConnections})`,
+        !shortOfFds(),
       );
-      return;
+      return false;
     }
     // Short of descriptors: an idle connection makes room (its descriptor is closed at once), else refuse.
     if (shortOfFds() && !evictIdle()) {
       refuse(
         socket,
         `its open file descriptors are within limits.fdReserve (${limits.fdReserve}) of their limit ${softLimit}`,
+        false,
       );
-      return;
+      return false;
     }
     const tracked: Tracked = { requests: 0 };
     open.set(socket, tracked);
@@ -136,6 +159,15 @@ export function limitConnections(
       open.delete(socket);
       idle.delete(socket);
     });
+    return true;
+  };
+
+  // node:http's own 'connection' listener (it attaches the HTTP parser) runs only for the
+  // connections let in: refused ones cost no parsing and can never become a request.
+  const http = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    if (admit(socket)) for (const listener of http) listener.call(server, socket);
   });
   server.on('request', (req, res) => {
     const socket = req.socket as Socket;

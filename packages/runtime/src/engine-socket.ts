@@ -19,7 +19,12 @@ import { isValidPattern, toGoTimestamp } from '@secrets-engine/secrets';
 import { toNetPath } from '@secrets-engine/secrets/internal';
 import { type AccessControl, type AccessRequest, accessDenied, type Caller, processUid } from './access.js';
 import type { AuditRecord, AuditSink } from './audit.js';
-import { type ConnectionLimiter, limitConnections, serverOptions } from './connection-limits.js';
+import {
+  type ConnectionLimiter,
+  limitConnections,
+  MAX_HEADER_BYTES,
+  serverOptions,
+} from './connection-limits.js';
 import type { Engine } from './engine.js';
 import { EngineAlreadyRunningError, EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { metadataToProto, runStatusToProto } from './launched.js';
@@ -137,7 +142,9 @@ export async function listenEngineSocket(init: EngineSocketInit): Promise<Engine
     },
     onConnection: (socket) => init.onPlugin(socket),
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(err, socket));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+    answerClientError(err, socket, init.limits),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       reject(
@@ -161,22 +168,34 @@ export async function listenEngineSocket(init: EngineSocketInit): Promise<Engine
 /**
  * A request node:http could not parse, or that missed a deadline, gets its status line before the
  * connection closes (issue 12 item 8): 431 for a head over MAX_HEADER_BYTES, 408 for a request
- * that was not received in time, 400 for anything malformed. Nothing is written once a response
- * has started on the connection, nor to a peer that already went away.
+ * that was not received in time, 400 for anything malformed. The body is a Connect error, so a
+ * Connect client reports its code and message. Nothing is written once a response has started on
+ * the connection, nor to a peer that already went away.
  */
-function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket, limits: EngineLimits): void {
   const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent;
   if (err.code !== 'ECONNRESET' && socket.writable && started !== true) {
-    const [status, reason] =
+    const [status, reason, code, message] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large']
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            'resource_exhausted',
+            `the request head is larger than ${MAX_HEADER_BYTES} bytes`,
+          ]
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout']
-          : [400, 'Bad Request'];
-    const body = `${reason.toLowerCase()}\n`;
+          ? [
+              408,
+              'Request Timeout',
+              // Also what a client sees when the engine was too busy to read its request in time.
+              'unavailable',
+              `the request was not received in time (limits.headersTimeoutMs ${limits.headersTimeoutMs} for its headers, limits.bodyTimeoutMs ${limits.bodyTimeoutMs} for all of it)`,
+            ]
+          : [400, 'Bad Request', 'invalid_argument', `malformed HTTP request (${err.code ?? err.message})`];
+    const body = JSON.stringify({ code, message });
     socket.write(
-      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-        `Content-Length: ${body.length}\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
   }
   socket.destroy();

@@ -62,6 +62,10 @@ describe('malformed, oversized and late requests (issue 12 item 8)', () => {
     await c.closed;
     expect(c.received()).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     expect(c.received()).toContain('\r\nConnection: close\r\n');
+    // A Connect error body, so a Connect client reports a code and a reason.
+    expect(c.received()).toMatch(
+      /\r\n\r\n\{"code":"invalid_argument","message":"malformed HTTP request \(HPE_[A-Z_]+\)"\}$/,
+    );
   });
 
   it('a request head over 16 KiB gets "431 Request Header Fields Too Large"', async () => {
@@ -70,6 +74,9 @@ describe('malformed, oversized and late requests (issue 12 item 8)', () => {
     c.socket.write(`GET /health HTTP/1.1\r\nHost: unix\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`);
     await c.closed;
     expect(c.received()).toMatch(/^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    expect(c.received()).toContain(
+      '{"code":"resource_exhausted","message":"the request head is larger than 16384 bytes"}',
+    );
   });
 
   it('a connection that never finishes its headers gets "408 Request Timeout" and is closed', async () => {
@@ -79,6 +86,9 @@ describe('malformed, oversized and late requests (issue 12 item 8)', () => {
     slow.socket.write('GET /health HTTP/1.1\r\nHost: un');
     await Promise.all([silent.closed, slow.closed]);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(slow.received()).toContain(
+      '{"code":"unavailable","message":"the request was not received in time (limits.headersTimeoutMs 200 for its headers, limits.bodyTimeoutMs 200 for all of it)"}',
+    );
     // The engine still serves.
     const ok = await rawConnect(engine.socketPath);
     ok.socket.write(GET_HEALTH);
@@ -156,6 +166,17 @@ describe('the connection cap (issue 12 item 2)', () => {
     for (const b of busy) b.socket.write('Host: unix\r\n\r\n');
     for (const b of busy)
       await waitFor('a busy connection answered', () => b.received().endsWith('ok') || undefined);
+  });
+  it('a Connect client turned away at the cap reads why: unavailable, the engine is busy', async () => {
+    const engine = await startedEngine({ limits: { maxConnections: 1 } });
+    const busy = await rawConnect(engine.socketPath);
+    busy.socket.write('GET /health HTTP/1.1\r\n');
+    const { version } = engineClients(engine.socketPath);
+    const err = await connectError(version.getVersion({}));
+    expect([err.code, err.rawMessage]).toEqual([
+      Code.Unavailable,
+      'the secrets engine is busy: 1 connections open, its limit (limits.maxConnections 1)',
+    ]);
   });
 });
 
