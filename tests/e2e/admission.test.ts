@@ -10,7 +10,7 @@ import {
   ProviderFailedError,
 } from '@secrets-engine/client';
 import { describe, expect, it } from 'vitest';
-import { ENGINE_FIXTURE, useE2E, waitForJsonLine } from './support/e2e.js';
+import { ENGINE_FIXTURE, useE2E, waitFor, waitForJsonLine } from './support/e2e.js';
 
 const CLIENTS = 100;
 const PER_CLIENT = 100;
@@ -90,4 +90,38 @@ describe('admission control under 10,000 concurrent requests', () => {
       );
     }
   }, 180_000);
+});
+
+describe('a plugin that died', () => {
+  const e2e = useE2E();
+
+  it('while it restarts, a request for its secrets is unavailable naming it, never not_found', async () => {
+    e2e.addPlugin('vault');
+    // 2.5–7.5 s before the restart (±50 %): the crashed window is wide open for the request.
+    const engine = e2e.engine({ restart: { initialDelayMs: 5_000, maxRetries: 3 } });
+    await engine.start();
+    const oldPid = engine.listPlugins()[0]!.pid!;
+    process.kill(oldPid, 'SIGKILL');
+    await waitFor('the plugin to be crashed', () =>
+      engine.listPlugins()[0]!.status === 'crashed' ? true : undefined,
+    );
+    using client = createClient({ socketPath: e2e.socketPath });
+    const err = await client.getSecret('vault/token').catch((e: unknown) => e);
+    expect(isNotFoundError(err)).toBe(false);
+    expect(err).toBeInstanceOf(ProviderFailedError);
+    expect((err as ProviderFailedError).failures).toEqual([
+      {
+        plugin: 'vault',
+        code: 'unavailable',
+        message: expect.stringMatching(
+          /^failed \(unavailable: not running: plugin "vault" stopped unexpectedly \(killed by SIGKILL\); restarting in \d+\.\ds\)$/,
+        ),
+      },
+    ]);
+    // A request the plugin's pattern does not overlap is not its business: not_found as before.
+    await expect(client.getSecret('elsewhere/x')).rejects.toSatisfy(isNotFoundError);
+    // A disabled plugin was taken out on purpose: not asked.
+    await engine.disablePlugin('vault');
+    await expect(client.getSecret('vault/token')).rejects.toSatisfy(isNotFoundError);
+  });
 });

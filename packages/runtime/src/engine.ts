@@ -276,7 +276,8 @@ class EngineImpl extends EventEmitter implements Engine {
   ): Promise<ProtoEnvelope[]> {
     const providers: Provider[] = [];
     for (const entry of this.#entries.values()) {
-      if (entry.provider !== undefined) providers.push(entry.provider);
+      const provider = entry.provider ?? notRunning(entry);
+      if (provider !== undefined) providers.push(provider);
     }
     const signal =
       callerSignal === undefined
@@ -320,6 +321,26 @@ class EngineImpl extends EventEmitter implements Engine {
     const entry = this.#entry(name);
     if (await entry.disable()) this.emit('change', entry.info());
   }
+}
+
+/**
+ * A launched secrets provider that crashed (restarting, or given up on) still has the pattern it
+ * registered: a request that overlaps it may concern a secret it holds, so its part fails with
+ * `unavailable` naming it, never a silent `not_found` (issue 12 item 6: a plugin that died under
+ * load). A disabled or stopped plugin was taken out on purpose and is not asked.
+ */
+function notRunning(entry: PluginEntry): Provider | undefined {
+  if (entry.kind !== 'launched') return undefined;
+  const info = entry.info();
+  if (info.disabled || info.role !== 'secrets-provider' || info.pattern === undefined) return undefined;
+  if (info.status !== 'crashed' && info.status !== 'retries-exceeded') return undefined;
+  const error = new ConnectError(`not running: ${info.statusMessage}`, Code.Unavailable);
+  return {
+    name: info.name,
+    version: info.version ?? '',
+    pattern: info.pattern,
+    getSecrets: () => Promise.reject(error),
+  };
 }
 
 /** The platform's peer reader, or why there is none (then every call is refused: fail closed). */
