@@ -66,3 +66,21 @@ describe('get: the engine dies while it answers', () => {
     expectNoStack(r.stderr);
   });
 });
+
+describe('fromClientError', () => {
+  it('an engine over its request limit (resource_exhausted) is exit 3, with the engine message', async () => {
+    const { EngineError } = await import('@secrets-engine/client');
+    const { fromClientError } = await import('./engine-client.js');
+    const busy = fromClientError(
+      new EngineError(
+        'the secrets engine is busy: 2048 requests in progress, its limit (limits.maxRequestsInFlight 2048); try again later',
+        'resource_exhausted',
+      ),
+    );
+    expect([busy.exitCode, busy.message]).toEqual([
+      3,
+      'the secrets engine is busy: 2048 requests in progress, its limit (limits.maxRequestsInFlight 2048); try again later',
+    ]);
+    expect(fromClientError(new EngineError('boom', 'internal')).exitCode).toBe(1);
+  });
+});
