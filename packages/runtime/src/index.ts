@@ -36,6 +36,12 @@ export {
   RuntimeError,
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';
-export { ENGINE_NAME, ENGINE_VERSION, type EngineOptions } from './options.js';
+export {
+  ENGINE_NAME,
+  ENGINE_VERSION,
+  type EngineLimits,
+  type EngineOptions,
+  LIMIT_DEFAULTS,
+} from './options.js';
 export { type PinnedPlugin, type PinResult, pinFilePath, pinPlugins } from './pins.js';
 export type { PluginRole } from './registration.js';
