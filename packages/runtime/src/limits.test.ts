@@ -115,6 +115,18 @@ describe('malformed, oversized and late requests (issue 12 item 8)', () => {
     expect(c.received()).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   });
 
+  it('a plugin joined through /hijack outlives every timeout: its connection is not HTTP any more', async () => {
+    const engine = await startedEngine({
+      limits: { headersTimeoutMs: 100, bodyTimeoutMs: 100, idleTimeoutMs: 100 },
+    });
+    const plugin = await joinEngine(engine.socketPath);
+    await plugin.register({ name: 'ext', pattern: 'ext/**' });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(plugin.session.status).toBe('open');
+    const [secret] = await engine.getSecrets('ext/a');
+    expect(secret?.revealText()).toBe('value-of-ext/a');
+  });
+
   it('refuses limits that are not whole positive numbers, unknown limits, and a body deadline under the headers one', () => {
     expect(() => createEngine({ limits: { maxConnections: 0 } })).toThrow(
       new EngineConfigError(
