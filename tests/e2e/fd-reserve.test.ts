@@ -62,7 +62,8 @@ describe.skipIf(process.platform !== 'linux')('under a low descriptor limit', ()
     expect(limitsText).toMatch(/^Max open files\s+256\s+256\s/m);
     const oldPid = ready.plugins[0]!.pid;
 
-    // 400 connections, more than the table holds: silent ones, slow headers, slow bodies.
+    // 400 connections, more than the table holds: silent ones, slow headers, slow bodies, and
+    // keep-alive connections left idle after one request.
     const flood: Held[] = [];
     onTestFinished(() => {
       for (const h of flood) h.socket.destroy();
@@ -71,8 +72,9 @@ describe.skipIf(process.platform !== 'linux')('under a low descriptor limit', ()
       undefined,
       'GET /health HTTP/1.1\r\nHost: un',
       'POST /resolver.v1.ResolverService/GetSecrets HTTP/1.1\r\nHost: unix\r\nContent-Type: application/proto\r\nContent-Length: 1000\r\n\r\n\x0a',
+      'GET /health HTTP/1.1\r\nHost: unix\r\n\r\n',
     ];
-    for (let i = 0; i < 400; i++) flood.push(await hold(e2e.socketPath, firsts[i % 3]));
+    for (let i = 0; i < 400; i++) flood.push(await hold(e2e.socketPath, firsts[i % firsts.length]));
     await waitFor(
       'the refused connections to be closed',
       () => flood.some((h) => h.closed && h.data.startsWith('HTTP/1.1 503 ')) || undefined,
