@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import {
   AccessDeniedError,
   createClient,
+  EngineError,
   EngineUnavailableError,
   isInvalidPatternError,
   isNotFoundError,
@@ -31,6 +32,9 @@ export function openClient(socket: string | undefined, timeoutMs?: number): Secr
 export function fromClientError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof EngineUnavailableError)
+    return new CliError(err.message, ExitCode.unavailable, { cause: err });
+  // Over the engine's limits (limits.maxRequestsInFlight): busy now, like a refused connection.
+  if (err instanceof EngineError && err.code === 'resource_exhausted')
     return new CliError(err.message, ExitCode.unavailable, { cause: err });
   if (isInvalidPatternError(err)) return new CliError(err.message, ExitCode.invalidPattern, { cause: err });
   if (err instanceof PluginNotFoundError) return new CliError(err.message, ExitCode.notFound, { cause: err });

@@ -10,7 +10,7 @@ export const ExitCode = {
   error: 1,
   /** No secret matched (get), or no plugin has that name (plugins enable/disable). */
   notFound: 2,
-  /** The engine socket cannot be reached. */
+  /** The engine is not available: the socket cannot be reached, it is busy, or it closed the connection before answering. */
   unavailable: 3,
   /** The pattern is not a valid secret pattern (get). */
   invalidPattern: 4,

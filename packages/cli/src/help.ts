@@ -28,7 +28,7 @@ Exit codes:
   0     success
   1     error (the engine could not start, a run reference is unresolved, ...)
   2     not found: no secret matches the pattern, or no plugin has that name
-  3     engine not available at the socket
+  3     engine not available at the socket: unreachable, busy, or gone mid-request
   4     invalid secret pattern
   5     get: a plugin failed or missed its deadline (partial or no answer)
   64    usage: unknown command or flag, missing or malformed argument
@@ -108,7 +108,7 @@ Exit codes:
   0     at least one secret matched
   1     other error
   2     no secret matches the pattern (every plugin asked answered)
-  3     engine not available at the socket
+  3     engine not available at the socket: unreachable, busy, or gone mid-request
   4     invalid pattern
   5     a plugin failed or missed its deadline: the others' secrets are printed and a
         warning on stderr names each failed plugin; with none, the error names them
@@ -151,7 +151,7 @@ Exit codes:
   0     success
   1     other error (pin: a plugin cannot be hashed, the pin file cannot be written)
   2     no plugin has that name
-  3     engine not available at the socket
+  3     engine not available at the socket: unreachable, busy, or gone mid-request
   64    usage: unknown subcommand or flag, missing NAME or --plugins-dir
 
 Examples:

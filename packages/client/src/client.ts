@@ -44,7 +44,17 @@ export interface ClientOptions {
   socketPath?: string;
   /** Deadline of every call, in ms. Default none. */
   timeoutMs?: number;
+  /**
+   * How long a call keeps retrying a connect that fails with EAGAIN (the engine's accept backlog
+   * is full) before it is EngineUnavailableError, in ms. Default 2000; 0: never retry.
+   */
+  connectRetryMs?: number;
 }
+
+/** Backoff of connect retries on EAGAIN: 5 ms, doubling up to 100 ms, each randomised ±50 %. */
+const RETRY_FIRST_MS = 5;
+const RETRY_MAX_MS = 100;
+const DEFAULT_CONNECT_RETRY_MS = 2_000;
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -112,6 +122,12 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
   if (options.timeoutMs !== undefined && !(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
     throw new RangeError(`createClient: timeoutMs must be a positive number of ms, got ${options.timeoutMs}`);
   }
+  const retryMs = options.connectRetryMs ?? DEFAULT_CONNECT_RETRY_MS;
+  if (!(Number.isFinite(retryMs) && retryMs >= 0)) {
+    throw new RangeError(
+      `createClient: connectRetryMs must be a non-negative number of ms, got ${options.connectRetryMs}`,
+    );
+  }
   // Go's client: keep-alive on, up to 100 connections, 10 idle (protocol.md §10.2).
   const agent = checkedAgent(
     socketPath,
@@ -131,25 +147,49 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
   const legacyList = createConnectClient(resolverv1.ListService, transport);
   let listRoute: 'plugins.v1' | 'resolver.v1' | undefined;
   const health = createConnectClient(healthv1.VersionService, transport);
-  const callOptions = (o: CallOptions = {}) => {
-    const timeoutMs = o.timeoutMs ?? options.timeoutMs;
-    return {
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    };
-  };
   const fail = (err: unknown, context: { pattern?: string; plugin?: string }): never => {
     throw toClientError(err, socketPath, context);
+  };
+  /**
+   * Makes one call, again while its connect fails with EAGAIN (nothing reached the engine, so
+   * any call may be repeated), within `connectRetryMs` and the call's own deadline and signal.
+   */
+  const call = async <T>(
+    o: CallOptions | undefined,
+    context: { pattern?: string; plugin?: string },
+    make: (callOptions: { signal?: AbortSignal; timeoutMs?: number }) => Promise<T>,
+  ): Promise<T> => {
+    const timeoutMs = o?.timeoutMs ?? options.timeoutMs;
+    const started = performance.now();
+    const deadline = timeoutMs === undefined ? undefined : started + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const remaining =
+        deadline === undefined ? undefined : Math.max(1, Math.ceil(deadline - performance.now()));
+      try {
+        return await make({
+          ...(o?.signal === undefined ? {} : { signal: o.signal }),
+          ...(remaining === undefined ? {} : { timeoutMs: remaining }),
+        });
+      } catch (err) {
+        if (!isConnectEagain(err)) return fail(err, context);
+        const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt) * (0.5 + Math.random());
+        const now = performance.now();
+        if (now + delay - started > retryMs || (deadline !== undefined && now + delay >= deadline)) {
+          return fail(err, context);
+        }
+        await sleep(delay, o?.signal).catch((abort: unknown) => fail(abort, context));
+      }
+    }
   };
   const resolve = async (pattern: string, o?: CallOptions): Promise<Resolution> => {
     parsePattern(pattern); // InvalidPatternError before any I/O
     let header: string | null = null;
-    const res = await resolver
-      .getSecrets(
+    const res = await call(o, { pattern }, (co) =>
+      resolver.getSecrets(
         { pattern },
-        { ...callOptions(o), onHeader: (h: Headers) => (header = h.get(FAILURES_HEADER)) },
-      )
-      .catch((e: unknown) => fail(e, { pattern }));
+        { ...co, onHeader: (h: Headers) => (header = h.get(FAILURES_HEADER)) },
+      ),
+    );
     // Drop envelopes with invalid IDs, as Go's client does (§10.2).
     const envelopes = res.envelopes.filter((e) => isValidId(e.id)).map(envelopeFromProto);
     const failures = decodeFailures(header);
@@ -177,31 +217,28 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
     async listPlugins(o) {
       if (listRoute !== 'resolver.v1') {
         try {
-          const res = await management.listPlugins({}, callOptions(o));
+          const res = await call(o, {}, (co) => management.listPlugins({}, co));
           listRoute = 'plugins.v1';
           return fromPluginsV1(res.plugins);
         } catch (e) {
           // A 404 (Unimplemented) from an engine that was never seen to serve plugins.v1: try the
           // OLD route once; the answer decides the route for the client's lifetime.
-          if (listRoute === 'plugins.v1' || ConnectError.from(e).code !== Code.Unimplemented) fail(e, {});
+          if (listRoute === 'plugins.v1' || !(e instanceof EngineError) || e.code !== 'unimplemented')
+            throw e;
         }
       }
-      const res = await legacyList.listPlugins({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
+      const res = await call(o, {}, (co) => legacyList.listPlugins({}, co));
       listRoute = 'resolver.v1';
       return fromResolverV1(res.plugins);
     },
     async enablePlugin(name, o) {
-      await management
-        .enablePlugin({ name }, callOptions(o))
-        .catch((e: unknown) => fail(e, { plugin: name }));
+      await call(o, { plugin: name }, (co) => management.enablePlugin({ name }, co));
     },
     async disablePlugin(name, o) {
-      await management
-        .disablePlugin({ name }, callOptions(o))
-        .catch((e: unknown) => fail(e, { plugin: name }));
+      await call(o, { plugin: name }, (co) => management.disablePlugin({ name }, co));
     },
     async version(o) {
-      const res = await health.getVersion({}, callOptions(o)).catch((e: unknown) => fail(e, {}));
+      const res = await call(o, {}, (co) => health.getVersion({}, co));
       return { version: res.version, date: res.date, commitHash: res.commitHash };
     },
     close() {
@@ -320,6 +357,43 @@ function unsafeSocketPath(err: unknown): UnsafeSocketPathError | undefined {
   return undefined;
 }
 
+/** True if `err` (or a cause) is connect(2) failing with EAGAIN: the engine's accept backlog is full. */
+function isConnectEagain(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const { code, syscall } = e as { code?: unknown; syscall?: unknown };
+    if (code === 'EAGAIN' && (syscall === undefined || syscall === 'connect')) return true;
+  }
+  return false;
+}
+
+/** Errors that mean the connection ended before a response: the engine died, restarted or dropped it. */
+const CONNECTION_LOST = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+
+function isConnectionLost(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_LOST.has(code)) return true;
+    if (e.message === 'socket hang up') return true;
+  }
+  return false;
+}
+
+/** Waits `ms`, or rejects with the signal's reason as a `canceled` ConnectError. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(ConnectError.from(signal.reason, Code.Canceled));
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(ConnectError.from(signal!.reason, Code.Canceled));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** Maps a call failure to the error an application can act on. */
 function toClientError(
   err: unknown,
@@ -337,6 +411,15 @@ function toClientError(
   const dial = dialFailureReason(err);
   if (dial !== undefined) return new EngineUnavailableError(socketPath, dial, { cause: err });
   const ce = ConnectError.from(err);
+  // The engine went away mid-call (killed, restarted) or dropped the connection: unavailable,
+  // never a generic error. A call the caller cancelled or that ran out of time says so instead.
+  if (ce.code !== Code.Canceled && ce.code !== Code.DeadlineExceeded && isConnectionLost(err)) {
+    return new EngineUnavailableError(
+      socketPath,
+      'the connection closed before the engine answered (did it stop, or is it overloaded?)',
+      { cause: err },
+    );
+  }
   switch (ce.code) {
     case Code.NotFound:
       if (context.plugin !== undefined) return new PluginNotFoundError(context.plugin, { cause: ce });
@@ -361,6 +444,10 @@ function toClientError(
           failures,
           { cause: ce },
         );
+      }
+      // The engine itself is unavailable: shutting down, or refusing connections over its limits.
+      if (ce.code === Code.Unavailable) {
+        return new EngineUnavailableError(socketPath, ce.rawMessage || 'unavailable', { cause: ce });
       }
       break;
     }

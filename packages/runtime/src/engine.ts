@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from '@secrets-engine/ipc';
 import { type Envelope, envelopeFromProto } from '@secrets-engine/secrets';
 import { type AccessCheck, createAccessControl } from './access.js';
 import type { AccessModule } from './access-module.js';
+import { RequestAdmission } from './admission.js';
 import { BuiltinEntry } from './builtin.js';
 import { disableCoreDumps } from './core-dumps.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
@@ -70,12 +71,15 @@ class EngineImpl extends EventEmitter implements Engine {
   #state: 'new' | 'starting' | 'running' | 'closing' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
   readonly #shutdown = new AbortController();
+  /** Calls in progress, through the socket and getSecrets() alike (limits.maxRequestsInFlight). */
+  readonly #admission: RequestAdmission;
 
   constructor(options: EngineOptions) {
     super();
     this.#opts = resolveOptions(options);
     this.#logger = options.logger ?? silentLogger;
     this.socketPath = this.#opts.socketPath;
+    this.#admission = new RequestAdmission(this.#opts.limits.maxRequestsInFlight);
     for (const plugin of options.plugins ?? []) {
       const entry = new BuiltinEntry(plugin, this.#logger);
       if (this.#entries.has(entry.name)) {
@@ -114,6 +118,8 @@ class EngineImpl extends EventEmitter implements Engine {
         }),
         peer: loadPeerReader(),
         audit: this.#opts.audit,
+        limits: this.#opts.limits,
+        admit: () => this.#admission.enter(),
         logger: this.#logger,
       });
       // We own the socket now: what an engine killed before us left running is ended (state.ts).
@@ -193,6 +199,7 @@ class EngineImpl extends EventEmitter implements Engine {
         registrationTimeoutMs: this.#opts.registrationTimeoutMs,
         requestTimeoutMs: this.#opts.requestTimeoutMs,
         shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
+        callLimits: this.#callLimits(),
         restart: this.#opts.restart,
         stateDir: this.#opts.stateDir,
         session: this.#opts.pluginSession,
@@ -216,6 +223,7 @@ class EngineImpl extends EventEmitter implements Engine {
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
       session: this.#opts.pluginSession,
+      callLimits: this.#callLimits(),
       engineName: this.#opts.name,
       engineVersion: this.#opts.version,
       logger: this.#logger,
@@ -238,6 +246,11 @@ class EngineImpl extends EventEmitter implements Engine {
       },
     });
     this.#connecting.add(plugin);
+  }
+
+  #callLimits() {
+    const { maxCallsPerPlugin, maxQueuedPerPlugin } = this.#opts.limits;
+    return { maxInFlight: maxCallsPerPlugin, maxQueued: maxQueuedPerPlugin };
   }
 
   /** Names are unique across builtin, launched and external plugins (§5.1 step 4, refused in the response). */
@@ -282,7 +295,8 @@ class EngineImpl extends EventEmitter implements Engine {
   ): Promise<ProtoEnvelope[]> {
     const providers: Provider[] = [];
     for (const entry of this.#entries.values()) {
-      if (entry.provider !== undefined) providers.push(entry.provider);
+      const provider = entry.provider ?? notRunning(entry);
+      if (provider !== undefined) providers.push(provider);
     }
     const signal =
       callerSignal === undefined
@@ -299,7 +313,8 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async getSecrets(pattern: string, options: { signal?: AbortSignal } = {}): Promise<Envelope[]> {
     const out: Envelope[] = [];
-    for (const message of await this.#resolve(pattern, options.signal)) {
+    const messages = await this.#admission.run(() => this.#resolve(pattern, options.signal));
+    for (const message of messages) {
       try {
         out.push(envelopeFromProto(message));
       } catch (err) {
@@ -325,6 +340,26 @@ class EngineImpl extends EventEmitter implements Engine {
     const entry = this.#entry(name);
     if (await entry.disable()) this.emit('change', entry.info());
   }
+}
+
+/**
+ * A launched secrets provider that crashed (restarting, or given up on) still has the pattern it
+ * registered: a request that overlaps it may concern a secret it holds, so its part fails with
+ * `unavailable` naming it, never a silent `not_found` (issue 12 item 6: a plugin that died under
+ * load). A disabled or stopped plugin was taken out on purpose and is not asked.
+ */
+function notRunning(entry: PluginEntry): Provider | undefined {
+  if (entry.kind !== 'launched') return undefined;
+  const info = entry.info();
+  if (info.disabled || info.role !== 'secrets-provider' || info.pattern === undefined) return undefined;
+  if (info.status !== 'crashed' && info.status !== 'retries-exceeded') return undefined;
+  const error = new ConnectError(`not running: ${info.statusMessage}`, Code.Unavailable);
+  return {
+    name: info.name,
+    version: info.version ?? '',
+    pattern: info.pattern,
+    getSecrets: () => Promise.reject(error),
+  };
 }
 
 /** The platform's peer reader, or why there is none (then every call is refused: fail closed). */

@@ -9,7 +9,7 @@ import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import type { RunStatus } from './launched.js';
 import type { PluginSessionOptions } from './options.js';
-import { type Provider, requestShutdown, sessionProvider } from './provider.js';
+import { type CallLimits, type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 
 export interface ExternalPluginInit {
@@ -20,6 +20,8 @@ export interface ExternalPluginInit {
   shutdownTimeoutMs: number;
   /** Limits of the plugin's session (EngineOptions.pluginSession). */
   session: PluginSessionOptions;
+  /** Calls open on the plugin's connection at once, and waiting (admission.ts). */
+  callLimits: CallLimits;
   engineName: string;
   engineVersion: string;
   logger: Logger;
@@ -76,7 +78,7 @@ export class ExternalPlugin implements PluginEntry {
         if (r.role === 'access-control') {
           this.#accessModule = sessionAccessModule(session, r.name, { timeoutMs: init.requestTimeoutMs });
         } else {
-          this.#provider = sessionProvider(session, r);
+          this.#provider = sessionProvider(session, r, init.callLimits);
         }
       },
     });

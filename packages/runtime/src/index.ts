@@ -40,7 +40,9 @@ export type { RestartPolicy, RunStatus } from './launched.js';
 export {
   ENGINE_NAME,
   ENGINE_VERSION,
+  type EngineLimits,
   type EngineOptions,
+  LIMIT_DEFAULTS,
   type PluginSessionOptions,
 } from './options.js';
 export { type PinnedPlugin, type PinResult, pinFilePath, pinPlugins } from './pins.js';

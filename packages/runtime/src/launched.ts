@@ -20,7 +20,7 @@ import { type AccessModule, sessionAccessModule } from './access-module.js';
 import type { PluginEntry, PluginInfo } from './entry.js';
 import type { PluginSessionOptions } from './options.js';
 import { openPluginLog, type PluginLogFollower } from './plugin-log.js';
-import { type Provider, requestShutdown, sessionProvider } from './provider.js';
+import { type CallLimits, type Provider, requestShutdown, sessionProvider } from './provider.js';
 import { createRegistrationEndpoint, type Registration } from './registration.js';
 import { ensurePrivateDir, forgetGroup, recordGroup } from './state.js';
 
@@ -46,6 +46,8 @@ export interface LaunchedPluginInit {
   registrationTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Calls open on the plugin's connection at once, and waiting (admission.ts). */
+  callLimits: CallLimits;
   restart: RestartPolicy;
   /** The engine's state folder: the plugin's log file and process-group record (state.ts). */
   stateDir: string;
@@ -293,7 +295,7 @@ export class LaunchedPlugin implements PluginEntry {
         timeoutMs: init.requestTimeoutMs,
       });
     } else {
-      this.#provider = sessionProvider(attempt.session, registration);
+      this.#provider = sessionProvider(attempt.session, registration, init.callLimits);
     }
     this.#set('running', '');
     this.#logger.info('plugin registered', {

@@ -73,6 +73,12 @@ export interface EngineOptions {
    * own crash reporting may need `true`. Default false.
    */
   allowCoreDumps?: boolean;
+  /**
+   * Bounds on the engine socket and on requests (docs/security.md "Limits"): connections,
+   * header/body/idle timeouts, file descriptors kept in reserve for plugin restarts, requests in
+   * flight, and calls in flight per plugin. Every field is optional; see `LIMIT_DEFAULTS`.
+   */
+  limits?: Partial<EngineLimits>;
   /** Engine name and version reported to plugins and clients. */
   name?: string;
   version?: string;
@@ -84,6 +90,49 @@ export type PluginSessionOptions = Pick<
   MuxSessionInit,
   'keepAliveIntervalMs' | 'keepAliveTimeoutMs' | 'writeTimeoutMs' | 'maxBufferedBytes'
 >;
+
+/** The bounds of an engine (issue 12 items 2 and 6); each a positive whole number. */
+export interface EngineLimits {
+  /**
+   * Connections open on the engine socket at once, clients and `/hijack` plugins together. At the
+   * cap a new connection first takes the place of the longest-idle keep-alive connection; with none
+   * idle it is answered `503` and closed at once.
+   */
+  maxConnections: number;
+  /** Time a connection has to send a request's headers, from its first byte (or from connecting). */
+  headersTimeoutMs: number;
+  /** Time a connection has to send a whole request, headers and body. Not less than `headersTimeoutMs`. */
+  bodyTimeoutMs: number;
+  /** How long a keep-alive connection may stay idle between requests. */
+  idleTimeoutMs: number;
+  /**
+   * File descriptors kept free for plugin restarts and the engine's own files: a new connection is
+   * refused while the engine's open descriptors are within this many of its soft `RLIMIT_NOFILE`
+   * (Linux: read from /proc/self/limits; elsewhere only `maxConnections` applies).
+   */
+  fdReserve: number;
+  /** Calls on the engine socket (and `engine.getSecrets`) in progress at once; over it: `resource_exhausted`. */
+  maxRequestsInFlight: number;
+  /**
+   * Calls the engine has open on one plugin's connection at once (one yamux stream each); more wait
+   * in a FIFO queue. Below what our SDK (4096 streams) and Go's yamux (256 un-accepted) accept.
+   */
+  maxCallsPerPlugin: number;
+  /** Calls that may wait for one plugin; over it, that plugin's part fails with `resource_exhausted`. */
+  maxQueuedPerPlugin: number;
+}
+
+export const LIMIT_DEFAULTS: Readonly<EngineLimits> = Object.freeze({
+  maxConnections: 4096,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  // Longer than Go clients' 90 s idle timeout, so a client never reuses a connection we closed.
+  idleTimeoutMs: 120_000,
+  fdReserve: 64,
+  maxRequestsInFlight: 2048,
+  maxCallsPerPlugin: 256,
+  maxQueuedPerPlugin: 2048,
+});
 
 export const ENGINE_NAME = 'secrets-engine';
 export const ENGINE_VERSION = `v${PACKAGE_VERSION}`;
@@ -107,6 +156,7 @@ export interface ResolvedOptions {
   access: { policy: AccessPolicy; timeoutMs: number };
   audit: AuditSink | undefined;
   allowCoreDumps: boolean;
+  limits: EngineLimits;
   name: string;
   version: string;
 }
@@ -157,6 +207,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     access: resolveAccess(options.access),
     audit: resolveAudit(options.audit),
     allowCoreDumps: flag('allowCoreDumps', options.allowCoreDumps, false),
+    limits: resolveLimits(options.limits),
   };
 }
 
@@ -186,6 +237,33 @@ function resolvePluginSession(session: EngineOptions['pluginSession']): PluginSe
     throw new EngineConfigError(`createEngine: pluginSession: ${(err as Error).message}`, { cause: err });
   }
   return { ...session };
+}
+
+function resolveLimits(limits: EngineOptions['limits']): EngineLimits {
+  if (limits !== undefined && (typeof limits !== 'object' || limits === null)) {
+    throw new EngineConfigError(`createEngine: limits must be an object, got ${typeof limits}`);
+  }
+  const out = { ...LIMIT_DEFAULTS };
+  for (const [key, value] of Object.entries(limits ?? {})) {
+    if (!(key in LIMIT_DEFAULTS)) {
+      throw new EngineConfigError(
+        `createEngine: limits.${key} is not a limit (known: ${Object.keys(LIMIT_DEFAULTS).join(', ')})`,
+      );
+    }
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 2 ** 31 - 1) {
+      throw new EngineConfigError(
+        `createEngine: limits.${key} must be a whole number from 1 to ${2 ** 31 - 1}, got ${String(value)}`,
+      );
+    }
+    out[key as keyof EngineLimits] = value;
+  }
+  if (out.bodyTimeoutMs < out.headersTimeoutMs) {
+    throw new EngineConfigError(
+      `createEngine: limits.bodyTimeoutMs (${out.bodyTimeoutMs}) must not be less than limits.headersTimeoutMs (${out.headersTimeoutMs}): the body deadline includes the headers`,
+    );
+  }
+  return out;
 }
 
 function resolveAudit(audit: EngineOptions['audit']): AuditSink | undefined {

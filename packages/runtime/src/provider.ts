@@ -3,6 +3,7 @@ import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createSessionTransport, type MuxSession } from '@secrets-engine/ipc';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import type { SecretPattern } from '@secrets-engine/secrets';
+import { CallQueue } from './admission.js';
 import type { Registration } from './registration.js';
 
 export type ProtoEnvelope = resolverv1.GetSecretsResponse_Envelope;
@@ -21,22 +22,38 @@ export interface Provider {
   ): Promise<ProtoEnvelope[]>;
 }
 
-/** A provider reached over a plugin's session (launched or external). */
+/** How many calls one plugin's connection carries at once, and how many may wait (admission.ts). */
+export interface CallLimits {
+  maxInFlight: number;
+  maxQueued: number;
+}
+
+/**
+ * A provider reached over a plugin's session (launched or external). At most `limits.maxInFlight`
+ * calls are open on the session at once (one stream each), so the plugin never resets a stream
+ * for being over its own inbound limit; the rest wait in FIFO order within their deadline.
+ */
 export function sessionProvider(
   session: MuxSession,
   info: { name: string; version: string; pattern: SecretPattern },
+  limits: CallLimits,
 ): Provider {
   const client = createClient(resolverv1.ResolverService, createSessionTransport(session));
+  const queue = new CallQueue(info.name, limits);
   return {
-    ...info,
-    async getSecrets(pattern, options) {
-      const res = await client.getSecrets(
-        { pattern },
-        options.timeoutMs > 0
-          ? { signal: options.signal, timeoutMs: options.timeoutMs }
-          : { signal: options.signal },
-      );
-      return res.envelopes;
+    name: info.name,
+    version: info.version,
+    pattern: info.pattern,
+    getSecrets(pattern, options) {
+      return queue.run(async () => {
+        const res = await client.getSecrets(
+          { pattern },
+          options.timeoutMs > 0
+            ? { signal: options.signal, timeoutMs: options.timeoutMs }
+            : { signal: options.signal },
+        );
+        return res.envelopes;
+      }, options.signal);
     },
   };
 }

@@ -39,6 +39,9 @@ const DIAL_FAILURES: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   EPERM: 'permission denied',
   ENOTSOCK: 'not a socket',
+  // A full accept backlog: a connect storm, or an engine that stopped accepting (busy, stopped).
+  EAGAIN:
+    'the engine is not accepting connections (its accept backlog is full: is it overloaded or stopped?)',
 };
 
 /**

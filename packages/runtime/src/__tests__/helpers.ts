@@ -20,6 +20,7 @@ import {
   dialAndUpgrade,
   type Logger,
   type MuxSession,
+  type MuxSessionInit,
   serveConnect,
 } from '@secrets-engine/ipc';
 import { accesscontrolv1, healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
@@ -148,6 +149,8 @@ export interface FakePluginOptions {
   timeoutMs?: number;
   /** Serves accesscontrol.v1.AccessControlService with these methods (an access-control module). */
   accessControl?: Partial<ServiceImpl<typeof accesscontrolv1.AccessControlService>>;
+  /** Options of the plugin's yamux session (e.g. a small maxInboundStreams). */
+  session?: Omit<MuxSessionInit, 'role'>;
 }
 
 /** An external plugin joined through /hijack, written with the ipc pieces only. */
@@ -167,7 +170,7 @@ export interface FakePlugin {
 
 export async function joinEngine(socketPath: string, options: FakePluginOptions = {}): Promise<FakePlugin> {
   const socket = await dialAndUpgrade(socketPath, { timeoutMs: options.timeoutMs ?? 2_000 });
-  const session = createMuxSession(socket, { role: 'client' });
+  const session = createMuxSession(socket, { ...options.session, role: 'client' });
   onTestFinished(() => session.abort());
   const calls: string[] = [];
   const shutdowns = { 'plugins.v1': 0, 'resolver.v1': 0 };
