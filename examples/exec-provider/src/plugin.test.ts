@@ -64,7 +64,7 @@ it('runs under the engine from a plugins folder, configured by <name>.json besid
   } finally {
     await engine.close();
   }
-  const stderr = lines.filter((l) => l.includes('"stream":"stderr"'));
+  const stderr = lines.filter((l) => l.includes('"stream":"output"'));
   expect(stderr.filter((l) => l.startsWith('warn: skipping credential helper key'))).toEqual([
     expect.stringContaining('key=http://localhost:5000'),
   ]);

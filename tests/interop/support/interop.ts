@@ -95,7 +95,7 @@ export const ENGINE_FIXTURE = fileURLToPath(new URL('../fixtures/engine.mjs', im
 
 /** Lines a Go plugin's yamux printed on stderr (forwarded into the engine log): warnings, errors. */
 export function goYamuxLines(lines: readonly string[]): string[] {
-  return lines.filter((l) => l.includes('"stream":"stderr"') && /yamux/i.test(l));
+  return lines.filter((l) => l.includes('"stream":"output"') && /yamux/i.test(l));
 }
 
 /** Runs a Go client binary and parses the one JSON object it prints. */

@@ -72,7 +72,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<boolean> {
+export async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (condition()) return true;
