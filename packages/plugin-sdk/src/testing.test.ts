@@ -67,6 +67,8 @@ describe('startPluginHarness', () => {
 describe('checkPluginConformance', () => {
   it('passes for a well-behaved plugin binary', async () => {
     const report = await checkPluginConformance({
+      // Generous: node's start-up on a loaded machine is not what these tests are about.
+      registrationTimeoutMs: 30_000,
       command: process.execPath,
       args: [fixture('provider.mjs')],
       name: 'conformant',
@@ -95,6 +97,8 @@ describe('checkPluginConformance', () => {
 
   it('fails with a ConformanceError listing the failed checks for a misbehaving plugin', async () => {
     const err = await checkPluginConformance({
+      // Generous: node's start-up on a loaded machine is not what these tests are about.
+      registrationTimeoutMs: 30_000,
       command: process.execPath,
       args: [fixture('misbehaving.mjs')],
       name: 'expected-name',
@@ -115,6 +119,8 @@ describe('checkPluginConformance', () => {
 
   it('throwOnFailure: false returns the failing report instead', async () => {
     const report = await checkPluginConformance({
+      // Generous: node's start-up on a loaded machine is not what these tests are about.
+      registrationTimeoutMs: 30_000,
       command: process.execPath,
       args: [fixture('misbehaving.mjs')],
       throwOnFailure: false,
