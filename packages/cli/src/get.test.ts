@@ -15,7 +15,7 @@ afterAll(async () => {
   // Values were revealed to the clients above; the engine's log never shows them.
   for (const value of ['s3cr3t-db-pw', 'api-key-value', 'hello world']) expect(r.stderr).not.toContain(value);
   expect(r.stderr).toMatch(
-    /^\d\d:\d\d:\d\d\.\d{3} INFO {2}request for fixture\/\*\* plugin=fixture stream=stderr$/m,
+    /^\d\d:\d\d:\d\d\.\d{3} INFO {2}request for fixture\/\*\* plugin=fixture stream=output$/m,
   );
 });
 
