@@ -28,6 +28,7 @@ import {
   type ServerName,
   unixKeepAliveTransport,
 } from './cases.js';
+import { runE2e } from './e2e.js';
 import { bulk, concurrent, pingPong, sequential } from './measure.js';
 import {
   type CaseInfo,
@@ -122,8 +123,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const CHILD_JS = join(HERE, 'child.js');
 const DEFAULT_JSON = join(HERE, '..', 'bench-results', 'latest.json');
 
-const USAGE = `usage: node dist/main.js [--rounds N] [--quick] [--json PATH] [--max-frame BYTES] [--batch-writes on|off]
+const USAGE = `usage: node dist/main.js [--rounds N] [--quick] [--json PATH] [--section all|ipc|e2e] [--max-frame BYTES] [--batch-writes on|off]
   --rounds N            measured rounds (default 5; 1 with --quick)
+  --section S           all (default): the IPC section, then the end-to-end section; ipc or e2e: only that one
   --quick               tiny iteration counts: a smoke test that the benchmark runs, not a measurement
   --json PATH           where to write all per-round values and the summary (default bench-results/latest.json)
   --max-frame BYTES     largest yamux data frame on both ends of every session (default: the library's, 256 KiB)
@@ -138,6 +140,7 @@ function parseOptions(args: string[]) {
       json: { type: 'string' },
       'max-frame': { type: 'string' },
       'batch-writes': { type: 'string' },
+      section: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -184,7 +187,18 @@ function parseCli() {
     }
     tuning.batchWrites = values['batch-writes'] === 'on';
   }
-  return { quick, rounds, tuning, json: values.json === undefined ? DEFAULT_JSON : resolve(values.json) };
+  const section = values.section ?? 'all';
+  if (section !== 'all' && section !== 'ipc' && section !== 'e2e') {
+    console.error(`bench: --section must be all, ipc or e2e, got ${section}\n${USAGE}`);
+    process.exit(2);
+  }
+  return {
+    quick,
+    rounds,
+    tuning,
+    section: section as 'all' | 'ipc' | 'e2e',
+    json: values.json === undefined ? DEFAULT_JSON : resolve(values.json),
+  };
 }
 
 // --- children ---
@@ -533,8 +547,55 @@ const TARGETS: RatioTarget[] = [
 
 // --- main ---
 
+type CliOptions = ReturnType<typeof parseCli>;
+
 async function main(): Promise<number> {
   const opts = parseCli();
+  const startedAt = new Date();
+  let report: Record<string, unknown> = { schema: 1, startedAt: startedAt.toISOString(), quick: opts.quick };
+  let failed = false;
+  if (opts.section !== 'e2e') {
+    const ipc = await ipcSection(opts);
+    report = ipc.report;
+    failed = ipc.broken.length > 0;
+  }
+  if (opts.section !== 'ipc') {
+    const dir = mkdtempSync(join(tmpdir(), 'se-bench-e2e-'));
+    const onSignal = (signal: NodeJS.Signals) => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const loadStart = loadavg();
+    try {
+      const e2e = await runE2e({
+        quick: opts.quick,
+        rounds: opts.rounds,
+        dir,
+        log: (l) => process.stderr.write(`bench: ${l}\n`),
+      });
+      const loadEnd = loadavg();
+      console.log(
+        `\n${e2e.text}\nload average: ${loadStart.map((x) => x.toFixed(2)).join(' ')} at the start of the section, ` +
+          `${loadEnd.map((x) => x.toFixed(2)).join(' ')} at its end\n`,
+      );
+      report.e2e = { ...e2e.report, loadavgStart: loadStart, loadavgEnd: loadEnd };
+      if (e2e.report.problems.length > 0) failed = true;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  report.durationMs = Date.now() - startedAt.getTime();
+  mkdirSync(dirname(opts.json), { recursive: true });
+  writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`JSON: ${opts.json}`);
+  return failed ? 1 : 0;
+}
+
+async function ipcSection(opts: CliOptions): Promise<{ report: Record<string, unknown>; broken: string[] }> {
   const params = opts.quick ? QUICK : FULL;
   const warmup = opts.quick ? QUICK_WARMUP : FULL_WARMUP;
   const bulkBytes = params.bulkChunks * params.bulkChunkBytes;
@@ -552,6 +613,10 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('exit', () => children.killAll());
+  const detach = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
 
   const handles: ClientHandle[] = [];
   const muxChildren = new Map<ServerName, MuxChild>();
@@ -700,17 +765,12 @@ async function main(): Promise<number> {
       ratios: ratioResults,
       problems: broken,
     };
-    mkdirSync(dirname(opts.json), { recursive: true });
-    writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`JSON: ${opts.json}`);
-
     if (broken.length > 0) {
       console.error(
         `bench: ${broken.length} measurement(s) are not positive finite numbers:\n  ${broken.join('\n  ')}`,
       );
-      return 1;
     }
-    return 0;
+    return { report, broken };
   } finally {
     // Orderly shutdown (decisions.md "P15"): stop clients, end the raw streams, close the sessions and
     // the raw channels; the children exit on EOF, and are killed if they do not.
@@ -724,6 +784,7 @@ async function main(): Promise<number> {
     children.endChannels();
     await children.reap(3_000);
     children.killAll();
+    detach();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,9 +1,6 @@
 // Command dispatch. Returns the exit code; throws CliError for failures the user can act on.
-import { getCommand } from './commands/get.js';
-import { pluginsCommand } from './commands/plugins.js';
-import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
-import { versionCommand } from './commands/version.js';
+// Each command's module is loaded only when that command runs (issue 14: `--help` and `get` must
+// not load the engine runtime, yamux and the plugin launcher; start-up is most of their wall time).
 import { ExitCode, UsageError } from './errors.js';
 import { COMMAND_HELP, MAIN_HELP } from './help.js';
 import type { Io } from './io.js';
@@ -11,11 +8,11 @@ import type { Io } from './io.js';
 type Command = (args: string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
-  serve: serveCommand,
-  get: getCommand,
-  plugins: pluginsCommand,
-  run: runCommand,
-  version: versionCommand,
+  serve: async (args, io) => (await import('./commands/serve.js')).serveCommand(args, io),
+  get: async (args, io) => (await import('./commands/get.js')).getCommand(args, io),
+  plugins: async (args, io) => (await import('./commands/plugins.js')).pluginsCommand(args, io),
+  run: async (args, io) => (await import('./commands/run.js')).runCommand(args, io),
+  version: async (args, io) => (await import('./commands/version.js')).versionCommand(args, io),
   help: async (args, io) => {
     const [topic] = args;
     if (topic === undefined || topic === '-h' || topic === '--help') {
@@ -39,7 +36,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.out(MAIN_HELP);
     return ExitCode.ok;
   }
-  if (first === '-V' || first === '--version') return versionCommand(rest, io);
+  if (first === '-V' || first === '--version') return COMMANDS.version!(rest, io);
   if (first.startsWith('-')) throw new UsageError(`unknown flag ${first} (flags go after the command)`);
   const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
   if (command === undefined) {
