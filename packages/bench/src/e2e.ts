@@ -257,6 +257,8 @@ export interface E2eReport {
   cli: Record<string, { median: number; min: number; max: number; values: number[] }>;
   goals: Goal[];
   problems: string[];
+  /** The engine's RSS growth per connected plugin, KiB (rough: includes heap growth under load). */
+  engineRssPerPluginKiB?: Record<string, number>;
 }
 
 export interface Goal {
@@ -612,8 +614,8 @@ export async function runE2e(opts: E2eOptions): Promise<{ report: E2eReport; tex
       cli: cliS,
       goals,
       problems,
+      engineRssPerPluginKiB: rssPerPlugin,
     };
-    (report as unknown as Record<string, unknown>).enginRssPerPluginKiB = rssPerPlugin;
     return { report, text: render(report, cases, setups, rssPerPlugin) };
   } finally {
     for (const p of procs) {
