@@ -1,6 +1,8 @@
 // Command dispatch. Returns the exit code; throws CliError for failures the user can act on.
 import { getCommand } from './commands/get.js';
+import { injectCommand } from './commands/inject.js';
 import { pluginsCommand } from './commands/plugins.js';
+import { readCommand } from './commands/read.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { versionCommand } from './commands/version.js';
@@ -13,6 +15,8 @@ type Command = (args: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   get: getCommand,
+  read: readCommand,
+  inject: injectCommand,
   plugins: pluginsCommand,
   run: runCommand,
   version: versionCommand,
