@@ -157,7 +157,10 @@ function clip(text: string): string {
 }
 
 /** The output: text segments as they are, each reference replaced by `values.get(id)`. */
-export function renderTemplate(segments: readonly Segment[], values: ReadonlyMap<string, Uint8Array>): Buffer {
+export function renderTemplate(
+  segments: readonly Segment[],
+  values: ReadonlyMap<string, Uint8Array>,
+): Buffer {
   const parts: Uint8Array[] = [];
   for (const s of segments) {
     if (s.kind === 'text') parts.push(s.bytes);

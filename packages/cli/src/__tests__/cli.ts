@@ -78,7 +78,9 @@ export const PTY_HELPER = fileURLToPath(new URL('./terminal.py', import.meta.url
 /** Why the terminal tests cannot run here, or undefined when python3 is there to run PTY_HELPER (terminal.py). */
 export const noPty: string | undefined = (() => {
   const r = spawnSync('python3', ['-c', 'import pty, termios'], { stdio: 'ignore' });
-  return r.status === 0 ? undefined : 'python3 with its pty module is not installed; the terminal tests did not run';
+  return r.status === 0
+    ? undefined
+    : 'python3 with its pty module is not installed; the terminal tests did not run';
 })();
 
 /**
@@ -120,7 +122,12 @@ export interface BytesOutput {
  */
 export function runCliBytes(
   args: string[],
-  options: { input?: Uint8Array | string; env?: Record<string, string | undefined>; umask?: string; timeoutMs?: number } = {},
+  options: {
+    input?: Uint8Array | string;
+    env?: Record<string, string | undefined>;
+    umask?: string;
+    timeoutMs?: number;
+  } = {},
 ): Promise<BytesOutput> {
   const [command, argv] =
     options.umask === undefined

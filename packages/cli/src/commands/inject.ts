@@ -47,7 +47,9 @@ export async function injectCommand(args: string[], io: Io): Promise<number> {
   positionals('inject', rest, []);
   const input = values['in-file'] === undefined || values['in-file'] === '-' ? undefined : values['in-file'];
   const output =
-    values['out-file'] === undefined || values['out-file'] === '-' ? undefined : resolvePath(values['out-file']);
+    values['out-file'] === undefined || values['out-file'] === '-'
+      ? undefined
+      : resolvePath(values['out-file']);
   const inputName = input ?? 'stdin';
   const target = output ?? 'stdout';
 
@@ -68,7 +70,9 @@ export async function injectCommand(args: string[], io: Io): Promise<number> {
       ExitCode.invalidPattern,
     );
   }
-  const references = segments.filter((s): s is Extract<Segment, { kind: 'reference' }> => s.kind === 'reference');
+  const references = segments.filter(
+    (s): s is Extract<Segment, { kind: 'reference' }> => s.kind === 'reference',
+  );
   const ids = [...new Set(references.map((r) => r.id))];
   const outcomes = new Map<string, Outcome>();
   if (ids.length > 0) {
@@ -114,7 +118,8 @@ export async function injectCommand(args: string[], io: Io): Promise<number> {
   try {
     writePrivateFile(output, rendered);
   } catch (err) {
-    if (err instanceof PrivateFileError) throw new CliError(`not writing ${output}: ${err.message}`, ExitCode.error);
+    if (err instanceof PrivateFileError)
+      throw new CliError(`not writing ${output}: ${err.message}`, ExitCode.error);
     throw err;
   }
   return ExitCode.ok;
@@ -141,11 +146,17 @@ async function fetchOne(client: SecretsClient, id: string): Promise<Outcome> {
     if (err instanceof ProviderFailedError) {
       // It may exist: say which provider failed, never "not found".
       const which = err.failures.map((f) => `provider ${JSON.stringify(f.plugin)} ${f.message}`);
-      return { ok: false, kind: 'provider-failed', reason: which.length > 0 ? which.join('; ') : err.message };
+      return {
+        ok: false,
+        kind: 'provider-failed',
+        reason: which.length > 0 ? which.join('; ') : err.message,
+      };
     }
     if (isNotFoundError(err)) return { ok: false, kind: 'not-found', reason: 'not found' };
-    if (isInvalidPatternError(err)) return { ok: false, kind: 'other', reason: `refused by the engine: ${err.message}` };
-    if (err instanceof AccessDeniedError) return { ok: false, kind: 'other', reason: `access denied: ${err.message}` };
+    if (isInvalidPatternError(err))
+      return { ok: false, kind: 'other', reason: `refused by the engine: ${err.message}` };
+    if (err instanceof AccessDeniedError)
+      return { ok: false, kind: 'other', reason: `access denied: ${err.message}` };
     return { ok: false, kind: 'other', reason: errorMessage(err) };
   }
 }
@@ -157,7 +168,9 @@ function readTemplate(path: string): Uint8Array {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CliError(
-      code === 'ENOENT' ? `template ${path} does not exist` : `cannot read template ${path}: ${errorMessage(err)}`,
+      code === 'ENOENT'
+        ? `template ${path} does not exist`
+        : `cannot read template ${path}: ${errorMessage(err)}`,
       ExitCode.error,
       { cause: err },
     );
@@ -173,7 +186,9 @@ function readTemplate(path: string): Uint8Array {
       try {
         n = readSync(fd, chunk, 0, chunk.byteLength, null);
       } catch (err) {
-        throw new CliError(`cannot read template ${path}: ${errorMessage(err)}`, ExitCode.error, { cause: err });
+        throw new CliError(`cannot read template ${path}: ${errorMessage(err)}`, ExitCode.error, {
+          cause: err,
+        });
       }
       if (n === 0) break;
       size += n;

@@ -33,9 +33,13 @@ export async function readCommand(args: string[], io: Io): Promise<number> {
   } catch (err) {
     // The engine's own `invalid_argument` for an ID it does not accept (another engine's rules).
     if (isInvalidPatternError(err)) {
-      throw new CliError(`invalid secret reference ${quote(reference)}: ${err.message}`, ExitCode.invalidPattern, {
-        cause: err,
-      });
+      throw new CliError(
+        `invalid secret reference ${quote(reference)}: ${err.message}`,
+        ExitCode.invalidPattern,
+        {
+          cause: err,
+        },
+      );
     }
     if (isNotFoundError(err)) {
       throw new CliError(`no secret has the ID ${JSON.stringify(id)}`, ExitCode.notFound, { cause: err });
