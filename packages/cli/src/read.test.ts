@@ -1,7 +1,7 @@
 // `secrets-engine read se://ID` against `secrets-engine serve` with the fixture plugin (both the
 // built binary): exact bytes through pipes and files, exact IDs only, the exit codes, and on a real
 // pseudo-terminal the refusal of values that would drive it (an OSC title sequence, binary bytes).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,17 +66,25 @@ describe.concurrent('read: exact bytes', () => {
   });
 
   it('as $(…) in a shell: the variable holds exactly the value', async () => {
-    const sh = spawnSync(
-      '/bin/sh',
-      [
-        '-c',
-        'v="$("$0" "$1" read se://fixture/api-key --socket "$2")" && printf "[%s]" "$v"',
-        process.execPath,
-        BIN,
-        engine.socket,
-      ],
-      { encoding: 'utf8' },
-    );
+    // Async, never spawnSync: a blocked worker would stop reading the engine's output.
+    const sh = await new Promise<{ status: number | null; stdout: string }>((resolve) => {
+      const child = spawn(
+        '/bin/sh',
+        [
+          '-c',
+          'v="$("$0" "$1" read se://fixture/api-key --socket "$2")" && printf "[%s]" "$v"',
+          process.execPath,
+          BIN,
+          engine.socket,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+      });
+      child.once('close', (status) => resolve({ status, stdout }));
+    });
     expect(sh.status).toBe(0);
     expect(sh.stdout).toBe('[api-key-value]');
   });
