@@ -32,7 +32,9 @@ const CONCURRENCY = 8;
 
 type Outcome =
   | { ok: true; value: Uint8Array }
-  | { ok: false; kind: 'not-found' | 'provider-failed' | 'unavailable' | 'other'; reason: string };
+  | { ok: false; kind: 'not-found' | 'provider-failed' | 'unavailable' | 'other'; reason: string }
+  // Why the engine is not available: said once, after the list, not after every reference.
+  | { ok: false; kind: 'unavailable'; reason: string; detail: string };
 
 export async function injectCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals: rest } = parseCommand('inject', args, {
@@ -95,9 +97,12 @@ export async function injectCommand(args: string[], io: Io): Promise<number> {
       })
       .join(', ');
     const n = failed.length;
+    const detail = failed
+      .map((r) => outcomes.get(r.id))
+      .find((o): o is Extract<Outcome, { detail: string }> => o !== undefined && 'detail' in o)?.detail;
     throw new CliError(
       `not writing ${target}: ${n} of ${references.length} secret reference${references.length === 1 ? '' : 's'} ` +
-        `unresolved: ${list}`,
+        `unresolved: ${list}${detail === undefined ? '' : ` [${detail}]`}`,
       // The code that tells a script what to do: retry (3, 5) or fix the template (2).
       kinds.has('unavailable')
         ? ExitCode.unavailable
@@ -142,7 +147,9 @@ async function fetchOne(client: SecretsClient, id: string): Promise<Outcome> {
     // Only the exact ID (never another secret that matched).
     return { ok: true, value: (await client.getSecret(id)).revealValue() };
   } catch (err) {
-    if (err instanceof EngineUnavailableError) return { ok: false, kind: 'unavailable', reason: err.message };
+    if (err instanceof EngineUnavailableError) {
+      return { ok: false, kind: 'unavailable', reason: 'engine not available', detail: err.message };
+    }
     if (err instanceof ProviderFailedError) {
       // It may exist: say which provider failed, never "not found".
       const which = err.failures.map((f) => `provider ${JSON.stringify(f.plugin)} ${f.message}`);
