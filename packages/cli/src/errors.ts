@@ -8,15 +8,16 @@ export const ExitCode = {
   ok: 0,
   /** Any other error (engine refused to start, I/O error, unresolved `run` references, ...). */
   error: 1,
-  /** No secret matched (get), or no plugin has that name (plugins enable/disable). */
+  /** No secret matched (get), has the ID (read, inject), or no plugin has that name (plugins enable/disable). */
   notFound: 2,
   /** The engine is not available: the socket cannot be reached, it is busy, or it closed the connection before answering. */
   unavailable: 3,
-  /** The pattern is not a valid secret pattern (get). */
+  /** Not a valid secret pattern (get), ID (read: a pattern too), or template reference (inject). */
   invalidPattern: 4,
   /**
-   * get: a plugin failed or missed its deadline. With other answers, they are printed and a warning
+   * A plugin failed or missed its deadline. get: with other answers, they are printed and a warning
    * names each failed plugin; with none, the error does (never "not found": the secret may exist).
+   * read, inject: no plugin had the ID and one failed.
    */
   providerFailed: 5,
   /** Bad command line: unknown command or flag, missing or malformed argument (sysexits EX_USAGE). */

@@ -77,6 +77,27 @@ describe.concurrent('get', () => {
     expect(e).toMatchObject({ id: 'fixture/db/password', value: 's3cr3t-db-pw' });
   });
 
+  it('takes se://PATTERN and se://ID as well', async () => {
+    const [id, pattern] = await Promise.all([get('se://fixture/api-key'), get('se://fixture/*', '--json')]);
+    expect(id.code).toBe(0);
+    expect(id.stdout).toBe(
+      ['ID                PROVIDER   VERSION   EXPIRES', 'fixture/api-key   fixture    -         -', ''].join(
+        '\n',
+      ),
+    );
+    expect(pattern.code).toBe(0);
+    expect((JSON.parse(pattern.stdout) as { id: string }[]).map((e) => e.id)).toEqual([
+      'fixture/api-key',
+      'fixture/greeting',
+    ]);
+    const none = await get('se://fixture/nothing');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe('secrets-engine: no secret matches "se://fixture/nothing"\n');
+    const bad = await runCli(['get', 'se://fixture/*x', '--socket', '/nonexistent/se-cli/engine.sock']);
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain(`invalid pattern "fixture/*x": component 2 mixes '*' with other characters`);
+  });
+
   it('exits 2 when nothing matches', async () => {
     for (const pattern of ['fixture/nothing/here', 'elsewhere/**']) {
       const r = await get(pattern);

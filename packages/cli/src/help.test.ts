@@ -5,7 +5,7 @@ import { expectNoStack, runCli, useCli } from './__tests__/cli.js';
 
 useCli();
 
-const COMMANDS = ['serve', 'get', 'plugins', 'run', 'version'];
+const COMMANDS = ['serve', 'get', 'read', 'inject', 'plugins', 'run', 'version'];
 
 describe.concurrent('help', () => {
   it('--help lists every command and the exit codes', async () => {
@@ -33,6 +33,19 @@ describe.concurrent('help', () => {
     expect(a.stdout).toBe(b.stdout);
   });
 
+  it('documents read and inject: flags, exit codes, the template syntax and its escape', async () => {
+    const read = await runCli(['read', '--help']);
+    expect(read.stdout).toMatch(/^ {6}--newline +add a newline/m);
+    expect(read.stdout).toMatch(/^ {6}--force +write a binary/m);
+    expect(read.stdout).toMatch(/^ {2}4 +invalid ID, or a pattern$/m);
+    expect(read.stdout).toContain('export PGPASSWORD="$(secrets-engine read se://myapp/db/password)"');
+    const inject = await runCli(['inject', '--help']);
+    expect(inject.stdout).toMatch(/^ {2}-i, --in-file TEMPLATE +the template/m);
+    expect(inject.stdout).toMatch(/^ {2}-o, --out-file FILE +the file to write, mode 0600/m);
+    expect(inject.stdout).toContain('put a backslash before it: \\{{ se://ID }}');
+    for (const code of [0, 1, 2, 3, 4, 5, 64]) expect(inject.stdout).toMatch(new RegExp(`^  ${code} `, 'm'));
+  });
+
   it('documents the exit codes of get', async () => {
     const r = await runCli(['get', '--help']);
     expect(r.stdout).toMatch(/^ {2}2 +no secret matches/m);
@@ -56,6 +69,12 @@ describe.concurrent('usage errors exit 64 with one line and a hint', () => {
     ['unknown flag of run', ['run', '--bogus', '--', 'true'], /^secrets-engine: unknown flag --bogus$/],
     ['unknown flag of version', ['version', '--short'], /^secrets-engine: unknown flag --short$/],
     ['get without a pattern', ['get'], /^secrets-engine: missing PATTERN$/],
+    ['read without a reference', ['read'], /^secrets-engine: missing REFERENCE$/],
+    ['read with two references', ['read', 'a', 'b'], /^secrets-engine: unexpected argument "b"$/],
+    ['unknown flag of read', ['read', 'se://a', '-n'], /^secrets-engine: unknown flag -n$/],
+    ['inject with an argument', ['inject', 'tpl'], /^secrets-engine: unexpected argument "tpl"$/],
+    ['inject -i without its value', ['inject', '-i'], /^secrets-engine: flag --in-file needs a value$/],
+    ['unknown flag of inject', ['inject', '--force'], /^secrets-engine: unknown flag --force$/],
     ['get with two patterns', ['get', 'a', 'b'], /^secrets-engine: unexpected argument "b"$/],
     ['a flag without its value', ['get', 'a', '--socket'], /^secrets-engine: flag --socket needs a value$/],
     [

@@ -15,6 +15,8 @@ Usage:
 Commands:
   serve      run the engine in the foreground
   get        list the secrets matching a pattern
+  read       print the value of one secret (se://ID), exactly
+  inject     render {{ se://ID }} references in a template into a file
   plugins    list, enable, disable or pin plugins
   run        run a command with se://ID references in its environment replaced by secrets
   version    print the CLI version and, if an engine is reachable, the engine's
@@ -29,8 +31,8 @@ Exit codes:
   1     error (the engine could not start, a run reference is unresolved, ...)
   2     not found: no secret matches the pattern, or no plugin has that name
   3     engine not available at the socket: unreachable, busy, or gone mid-request
-  4     invalid secret pattern
-  5     get: a plugin failed or missed its deadline (partial or no answer)
+  4     invalid secret pattern, ID or reference
+  5     a plugin failed or missed its deadline (get: partial or no answer)
   64    usage: unknown command or flag, missing or malformed argument
   126   run: the command cannot be executed
   127   run: the command was not found
@@ -44,6 +46,8 @@ Environment:
 Examples:
   secrets-engine serve --plugins-dir ~/.local/lib/secrets-engine/plugins
   secrets-engine get 'myapp/**'
+  export PGPASSWORD="$(secrets-engine read se://myapp/db/password)"
+  secrets-engine inject -i config.yml.tpl -o config.yml
   DB_PASSWORD=se://myapp/db/password secrets-engine run -- ./server
 `;
 
@@ -94,8 +98,11 @@ Usage:
   secrets-engine get PATTERN [flags]
 
 A pattern is an ID whose components may be '*' (exactly one component) or '**' (any number):
-'myapp/db/password', 'myapp/*/password', 'myapp/**'. Prints a table (ID, PROVIDER, VERSION,
-EXPIRES); values are printed only with --reveal.
+'myapp/db/password', 'myapp/*/password', 'myapp/**', also written as a reference
+('se://myapp/**'). Prints a table (ID, PROVIDER, VERSION, EXPIRES); values are printed only with
+--reveal. On a terminal, a request still waiting after a second says on stderr which plugins it
+was sent to (the engine does not say which of them has answered); the line is erased once the
+answer is in.
 
 Flags:
 ${SOCKET_FLAG}
@@ -118,6 +125,79 @@ Examples:
   secrets-engine get 'myapp/**'
   secrets-engine get myapp/db/password --reveal
   secrets-engine get 'myapp/*/password' --json | jq -r '.[].id'
+  secrets-engine get 'se://myapp/**'
+`,
+
+  read: `Print the value of one secret, exactly: for $(...), pipes and files.
+
+Usage:
+  secrets-engine read se://ID [flags]
+
+Prints the bytes of the secret whose ID is exactly ID (the se:// prefix may be left out), with
+no newline unless --newline. A pattern is refused (exit 4): use 'secrets-engine get PATTERN' to
+see what it matches. A value that is not UTF-8 text, or holds control characters other than tab
+and newline (terminal escape sequences), is not written to a terminal unless --force; redirected
+or piped, it is written as it is. On a terminal, a request still waiting after a second says on
+stderr which plugins it was sent to; the line is erased once the answer is in.
+
+Flags:
+${SOCKET_FLAG}
+      --newline            add a newline after the value
+      --force              write a binary or control-bearing value to a terminal anyway
+  -h, --help               this help
+
+Exit codes:
+  0     the value was printed
+  1     other error (a binary value refused on a terminal, access denied, ...)
+  2     no secret has that ID (every plugin asked answered)
+  3     engine not available at the socket
+  4     invalid ID, or a pattern
+  5     a plugin failed or missed its deadline, and none had the ID (it may exist)
+  64    usage: missing se://ID, unknown flag
+
+Examples:
+  secrets-engine read se://myapp/db/password
+  export PGPASSWORD="$(secrets-engine read se://myapp/db/password)"
+  secrets-engine read se://myapp/tls/key > key.pem
+  secrets-engine read se://myapp/api-key --newline
+`,
+
+  inject: `Render {{ se://ID }} references in a template into a file (or stdout).
+
+Usage:
+  secrets-engine inject [-i TEMPLATE] [-o FILE] [flags]
+
+Reads TEMPLATE (default stdin) and replaces every reference {{ se://ID }} with the bytes of the
+secret whose ID is exactly ID; blanks inside the braces are optional ({{se://ID}}). Every other
+text, including any other {{ ... }}, is copied as it is. A reference is one exact ID: a pattern,
+an invalid ID or a missing }} is an error (line:column), never copied. To write the text
+{{ se://ID }} itself, put a backslash before it: \\{{ se://ID }}; two backslashes give one
+backslash followed by the value.
+
+All or nothing: every reference is resolved before anything is written; if any fails, nothing
+is written and one line names each failing reference (TEMPLATE:LINE:COLUMN se://ID) and why,
+never a value. FILE is a new file of mode 0600 that replaces FILE atomically (written beside it,
+then renamed); a symbolic link at FILE is refused, never followed. TEMPLATE is at most 16 MiB.
+
+Flags:
+${SOCKET_FLAG}
+  -i, --in-file TEMPLATE   the template (default, or '-': stdin)
+  -o, --out-file FILE      the file to write, mode 0600 (default, or '-': stdout)
+  -h, --help               this help
+
+Exit codes:
+  0     written
+  1     other error (FILE is a symbolic link, TEMPLATE unreadable or too large, access denied, ...)
+  2     a reference names no secret (and no other failure)
+  3     engine not available at the socket
+  4     an invalid reference in the template (nothing was fetched)
+  5     a plugin failed or missed its deadline for a reference (it may exist)
+  64    usage: unknown flag, an argument
+
+Examples:
+  secrets-engine inject -i config.yml.tpl -o config.yml
+  echo 'password: {{ se://myapp/db/password }}' | secrets-engine inject > db.yml
+  secrets-engine inject --in-file .env.tpl --out-file .env
 `,
 
   plugins: `List, enable or disable the engine's plugins, or pin the executables of a plugins folder.

@@ -10,6 +10,8 @@ type Command = (args: string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, Command> = {
   serve: async (args, io) => (await import('./commands/serve.js')).serveCommand(args, io),
   get: async (args, io) => (await import('./commands/get.js')).getCommand(args, io),
+  read: async (args, io) => (await import('./commands/read.js')).readCommand(args, io),
+  inject: async (args, io) => (await import('./commands/inject.js')).injectCommand(args, io),
   plugins: async (args, io) => (await import('./commands/plugins.js')).pluginsCommand(args, io),
   run: async (args, io) => (await import('./commands/run.js')).runCommand(args, io),
   version: async (args, io) => (await import('./commands/version.js')).versionCommand(args, io),

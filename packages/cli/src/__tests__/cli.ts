@@ -2,7 +2,7 @@
 // engine with the fixture plugin in a temp plugins folder, and process bookkeeping. Every process
 // started here is tracked; reapAll() (registered by useCli()) kills what is left and fails the
 // suite if a fixture plugin process outlived its engine.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +71,84 @@ export function startCli(
       cwd: options.cwd ?? PACKAGE_DIR,
     }),
   );
+}
+
+/** The pseudo-terminal helper (python3's pty module; no Node dependency needed). */
+export const PTY_HELPER = fileURLToPath(new URL('./terminal.py', import.meta.url));
+/** Why the terminal tests cannot run here, or undefined when python3 is there to run PTY_HELPER (terminal.py). */
+export const noPty: string | undefined = (() => {
+  const r = spawnSync('python3', ['-c', 'import pty, termios'], { stdio: 'ignore' });
+  return r.status === 0
+    ? undefined
+    : 'python3 with its pty module is not installed; the terminal tests did not run';
+})();
+
+/**
+ * The CLI on a new pseudo-terminal (stdin, stdout and stderr; with `stdoutFile`, stdout goes to that
+ * file). stdout() is what the terminal showed.
+ */
+export function startCliOnPty(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; stdoutFile?: string; columns?: number } = {},
+): CliProcess {
+  return track(
+    spawnCaptured(
+      'python3',
+      [
+        PTY_HELPER,
+        ...(options.stdoutFile === undefined ? [] : ['--stdout-file', options.stdoutFile]),
+        ...(options.columns === undefined ? [] : ['--columns', String(options.columns)]),
+        '--',
+        process.execPath,
+        BIN,
+        ...args,
+      ],
+      { env: baseEnv(options.env ?? {}), cwd: PACKAGE_DIR },
+    ),
+  );
+}
+
+/** How a CLI run ended, with its stdout as bytes. */
+export interface BytesOutput {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI to completion with `input` on stdin and stdout kept as bytes (killed after
+ * timeoutMs); with `umask`, under that umask (through /bin/sh).
+ */
+export function runCliBytes(
+  args: string[],
+  options: {
+    input?: Uint8Array | string;
+    env?: Record<string, string | undefined>;
+    umask?: string;
+    timeoutMs?: number;
+  } = {},
+): Promise<BytesOutput> {
+  const [command, argv] =
+    options.umask === undefined
+      ? [process.execPath, [BIN, ...args]]
+      : ['/bin/sh', ['-c', `umask ${options.umask} && exec "$0" "$@"`, process.execPath, BIN, ...args]];
+  const child = spawn(command, argv, { env: baseEnv(options.env ?? {}), cwd: PACKAGE_DIR });
+  const out: Buffer[] = [];
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  child.stdin.on('error', () => {}); // a CLI that exits before reading all of it
+  child.stdin.end(options.input ?? '');
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  return new Promise((resolve) => {
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err });
+    });
+  });
 }
 
 /** Spawns the fixture plugin by hand (it joins the engine through the socket). */
@@ -220,4 +298,32 @@ async function reapAll(): Promise<void> {
 /** No stack trace: no `    at ` frame lines. */
 export function expectNoStack(text: string): void {
   expect(text).not.toMatch(/^\s+at .+/m);
+}
+
+/**
+ * What a terminal shows once `transcript` is played: lines, after carriage returns, erase-in-line
+ * (`ESC [ K`) and backspaces; other escape sequences are kept as text.
+ */
+export function screen(transcript: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  let column = 0;
+  for (let i = 0; i < transcript.length; i++) {
+    const c = transcript[i]!;
+    if (c === '\r') column = 0;
+    else if (c === '\n') {
+      lines.push(line);
+      line = '';
+      column = 0;
+    } else if (c === '\b') column = Math.max(0, column - 1);
+    else if (c === '\x1b' && transcript.startsWith('[K', i + 1)) {
+      line = line.slice(0, column);
+      i += 2;
+    } else {
+      line = line.slice(0, column) + c + line.slice(column + 1);
+      column++;
+    }
+  }
+  if (line !== '') lines.push(line);
+  return lines;
 }

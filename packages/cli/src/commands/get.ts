@@ -1,13 +1,18 @@
-// secrets-engine get PATTERN [--socket P] [--json] [--reveal]
+// secrets-engine get PATTERN|se://PATTERN [--socket P] [--json] [--reveal]
+//
+// On a terminal, a request still running after a second names the plugins it waits for
+// (wait-notice.ts), and the line is erased before the answer is printed.
 
 import type { PluginFailure } from '@secrets-engine/client';
-import { type Envelope, parsePattern } from '@secrets-engine/secrets';
+import type { Envelope } from '@secrets-engine/secrets';
 import { parseCommand, positionals, socketOption } from '../args.js';
 import { fromClientError, openClient, socketFlag } from '../engine-client.js';
 import { CliError, ExitCode } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
+import { referencePattern } from '../reference.js';
 import { formatTable } from '../text.js';
+import { withWaitNotice } from '../wait-notice.js';
 
 export async function getCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals: rest } = parseCommand('get', args, {
@@ -19,9 +24,10 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
     io.out(COMMAND_HELP.get!);
     return ExitCode.ok;
   }
-  const [pattern] = positionals('get', rest, ['PATTERN']) as [string];
+  const [arg] = positionals('get', rest, ['PATTERN']) as [string];
+  let pattern: string;
   try {
-    parsePattern(pattern); // before any I/O: exit 4 even without an engine
+    pattern = referencePattern(arg); // before any I/O: exit 4 even without an engine
   } catch (err) {
     throw fromClientError(err);
   }
@@ -29,11 +35,11 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   let envelopes: Envelope[];
   let failures: readonly PluginFailure[];
   try {
-    ({ envelopes, failures } = await client.resolve(pattern));
+    ({ envelopes, failures } = await withWaitNotice(io, client, [pattern], pattern, client.resolve(pattern)));
   } catch (err) {
     const cli = fromClientError(err);
     if (cli.exitCode === ExitCode.notFound) {
-      throw new CliError(`no secret matches ${JSON.stringify(pattern)}`, ExitCode.notFound, { cause: err });
+      throw new CliError(`no secret matches ${JSON.stringify(arg)}`, ExitCode.notFound, { cause: err });
     }
     throw cli;
   } finally {
