@@ -322,10 +322,16 @@ export async function runE2e(opts: E2eOptions): Promise<{ report: E2eReport; tex
       let child: ChildProcess;
       let accept: (line: string) => boolean;
       if (setup === 'ours') {
-        child = spawn(process.execPath, [CLI_BIN, 'serve', '--socket', socket, '--plugins-dir', plugins], {
-          stdio: ['ignore', 'pipe', logFd],
-          env: { ...process.env, XDG_CONFIG_HOME: base },
-        });
+        // Generous: 20 node plugins starting at once on a busy 2-core machine can take more than the
+        // default 5 s to register; start-up is measured by the cold-start case, not here.
+        child = spawn(
+          process.execPath,
+          [CLI_BIN, 'serve', '--socket', socket, '--plugins-dir', plugins, '--registration-timeout', '60000'],
+          {
+            stdio: ['ignore', 'pipe', logFd],
+            env: { ...process.env, XDG_CONFIG_HOME: base },
+          },
+        );
         accept = (l) => l.includes(' ready on ');
       } else {
         const exe = setup === 'go' ? join(bin, 'bench-engine') : docker!.engine;

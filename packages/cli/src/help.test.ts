@@ -101,6 +101,11 @@ describe.concurrent('usage errors exit 64 with one line and a hint', () => {
       /^secrets-engine: --request-timeout must be a whole number of ms/,
     ],
     [
+      'serve with a bad registration timeout',
+      ['serve', '--registration-timeout', '0'],
+      /^secrets-engine: --registration-timeout must be a whole number of ms above 0/,
+    ],
+    [
       'serve with a bad --plugin-env',
       ['serve', '--plugin-env', 'NOVALUE'],
       /^secrets-engine: --plugin-env expects NAME=VALUE/,

@@ -71,6 +71,9 @@ ${SOCKET_FLAG}
       --no-launch          do not launch the plugins in --plugins-dir
       --no-external        refuse plugins started by hand
       --request-timeout MS deadline of each plugin's part of a request, in ms (default 60000)
+      --registration-timeout MS
+                           how long a launched or connecting plugin has to register, in ms
+                           (default 5000)
       --log-level LEVEL    debug, info, warn or error (default info)
       --plugin-env K=V     an extra environment variable for launched plugins (repeatable)
       --access FILE        who may call the socket: JSON {"rules": [{"uid", "executable",

@@ -1,7 +1,7 @@
 // `secrets-engine serve` as a user runs it: the ready line, the log format, clean shutdown on
 // SIGINT/SIGTERM (socket removed, no plugin left), a second signal during shutdown, and the errors
 // that stop it from starting.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -86,6 +86,22 @@ describe('serve', () => {
       if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
       await waitFor('the stubborn plugin to exit', () => pid === undefined || !isAlive(pid));
     }
+  });
+
+  it('--registration-timeout bounds how long a launched plugin has to register', async () => {
+    const engine = await serve({
+      plugins: ['silent'],
+      args: ['--registration-timeout', '300'],
+      // A plugin that never registers (it sleeps): it fails its registration after 300 ms.
+      prepare: (dir) => {
+        rmSync(join(dir, 'silent'));
+        writeFileSync(join(dir, 'silent'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+      },
+    });
+    expect(engine.ready).toContain('not running: silent');
+    const ls = await runCli(['plugins', '--socket', engine.socket]);
+    expect(ls.stdout).toContain('plugin registration timed out after 300 ms');
+    expect((await engine.stop()).code).toBe(0);
   });
 
   it('refuses to start when another engine listens on the socket (exit 1, one line)', async () => {

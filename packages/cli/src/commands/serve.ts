@@ -29,6 +29,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     'no-launch': { type: 'boolean' },
     'no-external': { type: 'boolean' },
     'request-timeout': { type: 'string' },
+    'registration-timeout': { type: 'string' },
     'log-level': { type: 'string' },
     'plugin-env': { type: 'string', multiple: true },
     access: { type: 'string' },
@@ -65,6 +66,16 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       );
     }
     options.requestTimeoutMs = Number(timeout);
+  }
+  const registration = values['registration-timeout'];
+  if (registration !== undefined) {
+    if (!/^[1-9]\d*$/.test(registration)) {
+      throw new UsageError(
+        `--registration-timeout must be a whole number of ms above 0, got ${JSON.stringify(registration)}`,
+        'serve',
+      );
+    }
+    options.registrationTimeoutMs = Number(registration);
   }
   const pluginEnv: Record<string, string> = {};
   for (const pair of values['plugin-env'] ?? []) {
