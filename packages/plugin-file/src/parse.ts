@@ -126,7 +126,9 @@ function parseJsonText(text: string, out: EntryCollector): void {
     // V8 quotes the text around the error ("Unexpected token ... "{"a": s3cr3t}" is not valid
     // JSON"): keep only the position.
     const position = /position (\d+)/.exec((err as Error).message)?.[1];
-    throw new Error(`not valid JSON${position === undefined ? '' : ` (at position ${position})`}`);
+    if (position === undefined) throw new Error('not valid JSON');
+    const before = text.slice(0, Number(position)).split('\n');
+    throw new Error(`not valid JSON (line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1})`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error('expected a JSON object of {"key": "value"} or {"key": {"value": "..."}}');
