@@ -5,22 +5,8 @@
  *
  * @packageDocumentation
  */
-export {
-  type ConfigLookupOptions,
-  FILE_ENV,
-  type FileProviderConfig,
-  FORMAT_ENV,
-  loadConfig,
-  PATTERN_ENV,
-} from './config.js';
 export { ConfigError, FileProviderError, InsecureModeError, SecretsSourceError } from './errors.js';
-export {
-  mountOf,
-  type ParsedSecrets,
-  parseSecretsText,
-  type RefusedEntry,
-  type SecretsFormat,
-} from './parse.js';
+export type { RefusedEntry, SecretsFormat } from './parse.js';
 export {
   createFileProvider,
   DEFAULT_NAME,

@@ -17,6 +17,7 @@ export const PUBLISHED_PACKAGES = [
   'runtime',
   'client',
   'cli',
+  'plugin-file',
 ] as const;
 export type PublishedPackage = (typeof PUBLISHED_PACKAGES)[number];
 
