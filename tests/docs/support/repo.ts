@@ -18,6 +18,7 @@ export const PUBLISHED_PACKAGES = [
   'client',
   'cli',
   'plugin-file',
+  'plugin-env',
 ] as const;
 export type PublishedPackage = (typeof PUBLISHED_PACKAGES)[number];
 
