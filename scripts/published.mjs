@@ -11,4 +11,5 @@ export const PUBLISHED = [
   'cli',
   'plugin-file',
   'plugin-env',
+  'plugin-exec',
 ];
