@@ -49,7 +49,7 @@ describe('changes without a restart', () => {
     expect(await read(p, 'app/**')).toEqual({ 'app/TOKEN': 'three' });
   });
 
-  it('the poll picks up what no event reported (a file behind a symbolic link in another folder)', async () => {
+  it('a file behind a symbolic link into another folder: the change of its target is served', async () => {
     using tmp = tempDir();
     const target = write(tmp.path('real', 's.json'), '{"a": "1"}');
     const link = tmp.path('link.json');
