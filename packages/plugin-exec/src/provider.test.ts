@@ -1,7 +1,7 @@
 // The provider behind a real plugin connection (startPluginHarness: an in-process engine on a
 // temporary socket), so errors are seen exactly as an engine sees them.
 import { readFileSync } from 'node:fs';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError } from '@secrets-engine/plugin-sdk';
 import { startPluginHarness } from '@secrets-engine/plugin-sdk/testing';
 import { expect, it } from 'vitest';
 import { installFakeHelper, isAlive, recorder, STORE, waitUntil } from './__tests__/helpers.js';
