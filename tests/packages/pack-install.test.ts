@@ -4,7 +4,7 @@
 // code blocks (scenario e). Needs the published packages built (turbo's `^build` of the
 // `test:packages` task). The scenarios run concurrently; (c) reuses (b)'s install as its engine
 // and (e) reuses (d)'s CLI, each installed once whichever test asks first.
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { GUIDE_TOKEN, guideBlock, readGuide, shellLines, startGuideService } from './support/guide.js';
@@ -135,6 +135,96 @@ describe.concurrent('published packages, packed and installed with npm outside t
       code = await stop(engine.child);
     }
     expect(code, `secrets-engine serve: exit after SIGTERM\n${engine.output().stderr}`).toBe(0);
+  });
+
+  // (f) The provider plugins as a user installs them: `npm install -g` from their tarballs, each bin
+  // linked into a plugins folder under the plugin's name with its config beside it (as their
+  // READMEs say), launched by (d)'s CLI; every secret read with `get --reveal`.
+  it('(f) plugin-file, plugin-env and plugin-exec installed globally, launched by the CLI', async ({
+    expect,
+  }) => {
+    const prefix = join(pack.work, 'plugins-prefix');
+    mkdirSync(prefix);
+    await check(
+      'npm install -g (plugins)',
+      'npm',
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        ...pack.npmFlags,
+        ...pack.tarballsOf(['plugin-file', 'plugin-env', 'plugin-exec']),
+      ],
+      { cwd: prefix },
+    );
+    const dir = mkdtempSync(join(pack.work, 'f-'));
+    const plugins = join(dir, 'plugins');
+    mkdirSync(plugins, { mode: 0o700 });
+    const link = (bin: string, name: string) => {
+      const target = join(prefix, 'bin', bin);
+      expect(statSync(target).mode & 0o111, `${target} is executable`).not.toBe(0);
+      symlinkSync(target, join(plugins, name));
+    };
+    const secrets = join(dir, 'secrets.json');
+    writeFileSync(secrets, JSON.stringify({ 'db/password': 'file-pw-1' }), { mode: 0o600 });
+    link('secrets-engine-plugin-file', 'home');
+    writeFileSync(join(plugins, 'home.json'), JSON.stringify({ file: secrets, pattern: 'home/**' }));
+    link('secrets-engine-plugin-env', 'ci');
+    const helper = join(dir, 'docker-credential-f');
+    writeFileSync(
+      helper,
+      `#!/bin/sh\ncase "$1" in\n  list) echo '{"ghcr.io": "octocat"}' ;;\n  get) read -r key; echo '{"ServerURL": "ghcr.io", "Username": "octocat", "Secret": "exec-tok-2"}' ;;\nesac\n`,
+      { mode: 0o755 },
+    );
+    link('secrets-engine-plugin-exec', 'registry');
+    writeFileSync(join(plugins, 'registry.json'), JSON.stringify({ helper, pattern: 'registry/**' }));
+
+    const { bin } = await pack.cliInstall();
+    const socket = join(dir, 's.sock');
+    const engine = await startUntil(
+      'secrets-engine serve (plugins)',
+      bin,
+      [
+        'serve',
+        '--socket',
+        socket,
+        '--plugins-dir',
+        plugins,
+        '--plugin-env',
+        'SE_SECRET_NPM__TOKEN=env-tok-3',
+      ],
+      /ready on /,
+      { cwd: dir },
+    );
+    const cli = (args: string[]) => run(bin, [...args, '--socket', socket], { cwd: dir, timeoutMs: 30_000 });
+    let code: number | string;
+    try {
+      await waitFor('three plugins running', async () => {
+        const res = await cli(['plugins']);
+        return {
+          ok: ['home', 'ci', 'registry'].every((n) =>
+            new RegExp(`^${n}\\s+v\\S+\\s+\\S+\\s+launched\\s+running`, 'm').test(res.stdout),
+          ),
+          why: `${res.stdout}${res.stderr}--- engine stderr\n${engine.output().stderr}`,
+        };
+      });
+      for (const [id, value] of [
+        ['home/db/password', 'file-pw-1'],
+        ['env/npm/token', 'env-tok-3'],
+        ['registry/ghcr.io', 'exec-tok-2'],
+      ]) {
+        const res = await cli(['get', id!, '--reveal']);
+        expect(res.code, `get ${id}${describeOutput(res)}`).toBe(0);
+        expect(res.stdout, `get ${id}${describeOutput(res)}`).toContain(value);
+      }
+    } finally {
+      code = await stop(engine.child);
+    }
+    expect(code, 'secrets-engine serve: exit after SIGTERM').toBe(0);
+    expect(engine.output().stderr, 'no value in the engine log').not.toMatch(
+      /file-pw-1|env-tok-3|exec-tok-2/,
+    );
   });
 
   // (e) The plugin author's guide (docs/plugin-authors-guide.md), followed from an empty folder with

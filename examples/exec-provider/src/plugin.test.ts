@@ -64,8 +64,8 @@ it('runs under the engine from a plugins folder, configured by <name>.json besid
   } finally {
     await engine.close();
   }
-  const stderr = lines.filter((l) => l.includes('"stream":"output"'));
-  expect(stderr.filter((l) => l.startsWith('warn: skipping credential helper key'))).toEqual([
+  const output = lines.filter((l) => l.includes('"stream":"output"'));
+  expect(output.filter((l) => l.startsWith('warn: skipping credential helper key'))).toEqual([
     expect.stringContaining('key=http://localhost:5000'),
   ]);
   const all = lines.join('\n');

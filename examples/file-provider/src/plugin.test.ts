@@ -69,12 +69,12 @@ it('runs under the engine from a plugins folder, configured by <name>.json besid
   } finally {
     await engine.close();
   }
-  const stderr = lines.filter((l) => l.includes('"stream":"output"'));
+  const output = lines.filter((l) => l.includes('"stream":"output"'));
   // parseEnv glued the malformed line and NPM_TOKEN into one key: reported once, by line, no value.
-  expect(stderr.filter((l) => l.startsWith('warn: skipping entry'))).toEqual([
+  expect(output.filter((l) => l.startsWith('warn: skipping entry'))).toEqual([
     expect.stringContaining('warn: skipping entry line 2: not a KEY=value line'),
   ]);
-  expect(stderr.some((l) => l.includes(`source=${join(plugins, 'home-secrets.json')}`))).toBe(true);
+  expect(output.some((l) => l.includes(`source=${join(plugins, 'home-secrets.json')}`))).toBe(true);
   expect(lines.join('\n')).not.toMatch(/ghp_|npm_/);
 });
 

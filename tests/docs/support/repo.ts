@@ -17,6 +17,9 @@ export const PUBLISHED_PACKAGES = [
   'runtime',
   'client',
   'cli',
+  'plugin-file',
+  'plugin-env',
+  'plugin-exec',
 ] as const;
 export type PublishedPackage = (typeof PUBLISHED_PACKAGES)[number];
 

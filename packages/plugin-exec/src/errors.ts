@@ -1,0 +1,43 @@
+// Errors of @secrets-engine/plugin-exec: named classes with a Symbol.for brand (cross-copy checks).
+// None of them ever carries a helper's output: they name the action, the ID and the exit code.
+
+const BRAND = Symbol.for('@secrets-engine/plugin-exec.error');
+
+export class ExecProviderError extends Error {
+  static {
+    ExecProviderError.prototype.name = 'ExecProviderError';
+  }
+  readonly [BRAND] = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `instanceof X` must see the class X it was called on
+    return branded(value, this, ExecProviderError);
+  }
+}
+
+/** The options (or the bin's flags, variables or config file) are missing or invalid. */
+export class ConfigError extends ExecProviderError {
+  static {
+    ConfigError.prototype.name = 'ConfigError';
+  }
+}
+
+/** The helper could not be run, or did not finish properly. The message never holds its output. */
+export class HelperError extends ExecProviderError {
+  static {
+    HelperError.prototype.name = 'HelperError';
+  }
+}
+
+/** `instanceof` across package copies: the brand, then the root class, the literal name or the prototype chain. */
+function branded(value: unknown, cls: { prototype: Error }, root: { prototype: Error }): boolean {
+  if (typeof value !== 'object' || value === null || (value as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return (
+    cls === root ||
+    (value as Error).name === cls.prototype.name ||
+    Object.prototype.isPrototypeOf.call(cls.prototype, value)
+  );
+}
