@@ -213,11 +213,17 @@ describe.runIf(inject('tiers').includes('docker'))(
         process.stderr.write(`docker engine shutdown with 3 SDK plugins: ${ms} ms\n`);
       for (const p of launched) expect(t.exitMarker(p), `launched plugin ${p}`).toBe('0 shutdown (launched)');
       expect(t.exitMarker(byHand.pid)).toBe('0 shutdown (external)');
+      // Docker's engine sends SIGINT right after the Shutdown it asked for (compatibility.md 11).
+      // A plugin that already wrote its exit marker (checked above: it obeyed and finished) can
+      // still be caught by it while the process is tearing down, and Docker's engine then warns
+      // "returned sigint error" and counts the exit as clean; Go plugins share that race. Only that
+      // warning is allowed, and only for plugins proven to have finished.
       expect(
         engine
           .stderr()
           .split('\n')
-          .filter((l) => ESCALATION.test(l)),
+          .filter((l) => ESCALATION.test(l))
+          .filter((l) => !/Plugin ts-[ab] returned sigint error/.test(l)),
       ).toEqual([]);
       expect(engine.stderr()).toContain('engine.Run returned nil');
     });
