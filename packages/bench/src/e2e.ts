@@ -14,7 +14,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..', '..', '..');
 const GO_PEER_DIR = join(REPO, 'tests', 'interop-go-peer', 'go');
 const GOSTACK_DIR = join(REPO, 'tests', 'interop', 'go', 'gostack');
-const CLI_BIN = join(REPO, 'packages', 'cli', 'dist', 'bin.js');
+const CLI_BIN = join(REPO, 'packages', 'cli', 'bundle', 'bin.js');
 const PLUGIN_JS = join(HERE, 'e2e-plugin.js');
 const SNAPSHOT_ENV = 'SECRETS_ENGINE_DOCKER_SNAPSHOT';
 const START_TIMEOUT_MS = 60_000;
@@ -343,21 +343,25 @@ export async function runE2e(opts: E2eOptions): Promise<{ report: E2eReport; tex
       const proc: EngineProc = { setup, plugins: n, child, pid: child.pid!, socket, pluginPids: [], exited };
       procs.push(proc);
       const line = await readyLine(child, what, accept, logPath);
-      if (
-        setup === 'ours' &&
-        !line.includes(
-          `plugins started: ${Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`).join(', ')}`,
-        )
-      ) {
-        throw new E2eError(`${what}: not every plugin started: ${line}`);
-      }
+      // Twenty TS plugins starting at once on a loaded 2-core machine can miss the 5 s registration
+      // timeout; the engine restarts them (2 s backoff). Wait for every one rather than fail.
+      const names = Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`);
+      const allStarted = setup !== 'ours' || line.includes(`plugins started: ${names.join(', ')}`);
+      if (!allStarted)
+        log(`e2e: ${what}: not every plugin registered at first, waiting for restarts: ${line}`);
       // Registered plugins are children of the engine (the wrappers exec); Docker's engine may
       // report healthy before its plugins registered: wait until a call through it succeeds.
       for (let t = Date.now(); ; await delay(100)) {
         proc.pluginPids = childPids(proc.pid);
         if (proc.pluginPids.length === n) {
-          const probe = await runLoad(load, socket, 'bench/p00/key', 1, 0, 1).catch((e: Error) => e);
-          if (!(probe instanceof Error) && probe.errors === 0) break;
+          const probes = allStarted ? ['p00'] : names;
+          let ok = true;
+          for (const p of probes) {
+            const probe = await runLoad(load, socket, `bench/${p}/key`, 1, 0, 1).catch((e: Error) => e);
+            if (probe instanceof Error || probe.errors !== 0) ok = false;
+            if (!ok) break;
+          }
+          if (ok) break;
         }
         if (Date.now() - t > START_TIMEOUT_MS) {
           throw new E2eError(

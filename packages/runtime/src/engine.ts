@@ -298,14 +298,12 @@ class EngineImpl extends EventEmitter implements Engine {
       const provider = entry.provider ?? notRunning(entry);
       if (provider !== undefined) providers.push(provider);
     }
-    const signal =
-      callerSignal === undefined
-        ? this.#shutdown.signal
-        : AbortSignal.any([callerSignal, this.#shutdown.signal]);
+    // No AbortSignal.any: the resolver's one controller per request listens to both (issue 14).
     return resolveSecrets(pattern, providers, {
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       logger: this.#logger,
-      signal,
+      shutdownSignal: this.#shutdown.signal,
+      ...(callerSignal === undefined ? {} : { signal: callerSignal }),
       ...(onPartial === undefined ? {} : { onPartial }),
       ...(onReport === undefined ? {} : { onReport }),
     });

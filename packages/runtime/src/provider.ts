@@ -13,6 +13,12 @@ export interface Provider {
   readonly version: string;
   readonly pattern: SecretPattern;
   /**
+   * true: every answer is envelopes no one else holds (decoded from the wire for this call), which
+   * the resolver fills in place instead of copying. Unset: the resolver copies each envelope (a
+   * builtin provider may hand out messages it keeps).
+   */
+  readonly freshEnvelopes?: boolean;
+  /**
    * Resolves `pattern` (already narrowed to this provider). A miss is a ConnectError `not_found`;
    * any other error fails only this provider's part of the request.
    */
@@ -44,6 +50,7 @@ export function sessionProvider(
     name: info.name,
     version: info.version,
     pattern: info.pattern,
+    freshEnvelopes: true,
     getSecrets(pattern, options) {
       return queue.run(async () => {
         const res = await client.getSecrets(

@@ -1,5 +1,6 @@
 // GetSecrets fan-out (protocol.md §6.4, and §0 "where we deliberately do better"): narrowing,
 // concurrency, ordering, envelope fix-ups, and per-plugin failure isolation.
+import { getEventListeners } from 'node:events';
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
@@ -352,5 +353,54 @@ describe('resolveSecrets', () => {
     setTimeout(() => controller.abort(new Error('client went away')), 20);
     await expect(pending).rejects.toThrow('client went away');
     expect(logger.entries.filter((e) => e.level !== 'debug')).toEqual([]);
+  });
+
+  it('one signal per request, ended by the caller or the shutdown signal, and no listener left behind', async () => {
+    const shutdown = new AbortController();
+    const caller = new AbortController();
+    const seen = new Set<AbortSignal>();
+    const many = Array.from({ length: 20 }, (_, i) =>
+      provider(`p${String(i).padStart(2, '0')}`, '**', (p, signal) => {
+        seen.add(signal);
+        return [envelope(`${p.replace(/\*\*?/g, 'x')}`, 'v')];
+      }),
+    );
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 30; i++) {
+        await resolveSecrets('**', many, {
+          ...opts(),
+          signal: caller.signal,
+          shutdownSignal: shutdown.signal,
+        });
+      }
+    } finally {
+      process.off('warning', onWarning);
+    }
+    // Every plugin of a request gets the same signal; a new one per request.
+    expect(seen.size).toBe(30);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    // The shutdown signal ends a request in flight with its reason.
+    const hang = provider('hang', '**', () => new Promise<ProtoEnvelope[]>(() => {}));
+    const pending = resolveSecrets('**', [hang], { ...opts(), shutdownSignal: shutdown.signal });
+    shutdown.abort(new ConnectError('engine stopping', Code.Unavailable));
+    await expect(pending).rejects.toThrow('engine stopping');
+  });
+
+  it("fills a session provider's envelopes in place and copies a builtin provider's", async () => {
+    const kept = envelope('a', 'v');
+    const builtin = provider('builtin', 'a', () => [kept]);
+    const [fromBuiltin] = await resolveSecrets('a', [builtin], opts());
+    expect(fromBuiltin).not.toBe(kept);
+    expect(kept.provider).toBe('');
+    const own = envelope('a', 'v');
+    const session: Provider = { ...provider('session', 'a', () => [own]), freshEnvelopes: true };
+    const [fromSession] = await resolveSecrets('a', [session], opts());
+    expect(fromSession).toBe(own);
+    expect(own.provider).toBe('session');
   });
 });

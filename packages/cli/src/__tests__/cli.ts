@@ -1,4 +1,4 @@
-// Test helpers: the BUILT binary (`node dist/bin.js …`) spawned as a user would run it, a served
+// Test helpers: the BUILT binary (`node bundle/bin.js …`, scripts/bundle.mjs) spawned as a user would run it, a served
 // engine with the fixture plugin in a temp plugins folder, and process bookkeeping. Every process
 // started here is tracked; reapAll() (registered by useCli()) kills what is left and fails the
 // suite if a fixture plugin process outlived its engine.
@@ -21,7 +21,7 @@ import { afterAll, expect } from 'vitest';
 export { isAlive, recordedPids, waitFor } from '@secrets-engine/test-utils/process.js';
 
 export const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
-export const BIN = join(PACKAGE_DIR, 'dist', 'bin.js');
+export const BIN = join(PACKAGE_DIR, 'bundle', 'bin.js');
 /** The fixture plugin (an executable written with @secrets-engine/plugin-sdk). */
 export const FIXTURE = fileURLToPath(new URL('./fixtures/provider.mjs', import.meta.url));
 

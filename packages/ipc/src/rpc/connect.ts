@@ -16,8 +16,14 @@ import { isIpcError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { MuxStream } from '../mux/mux-stream.js';
 import type { MuxSession } from '../mux/session.js';
+import { serveStream } from './stream-server.js';
 import { createLeanTransport } from './unary-client.js';
-import { createLeanUnaryHandler, recordRoutes } from './unary-handler.js';
+import {
+  createLeanUnaryHandler,
+  createLeanUnaryServer,
+  type LeanUnaryServer,
+  recordRoutes,
+} from './unary-handler.js';
 
 /** Base URL of every in-IPC Connect client: requests carry `Host: unix` (§2.3). */
 export const IPC_BASE_URL = 'http://unix';
@@ -59,7 +65,8 @@ export interface ConnectServer {
  */
 export function serveConnect(session: MuxSession, options: ServeConnectOptions): ConnectServer {
   const logger = options.logger ?? silentLogger;
-  const server = createServer(createConnectHandler(options));
+  const handler = createConnectParts(options);
+  const server = createServer(handler.node);
   // Streams are bounded by the session, not by idle timers; HTTP clients here use one stream per
   // call, and a keep-alive client gets the usual 5 s.
   server.keepAliveTimeout = 5_000;
@@ -68,13 +75,18 @@ export function serveConnect(session: MuxSession, options: ServeConnectOptions):
     logger.debug('ipc http: bad request on stream', { error: err.message });
     socket.destroy();
   });
+  const toNode = (stream: MuxStream) => server.emit('connection', stream);
+  // The lean stream server needs no IncomingMessage; `contextValues` is made from one, so a server
+  // that asks for it gets node:http for every stream.
+  const lean = options.contextValues === undefined ? handler.lean : undefined;
   let closed = false;
   session.onStream((stream: MuxStream) => {
     if (closed) {
       stream.destroy();
       return;
     }
-    server.emit('connection', stream);
+    if (lean === undefined) toNode(stream);
+    else serveStream(stream, lean, toNode, logger);
   });
   return {
     close() {
@@ -113,6 +125,14 @@ export interface ConnectHandlerOptions {
  * else on connect-node's stock adapter. Used for every in-IPC server and for the engine socket.
  */
 export function createConnectHandler(options: ConnectHandlerOptions): NodeHandler {
+  return createConnectParts(options).node;
+}
+
+/** The node:http handler, and the lean unary server it uses first (none with `lean: false`). */
+function createConnectParts(options: ConnectHandlerOptions): {
+  node: NodeHandler;
+  lean: LeanUnaryServer | undefined;
+} {
   const interceptors = options.interceptors ?? [];
   const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
   const recorded = recordRoutes(options.routes);
@@ -126,14 +146,15 @@ export function createConnectHandler(options: ConnectHandlerOptions): NodeHandle
       ? {}
       : { contextValues: (req) => options.contextValues!(req as IncomingMessage) }),
   });
-  if (options.lean === false) return stock;
-  const lean = createLeanUnaryHandler(recorded.unary, {
-    interceptors,
-    readMaxBytes,
-    contextValues: options.contextValues,
-  });
-  return (req, res) => {
-    if (!lean(req as IncomingMessage, res as ServerResponse)) stock(req, res);
+  if (options.lean === false) return { node: stock, lean: undefined };
+  const leanOptions = { interceptors, readMaxBytes, contextValues: options.contextValues };
+  const lean = createLeanUnaryServer(recorded.unary, leanOptions);
+  const leanNode = createLeanUnaryHandler(lean, leanOptions);
+  return {
+    node: (req, res) => {
+      if (!leanNode(req as IncomingMessage, res as ServerResponse)) stock(req, res);
+    },
+    lean,
   };
 }
 

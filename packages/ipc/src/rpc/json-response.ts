@@ -7,9 +7,9 @@
 // MiB and waiting for 'drain' when the client reads slower than we write. The bytes on the wire
 // are exactly toJsonString's (same field order, same standard padded base64).
 import { randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
 import { type DescMessage, type MessageShape, ScalarType, toJsonString } from '@bufbuild/protobuf';
 import { type ReflectMessage, reflect } from '@bufbuild/protobuf/reflect';
+import type { LeanResponse } from './unary-handler.js';
 
 /** Bytes fields this long or longer are encoded natively and in chunks; shorter ones by protobuf-es. */
 export const NATIVE_BASE64_MIN_BYTES = 256;
@@ -141,7 +141,7 @@ function collect(r: ReflectMessage, marker: (v: Uint8Array) => Uint8Array, resto
  * 'drain' when the client is behind. Stops, without ending, if the response is destroyed (the
  * client went away).
  */
-export async function writeJsonBody(res: ServerResponse, body: JsonBody): Promise<void> {
+export async function writeJsonBody(res: LeanResponse, body: JsonBody): Promise<void> {
   let closed = false;
   res.once('close', () => {
     closed = true;
@@ -175,7 +175,7 @@ export async function writeJsonBody(res: ServerResponse, body: JsonBody): Promis
   if (!gone()) res.end();
 }
 
-function drainOrClose(res: ServerResponse): Promise<void> {
+function drainOrClose(res: LeanResponse): Promise<void> {
   return new Promise<void>((resolve) => {
     const done = () => {
       res.off('drain', done);

@@ -120,64 +120,90 @@ const BINARY_READ = { readUnknownFields: false } as const;
 const JSON_READ = { ignoreUnknownFields: true } as const;
 
 /**
- * Returns a handler that serves what it can and returns false for everything else, which the
- * caller passes to connect-node's stock adapter.
+ * What the lean path needs of a response: node:http's ServerResponse has it, and so has the
+ * stream server's writer (stream-server.ts), which writes the same bytes straight to a yamux stream.
  */
-export function createLeanUnaryHandler(
+export interface LeanResponse {
+  readonly destroyed: boolean;
+  readonly headersSent: boolean;
+  readonly writableFinished: boolean;
+  writeHead(status: number, headers: Record<string, string | string[]>): unknown;
+  write(chunk: Uint8Array | string, encoding?: BufferEncoding): boolean;
+  end(chunk?: Uint8Array): unknown;
+  destroy(error?: Error): unknown;
+  on(event: 'close' | 'drain', listener: () => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close' | 'drain', listener: () => void): unknown;
+}
+
+/** What the lean path needs of a request, besides its body. */
+export interface LeanRequest {
+  /** The request target, as sent. */
+  readonly url: string;
+  /** The Host header, if any. */
+  readonly host: string | undefined;
+  /** Header names and values as received, alternating (node:http's `rawHeaders`). */
+  readonly rawHeaders: string[];
+}
+
+/** A request the lean path takes, judged from its head alone. */
+export interface LeanCall {
+  route: Route;
+  json: boolean;
+  timeoutMs: number | undefined;
+}
+
+/** The head of a unary request: method, target and a header lookup (lower-case names). */
+export type HeaderLookup = (name: string) => string | undefined;
+
+/** The lean unary server: judges a request head, then serves the call once its body is read. */
+export interface LeanUnaryServer {
+  /**
+   * `undefined`: not for the lean path (the caller uses the stock one). A ConnectError: refused
+   * from its head (a bad timeout, a declared length over the limit), to be written with
+   * `writeError`. Otherwise the call, to be given its body.
+   */
+  accept(method: string, url: string, header: HeaderLookup): LeanCall | ConnectError | undefined;
+  /** The limit error for a body of `size` bytes read so far (over `readMaxBytes`). */
+  tooLarge(url: string, size: number, atLeast: boolean): ConnectError;
+  readonly readMaxBytes: number;
+  /** Decodes `body`, runs the interceptors and the implementation, writes the answer to `res`. */
+  serve(call: LeanCall, req: LeanRequest, body: Buffer, res: LeanResponse, values?: ContextValues): void;
+}
+
+export function createLeanUnaryServer(
   routes: Map<string, Route>,
   options: LeanHandlerOptions,
-): (req: IncomingMessage, res: ServerResponse) => boolean {
+): LeanUnaryServer {
   const interceptors = [...options.interceptors].reverse();
-  return (req, res) => {
-    if (req.method !== 'POST') return false;
-    const url = req.url ?? '';
-    const route = routes.get(url);
-    if (route === undefined) return false;
-    const headers = req.headers;
-    const ct = UNARY_CONTENT_TYPE.exec(headers['content-type'] ?? '');
-    if (ct === null) return false;
-    const json = ct[2] !== undefined;
-    const ce = headers['content-encoding'];
-    if (ce !== undefined && ce !== 'identity') return false;
-    const pv = headers['connect-protocol-version'];
-    if (pv !== undefined && pv !== '1') return false;
-    const timeout = parseTimeout(
-      (headers['connect-timeout-ms'] as string | undefined) ?? null,
-      Number.MAX_SAFE_INTEGER,
+  const tooLarge = (url: string, size: number, atLeast: boolean) =>
+    new ConnectError(
+      `message size ${atLeast ? 'at least ' : ''}${size} is larger than configured readMaxBytes ${options.readMaxBytes} of ${url}`,
+      Code.ResourceExhausted,
     );
-    if (timeout.error !== undefined) {
-      writeError(res, timeout.error);
-      return true;
-    }
-    const tooLarge = (size: number, atLeast: boolean) =>
-      new ConnectError(
-        `message size ${atLeast ? 'at least ' : ''}${size} is larger than configured readMaxBytes ${options.readMaxBytes} of ${url}`,
-        Code.ResourceExhausted,
-      );
-    // A declared length over the limit is refused before a byte of the body is read (as
-    // connect-node does); node:http then discards the body.
-    const declared = Number(headers['content-length'] ?? Number.NaN);
-    if (declared > options.readMaxBytes) {
-      writeError(res, tooLarge(declared, false));
-      return true;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.length;
-      if (size > options.readMaxBytes) {
-        refused = true;
-        chunks.length = 0;
-        writeError(res, tooLarge(size, true));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  return {
+    readMaxBytes: options.readMaxBytes,
+    tooLarge,
+    accept(method, url, header) {
+      if (method !== 'POST') return undefined;
+      const route = routes.get(url);
+      if (route === undefined) return undefined;
+      const ct = UNARY_CONTENT_TYPE.exec(header('content-type') ?? '');
+      if (ct === null) return undefined;
+      const ce = header('content-encoding');
+      if (ce !== undefined && ce !== 'identity') return undefined;
+      const pv = header('connect-protocol-version');
+      if (pv !== undefined && pv !== '1') return undefined;
+      const timeout = parseTimeout(header('connect-timeout-ms') ?? null, Number.MAX_SAFE_INTEGER);
+      if (timeout.error !== undefined) return timeout.error;
+      // A declared length over the limit is refused before a byte of the body is read (as
+      // connect-node does); the body is then discarded.
+      const declared = Number(header('content-length') ?? Number.NaN);
+      if (declared > options.readMaxBytes) return tooLarge(url, declared, false);
+      return { route, json: ct[2] !== undefined, timeoutMs: timeout.timeoutMs };
+    },
+    serve(call, req, body, res, values) {
+      const { route, json } = call;
       let message: MessageShape<DescMessage>;
       try {
         message = json
@@ -193,8 +219,8 @@ export function createLeanUnaryHandler(
         );
         return;
       }
-      const ctx = new LazyContext(route, req, res, url, timeout.timeoutMs);
-      if (options.contextValues !== undefined) ctx.values = options.contextValues(req);
+      const ctx = new LazyContext(route, req, res, call.timeoutMs);
+      if (values !== undefined) ctx.values = values;
       const invoke: AnyNext = async (r) => {
         const out = await route.impl(r.message, ctx);
         const m = isMessage(out, route.method.output) ? out : create(route.method.output, out as never);
@@ -269,13 +295,53 @@ export function createLeanUnaryHandler(
           writeError(res, error, ctx.maybeResponseHeader, ctx.maybeResponseTrailer);
         },
       );
+    },
+  };
+}
+
+/**
+ * Returns a node:http handler that serves what it can and returns false for everything else,
+ * which the caller passes to connect-node's stock adapter.
+ */
+export function createLeanUnaryHandler(
+  server: LeanUnaryServer,
+  options: LeanHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const url = req.url ?? '';
+    const headers = req.headers;
+    const call = server.accept(req.method ?? '', url, (name) => headers[name] as string | undefined);
+    if (call === undefined) return false;
+    if (call instanceof ConnectError) {
+      writeError(res, call);
+      return true;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.length;
+      if (size > options.readMaxBytes) {
+        refused = true;
+        chunks.length = 0;
+        writeError(res, server.tooLarge(url, size, true));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const values = options.contextValues === undefined ? undefined : options.contextValues(req);
+      server.serve(call, { url, host: headers.host, rawHeaders: req.rawHeaders }, body, res, values);
     });
     return true;
   };
 }
 
 /** A Connect error is always a JSON body, whatever the request's codec (as connect-node). */
-function writeError(res: ServerResponse, err: ConnectError, header?: Headers, trailer?: Headers): void {
+export function writeError(res: LeanResponse, err: ConnectError, header?: Headers, trailer?: Headers): void {
   if (res.destroyed || res.headersSent) return;
   const body = errorToJsonBytes(err, {});
   const meta = trailerMux(header ?? new Headers(), trailer ?? new Headers());
@@ -317,8 +383,8 @@ class LazyContext implements HandlerContext {
   readonly protocolName = 'connect';
   readonly url: string;
   values: ContextValues = createContextValues();
-  #req: IncomingMessage;
-  #res: ServerResponse;
+  #req: LeanRequest;
+  #res: LeanResponse;
   #timeoutMs: number | undefined;
   #deadline: number | undefined;
   #controller: AbortController | undefined;
@@ -329,16 +395,10 @@ class LazyContext implements HandlerContext {
   #finished = false;
   #onClose: (() => void) | undefined;
 
-  constructor(
-    route: Route,
-    req: IncomingMessage,
-    res: ServerResponse,
-    path: string,
-    timeoutMs: number | undefined,
-  ) {
+  constructor(route: Route, req: LeanRequest, res: LeanResponse, timeoutMs: number | undefined) {
     this.service = route.service;
     this.method = route.method;
-    this.url = `http://${req.headers.host ?? 'unix'}${path}`;
+    this.url = `http://${req.host ?? 'unix'}${req.url}`;
     this.#req = req;
     this.#res = res;
     this.#timeoutMs = timeoutMs;
