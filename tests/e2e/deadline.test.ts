@@ -53,18 +53,18 @@ describe('a plugin that hangs in getSecrets', () => {
   it('a plugin that dies in the middle of a request costs nothing: the others answer at once', async () => {
     e2e.addPlugin('crashy');
     e2e.addPlugin('good');
+    // A deadline far beyond the test's own timeout: only the lost transport can end crashy's part.
     const engine = e2e.engine({
+      requestTimeoutMs: 600_000,
       restart: { initialDelayMs: 50 },
       fixture: { FIXTURE_PATTERN: 'shared/**', FIXTURE_MODE_CRASHY: 'crash' },
     });
     await engine.start();
     const clients = engineClients(e2e.socketPath);
     const crashyPid = engine.listPlugins()[0]!.pid!;
-    const started = Date.now();
+    // The lost transport fails crashy's part at once (§6.4 step 4); waiting for the deadline would
+    // fail the test by its timeout.
     const res = await clients.resolver.getSecrets({ pattern: 'shared/a' });
-    // The lost transport fails crashy's part at once (§6.4 step 4), not at the 60 s deadline: the
-    // bound is a fraction of it, wide enough for a loaded machine.
-    expect(Date.now() - started).toBeLessThan(20_000);
     expect(res.envelopes.map((e) => e.provider)).toEqual(['good']);
     await waitGone([crashyPid], { timeoutMs: 10_000 });
   });
