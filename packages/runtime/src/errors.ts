@@ -94,3 +94,13 @@ function branded(value: unknown, cls: { prototype: Error }, root: { prototype: E
     Object.prototype.isPrototypeOf.call(cls.prototype, value)
   );
 }
+
+/**
+ * A plugin's log files cannot be read: the state or logs folder is missing or not this user's
+ * private folder, a file is a link or not this user's, or no log file exists for a plugin asked for.
+ */
+export class PluginLogError extends RuntimeError {
+  static {
+    PluginLogError.prototype.name = 'PluginLogError';
+  }
+}

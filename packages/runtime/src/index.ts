@@ -33,10 +33,12 @@ export {
   EngineAlreadyRunningError,
   EngineConfigError,
   PinError,
+  PluginLogError,
   PluginNotFoundError,
   RuntimeError,
 } from './errors.js';
 export type { RestartPolicy, RunStatus } from './launched.js';
+export { lineLevel, PLUGIN_LOG_LEVELS, type PluginLogLevel } from './log-level.js';
 export {
   ENGINE_NAME,
   ENGINE_VERSION,
@@ -46,4 +48,11 @@ export {
   type PluginSessionOptions,
 } from './options.js';
 export { type PinnedPlugin, type PinResult, pinFilePath, pinPlugins } from './pins.js';
+export {
+  listPluginLogs,
+  type PluginLogLine,
+  pluginLogsDir,
+  type StreamPluginLogsOptions,
+  streamPluginLogs,
+} from './plugin-log-read.js';
 export type { PluginRole } from './registration.js';

@@ -17,7 +17,23 @@ async function ended(stream: PassThrough): Promise<void> {
 }
 
 describe('forwardOutput', () => {
-  it('logs each line at info, tagged with the plugin (child logger) and the stream', async () => {
+  it("keeps the level a line names (issue 15 item 5): a plugin's error line is an error", async () => {
+    const logger = captureLogger();
+    const err = new PassThrough();
+    forwardOutput(err, logger, 'stderr');
+    err.write('error: backend down\n    at trace line\n2026/12/04 04:04:28 [main.go:9] [WARN] slow\n');
+    err.write('debug: dialing\nplain line\n');
+    await ended(err);
+    expect(logger.entries.map((e) => [e.level, e.message])).toEqual([
+      ['error', 'error: backend down'],
+      ['error', '    at trace line'],
+      ['warn', '2026/12/04 04:04:28 [main.go:9] [WARN] slow'],
+      ['debug', 'debug: dialing'],
+      ['info', 'plain line'],
+    ]);
+  });
+
+  it('logs a line that names no level at info, tagged with the plugin (child logger) and the stream', async () => {
     const logger = captureLogger();
     const out = new PassThrough();
     const err = new PassThrough();

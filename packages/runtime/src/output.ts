@@ -4,6 +4,7 @@
 // file (plugin-log.ts), which feeds a line forwarder; forwardOutput reads a stream the same way.
 import type { Readable } from 'node:stream';
 import type { Logger } from '@secrets-engine/ipc';
+import { createLevelReader } from './log-level.js';
 
 const MAX_LINE = 4096;
 const LINES_PER_SECOND = 200;
@@ -35,7 +36,9 @@ export function createLineForwarder(logger: Logger, name: OutputStream): LineFor
   let windowStart = Date.now();
   let inWindow = 0;
   let dropped = 0;
+  const levelOf = createLevelReader();
   const emit = (line: string, cut: number) => {
+    const level = levelOf(line);
     const now = Date.now();
     if (now - windowStart >= 1000) {
       if (dropped > 0) logger.warn('plugin output rate-limited', { stream: name, dropped });
@@ -49,8 +52,9 @@ export function createLineForwarder(logger: Logger, name: OutputStream): LineFor
     }
     inWindow++;
     const text = cut > 0 ? `${line}… (${cut} more characters)` : line;
-    // Plugins log to stderr as a matter of course: both streams are info, tagged with the stream.
-    logger.info(text, { stream: name });
+    // Plugins log to stderr as a matter of course, so the stream says nothing of the level: a line
+    // keeps the level it names (log-level.ts), else it is info; tagged with the stream.
+    logger[level](text, { stream: name });
   };
   const append = (text: string) => {
     if (text === '') return;
