@@ -40,7 +40,10 @@ describe('supervision of launched plugins', () => {
       const p = (await listByName(clients)).get('victim');
       return p?.runStatus === pluginsv1.RunStatus.RUNNING ? p : undefined;
     });
-    expect(running.statusMessage).toBe('');
+    // Display only (§7.6): a restarted plugin says what made it restart (issue 15 item 5).
+    expect(running.statusMessage).toMatch(
+      /^restarted 1 time; last failure at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: plugin "victim" stopped unexpectedly \(killed by SIGKILL\)$/,
+    );
     const info = engine.listPlugins()[0]!;
     expect(info.restarts).toBe(1);
     expect(info.pid).toBeDefined();

@@ -18,6 +18,7 @@ Commands:
   read       print the value of one secret (se://ID), exactly
   inject     render {{ se://ID }} references in a template into a file
   plugins    list, enable, disable or pin plugins
+  logs       show (and follow) the output of the plugins the engine launched
   run        run a command with se://ID references in its environment replaced by secrets
   version    print the CLI version and, if an engine is reachable, the engine's
   help       show the help of a command
@@ -80,6 +81,9 @@ ${SOCKET_FLAG}
                            "pattern"}]}, each rule opening what it names (default: this uid only)
       --audit-log FILE     one JSON line per call on the socket (who, what, decision, plugins,
                            IDs; never a value) appended to FILE (0600, rotated at 10 MiB, 5 kept)
+      --state-dir DIR      the engine's own folder: launched plugins' output files (logs/, read
+                           by 'secrets-engine logs') and their process records (default
+                           <socket>.state)
   -h, --help               this help
 
 Exit codes:
@@ -201,6 +205,42 @@ Examples:
   secrets-engine inject -i config.yml.tpl -o config.yml
   echo 'password: {{ se://myapp/db/password }}' | secrets-engine inject > db.yml
   secrets-engine inject --in-file .env.tpl --out-file .env
+`,
+
+  logs: `Show the output of the plugins the engine launched, and follow it.
+
+Usage:
+  secrets-engine logs [PLUGIN...] [flags]
+
+The engine writes each launched plugin's stdout and stderr to <state>/logs/<name>.log (0600,
+rotated to <name>.log.1 at 8 MiB); <state> is <socket>.state unless serve was given --state-dir.
+No engine is needed: the logs outlive it. With no PLUGIN, every plugin with a log file; with
+more than one, each line is prefixed with "<name> | ". Lines are shown as written; on a terminal,
+control characters are shown escaped. --level keeps the lines at that level or above: a line's
+level is the one it names (ERROR, [ERR], level=error, "level":"error", error:, a panic or an
+exception), indented lines (stack traces) go with the line above, and other lines are info.
+Plugins started by hand and builtin plugins log where they run, not here.
+
+Flags:
+${SOCKET_FLAG}
+      --state-dir DIR      the engine's state folder (instead of --socket)
+  -f, --follow             keep printing new lines until SIGINT or SIGTERM (also of plugins
+                           launched later, when no PLUGIN is given)
+  -n, --tail N             only the last N lines of each plugin (0: only new lines)
+      --level LEVEL        only lines at LEVEL or above: error, warn, info, debug
+  -h, --help               this help
+
+Exit codes:
+  0     success (follow: stopped by SIGINT or SIGTERM)
+  1     the state or logs folder is missing or not this user's private folder, or a file
+        cannot be read
+  2     a PLUGIN has no log file (the message lists those that have one)
+  64    usage: unknown flag, malformed --tail or --level, not a plugin name
+
+Examples:
+  secrets-engine logs keychain
+  secrets-engine logs -f
+  secrets-engine logs --level warn -n 100 vault keychain
 `,
 
   plugins: `List, enable or disable the engine's plugins, or pin the executables of a plugins folder.

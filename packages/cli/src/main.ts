@@ -13,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   read: async (args, io) => (await import('./commands/read.js')).readCommand(args, io),
   inject: async (args, io) => (await import('./commands/inject.js')).injectCommand(args, io),
   plugins: async (args, io) => (await import('./commands/plugins.js')).pluginsCommand(args, io),
+  logs: async (args, io) => (await import('./commands/logs.js')).logsCommand(args, io),
   run: async (args, io) => (await import('./commands/run.js')).runCommand(args, io),
   version: async (args, io) => (await import('./commands/version.js')).versionCommand(args, io),
   help: async (args, io) => {

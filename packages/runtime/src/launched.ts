@@ -87,6 +87,8 @@ export class LaunchedPlugin implements PluginEntry {
   statusMessage = 'not started';
   registration: Registration | undefined;
   restarts = 0;
+  /** The last failed attempt, kept once the plugin runs again: `plugins` shows it (issue 15 item 5). */
+  #lastFailure: { message: string; at: Date } | undefined;
   #provider: Provider | undefined;
   #accessModule: AccessModule | undefined;
   #disabled = false;
@@ -202,6 +204,7 @@ export class LaunchedPlugin implements PluginEntry {
       if (this.#stopping || outcome.refused) break;
       if (outcome.upMs >= policy.healthyAfterMs) failures = 0;
       failures++;
+      this.#lastFailure = { message: outcome.message, at: new Date() };
       if (policy.maxRetries > 0 && failures > policy.maxRetries) {
         this.#set('retries-exceeded', `${outcome.message}; gave up after ${failures} failed starts`);
         this.#logger.error('plugin keeps failing, not restarting it', { failures, error: outcome.message });
@@ -297,7 +300,7 @@ export class LaunchedPlugin implements PluginEntry {
     } else {
       this.#provider = sessionProvider(attempt.session, registration, init.callLimits);
     }
-    this.#set('running', '');
+    this.#set('running', this.#runningMessage());
     this.#logger.info('plugin registered', {
       version: registration.version,
       ...(registration.role === 'access-control'
@@ -317,6 +320,18 @@ export class LaunchedPlugin implements PluginEntry {
     const message = `plugin ${JSON.stringify(init.name)} stopped unexpectedly (${describeExit(exit)})`;
     this.#logger.error('plugin crashed', { error: message });
     return { message, upMs };
+  }
+
+  /**
+   * A running plugin's message: empty, or after a restart the failure that caused it (the wire's
+   * status_message is display only, §7.6), so that a plugin that keeps crashing and coming back
+   * does not look healthy in `plugins`.
+   */
+  #runningMessage(): string {
+    const last = this.#lastFailure;
+    if (last === undefined || this.restarts === 0) return '';
+    const at = last.at.toISOString().slice(0, 19).replace('T', ' ');
+    return `restarted ${this.restarts} ${this.restarts === 1 ? 'time' : 'times'}; last failure at ${at} UTC: ${last.message}`;
   }
 
   /** The attempt's process and its group are gone: stop following its output, drop its record. */

@@ -34,6 +34,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     'plugin-env': { type: 'string', multiple: true },
     access: { type: 'string' },
     'audit-log': { type: 'string' },
+    'state-dir': { type: 'string' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.serve!);
@@ -102,6 +103,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
     }
   }
+  const stateDir = values['state-dir'];
+  if (stateDir !== undefined) options.stateDir = resolve(stateDir);
   if (values['no-launch']) options.launchPlugins = false;
   if (values['no-external']) options.externalPlugins = false;
 
