@@ -77,6 +77,9 @@ ${SOCKET_FLAG}
                            (default 5000)
       --log-level LEVEL    debug, info, warn or error (default info)
       --plugin-env K=V     an extra environment variable for launched plugins (repeatable)
+      --cache PLUGIN=MS    keep PLUGIN's answers for MS ms (repeatable; never past a secret's
+                           expiry, never errors or not-found, dropped when PLUGIN restarts or
+                           is disabled; 'get --no-cache' asks the plugin; default: no cache)
       --access FILE        who may call the socket: JSON {"rules": [{"uid", "executable",
                            "pattern"}]}, each rule opening what it names (default: this uid only)
       --audit-log FILE     one JSON line per call on the socket (who, what, decision, plugins,
@@ -116,6 +119,8 @@ ${SOCKET_FLAG}
       --json               print a JSON array: id, provider, version, createdAt, resolvedAt,
                            expiresAt (ISO 8601 or null), metadata, and value with --reveal
       --reveal             print the secret values (a VALUE column, or "value" in JSON)
+      --no-cache           ask the plugins, not the engine's answer cache (serve's cache
+                           configuration; the fresh answer replaces the cached one)
   -h, --help               this help
 
 Exit codes:
@@ -151,6 +156,7 @@ Flags:
 ${SOCKET_FLAG}
       --newline            add a newline after the value
       --force              write a binary or control-bearing value to a terminal anyway
+      --no-cache           ask the plugins, not the engine's answer cache
   -h, --help               this help
 
 Exit codes:

@@ -60,6 +60,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Overrides the client's timeoutMs for this call. */
   timeoutMs?: number;
+  /**
+   * getSecrets/getSecret/resolve: ask the plugins, not the engine's answer cache (sent as
+   * `Cache-Control: no-cache`; an engine without a cache, Docker's among them, ignores it).
+   */
+  noCache?: boolean;
 }
 
 export type RunStatus = 'unspecified' | 'running' | 'stopped' | 'crashed' | 'retries-exceeded';
@@ -187,7 +192,11 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
     const res = await call(o, { pattern }, (co) =>
       resolver.getSecrets(
         { pattern },
-        { ...co, onHeader: (h: Headers) => (header = h.get(FAILURES_HEADER)) },
+        {
+          ...co,
+          ...(o?.noCache === true ? { headers: { 'cache-control': 'no-cache' } } : {}),
+          onHeader: (h: Headers) => (header = h.get(FAILURES_HEADER)),
+        },
       ),
     );
     // Drop envelopes with invalid IDs, as Go's client does (§10.2).

@@ -21,6 +21,8 @@ export interface AuditRecord {
     asked: string[];
     answered: string[];
     failed: { plugin: string; code: string; message: string }[];
+    /** Of `answered`, the plugins answered from the engine's cache ("cache"), not asked (issue 15 item 6). */
+    cached?: string[];
   };
   /** The IDs returned (never a value). */
   ids?: string[];
@@ -220,6 +222,9 @@ export function serialize(record: AuditRecord): string {
               code: String(f.code),
               message: String(f.message),
             })),
+            ...(Array.isArray(record.plugins.cached) && record.plugins.cached.length > 0
+              ? { cached: record.plugins.cached.map(String) }
+              : {}),
           },
     ids: Array.isArray(record.ids) ? record.ids.map(String) : undefined,
     count: num(record.count),

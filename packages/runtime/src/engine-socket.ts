@@ -61,6 +61,7 @@ export interface EngineSocketInit {
     signal: AbortSignal,
     onPartial: (failures: readonly PluginFailure[]) => void,
     onReport?: (report: ResolutionReport) => void,
+    noCache?: boolean,
   ): Promise<ProtoEnvelope[]>;
   /** One record per call (issue 11 item 5); none by default. */
   audit?: AuditSink | undefined;
@@ -346,6 +347,7 @@ function audited(init: EngineSocketInit): Interceptor {
             code: codeName(f.code),
             message: f.message,
           })),
+          ...(report.cached.length > 0 ? { cached: report.cached } : {}),
         };
       }
       record.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
@@ -458,6 +460,22 @@ function checkAccess(init: EngineSocketInit): Interceptor {
   };
 }
 
+/**
+ * A request that asks not to be answered from the engine's cache (`get --no-cache`): the HTTP
+ * `Cache-Control: no-cache` request header (RFC 9111 §5.2.1.4: "do not use a stored response
+ * without validating it with the origin"). Clients that do not send it, Docker's among them, are
+ * unaffected.
+ */
+export const CACHE_CONTROL_HEADER = 'cache-control';
+function bypassesCache(headers: Headers): boolean {
+  const value = headers.get(CACHE_CONTROL_HEADER);
+  if (value === null) return false;
+  return value.split(',').some((d) => {
+    const directive = d.trim().toLowerCase();
+    return directive === 'no-cache' || directive === 'no-store' || directive === 'max-age=0';
+  });
+}
+
 function publicRoutes(router: Router, init: EngineSocketInit): void {
   const { engine } = init;
   router.service(resolverv1.ResolverService, {
@@ -470,6 +488,7 @@ function publicRoutes(router: Router, init: EngineSocketInit): void {
         (report) => {
           holder.report = report;
         },
+        bypassesCache(ctx.requestHeader),
       );
       return create(resolverv1.GetSecretsResponseSchema, { envelopes });
     },

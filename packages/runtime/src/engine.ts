@@ -11,6 +11,7 @@ import { type AccessCheck, createAccessControl } from './access.js';
 import type { AccessModule } from './access-module.js';
 import { RequestAdmission } from './admission.js';
 import { BuiltinEntry } from './builtin.js';
+import { type CachingProvider, cachingProvider } from './cache.js';
 import { disableCoreDumps } from './core-dumps.js';
 import { discoverPlugins, pluginEnvironment } from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
@@ -46,7 +47,7 @@ export interface Engine {
    * registered with `access_control_module` (protocol.md §10.1); they never resolve secrets.
    */
   accessModules(): readonly AccessModule[];
-  getSecrets(pattern: string, options?: { signal?: AbortSignal }): Promise<Envelope[]>;
+  getSecrets(pattern: string, options?: { signal?: AbortSignal; noCache?: boolean }): Promise<Envelope[]>;
   enablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
   disablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
   on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): this;
@@ -73,6 +74,8 @@ class EngineImpl extends EventEmitter implements Engine {
   readonly #shutdown = new AbortController();
   /** Calls in progress, through the socket and getSecrets() alike (limits.maxRequestsInFlight). */
   readonly #admission: RequestAdmission;
+  /** The answer caches of the plugins configured for one (cache.ts), each for one provider instance. */
+  readonly #caches = new Map<string, CachingProvider>();
 
   constructor(options: EngineOptions) {
     super();
@@ -89,6 +92,29 @@ class EngineImpl extends EventEmitter implements Engine {
       }
       this.#entries.set(entry.name, entry);
     }
+    // A plugin that is not running as it was (crashed, stopped, disabled, gone) loses its cache.
+    this.on('change', (info: PluginInfo) => {
+      if (info.status !== 'running' || info.disabled) this.#dropCache(info.name);
+    });
+  }
+
+  #dropCache(name: string): void {
+    const cache = this.#caches.get(name);
+    if (cache === undefined) return;
+    cache.clear();
+    this.#caches.delete(name);
+  }
+
+  /** `provider` behind its cache when its plugin has one configured; a new instance, a new cache. */
+  #cached(provider: Provider): Provider {
+    const options = this.#opts.cache.get(provider.name);
+    if (options === undefined) return provider;
+    const current = this.#caches.get(provider.name);
+    if (current?.inner === provider) return current;
+    current?.clear();
+    const cache = cachingProvider(provider, options);
+    this.#caches.set(provider.name, cache);
+    return cache;
   }
 
   // --- lifecycle ---
@@ -107,8 +133,8 @@ class EngineImpl extends EventEmitter implements Engine {
         engine: this,
         socketPath: this.socketPath,
         version: this.#opts.version,
-        resolve: (pattern, signal, onPartial, onReport) =>
-          this.#resolve(pattern, signal, onPartial, onReport),
+        resolve: (pattern, signal, onPartial, onReport, noCache) =>
+          this.#resolve(pattern, signal, onPartial, onReport, noCache),
         hijack: this.#opts.externalPlugins,
         acceptsPlugins: () => this.#state !== 'closing' && this.#state !== 'closed',
         onPlugin: (socket, peer) => this.#acceptExternal(socket, peer),
@@ -167,6 +193,7 @@ class EngineImpl extends EventEmitter implements Engine {
     // Parallel stop, every step bounded.
     await Promise.allSettled(stops);
     await this.#socket?.close();
+    for (const name of [...this.#caches.keys()]) this.#dropCache(name);
     // After the socket: the last calls' records are written before the sink closes.
     await this.#opts.audit
       ?.close()
@@ -292,11 +319,16 @@ class EngineImpl extends EventEmitter implements Engine {
     callerSignal?: AbortSignal,
     onPartial?: (failures: readonly PluginFailure[]) => void,
     onReport?: (report: ResolutionReport) => void,
+    noCache?: boolean,
   ): Promise<ProtoEnvelope[]> {
     const providers: Provider[] = [];
     for (const entry of this.#entries.values()) {
-      const provider = entry.provider ?? notRunning(entry);
-      if (provider !== undefined) providers.push(provider);
+      const running = entry.provider;
+      if (running !== undefined) providers.push(this.#cached(running));
+      else {
+        const failing = notRunning(entry);
+        if (failing !== undefined) providers.push(failing);
+      }
     }
     // No AbortSignal.any: the resolver's one controller per request listens to both (issue 14).
     return resolveSecrets(pattern, providers, {
@@ -306,12 +338,18 @@ class EngineImpl extends EventEmitter implements Engine {
       ...(callerSignal === undefined ? {} : { signal: callerSignal }),
       ...(onPartial === undefined ? {} : { onPartial }),
       ...(onReport === undefined ? {} : { onReport }),
+      ...(noCache === true ? { noCache } : {}),
     });
   }
 
-  async getSecrets(pattern: string, options: { signal?: AbortSignal } = {}): Promise<Envelope[]> {
+  async getSecrets(
+    pattern: string,
+    options: { signal?: AbortSignal; noCache?: boolean } = {},
+  ): Promise<Envelope[]> {
     const out: Envelope[] = [];
-    const messages = await this.#admission.run(() => this.#resolve(pattern, options.signal));
+    const messages = await this.#admission.run(() =>
+      this.#resolve(pattern, options.signal, undefined, undefined, options.noCache),
+    );
     for (const message of messages) {
       try {
         out.push(envelopeFromProto(message));

@@ -7,6 +7,7 @@ import { defaultSocketPath, parseVersion } from '@secrets-engine/secrets';
 import { type AccessPolicy, sameUserPolicy } from './access.js';
 import type { AuditSink } from './audit.js';
 import type { BuiltinPlugin } from './builtin.js';
+import { type CacheOptions, resolveCacheOptions } from './cache.js';
 import { EngineConfigError } from './errors.js';
 import type { RestartPolicy } from './launched.js';
 import { PACKAGE_VERSION } from './package-version.js';
@@ -79,6 +80,16 @@ export interface EngineOptions {
    * flight, and calls in flight per plugin. Every field is optional; see `LIMIT_DEFAULTS`.
    */
   limits?: Partial<EngineLimits>;
+  /**
+   * Opt-in answer caches, per plugin name (issue 15 item 6): `{ vault: { ttlMs: 30_000 } }` keeps
+   * that plugin's successful answers for 30 s (less when an envelope's `expires_at` comes first;
+   * never past it), per pattern asked. Errors and not-found are never kept; a plugin's cache is
+   * dropped when it restarts, stops, is disabled or re-registers; values are overwritten when
+   * their entry goes. A call with `Cache-Control: no-cache` (`get --no-cache`,
+   * `getSecrets(p, { noCache: true })`) asks the plugin. Audit records list cached answers under
+   * `plugins.cached`. No cache by default.
+   */
+  cache?: Record<string, CacheOptions>;
   /** Engine name and version reported to plugins and clients. */
   name?: string;
   version?: string;
@@ -157,6 +168,7 @@ export interface ResolvedOptions {
   audit: AuditSink | undefined;
   allowCoreDumps: boolean;
   limits: EngineLimits;
+  cache: Map<string, Required<CacheOptions>>;
   name: string;
   version: string;
 }
@@ -184,6 +196,14 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     throw new EngineConfigError(`createEngine: version: ${(err as Error).message}`, { cause: err });
   }
   const socketPath = options.socketPath ?? defaultSocketPath();
+  const cache = new Map<string, Required<CacheOptions>>();
+  if (options.cache !== undefined) {
+    if (typeof options.cache !== 'object' || options.cache === null || Array.isArray(options.cache)) {
+      throw new EngineConfigError('createEngine: cache must be an object of plugin name → { ttlMs }');
+    }
+    for (const [plugin, value] of Object.entries(options.cache))
+      cache.set(plugin, resolveCacheOptions(plugin, value));
+  }
   if (options.stateDir !== undefined && (typeof options.stateDir !== 'string' || options.stateDir === '')) {
     throw new EngineConfigError(
       `createEngine: stateDir must be a non-empty path, got ${JSON.stringify(options.stateDir)}`,
@@ -208,6 +228,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     audit: resolveAudit(options.audit),
     allowCoreDumps: flag('allowCoreDumps', options.allowCoreDumps, false),
     limits: resolveLimits(options.limits),
+    cache,
   };
 }
 

@@ -8,6 +8,13 @@ import type { Registration } from './registration.js';
 
 export type ProtoEnvelope = resolverv1.GetSecretsResponse_Envelope;
 
+export interface ProviderCallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  /** Ask the provider itself, not a cache in front of it (`get --no-cache`); the answer is still kept. */
+  noCache?: boolean;
+}
+
 export interface Provider {
   readonly name: string;
   readonly version: string;
@@ -22,10 +29,7 @@ export interface Provider {
    * Resolves `pattern` (already narrowed to this provider). A miss is a ConnectError `not_found`;
    * any other error fails only this provider's part of the request.
    */
-  getSecrets(
-    pattern: SecretPattern,
-    options: { signal: AbortSignal; timeoutMs: number },
-  ): Promise<ProtoEnvelope[]>;
+  getSecrets(pattern: SecretPattern, options: ProviderCallOptions): Promise<ProtoEnvelope[]>;
 }
 
 /** How many calls one plugin's connection carries at once, and how many may wait (admission.ts). */

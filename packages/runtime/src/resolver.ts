@@ -21,6 +21,7 @@ import {
   type SecretPattern,
   toGoTimestamp,
 } from '@secrets-engine/secrets';
+import { isCachedAnswer } from './cache.js';
 import { timestampNowNanos } from './clock.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 
@@ -36,6 +37,8 @@ export interface ResolveOptions {
   onPartial?: (failures: readonly PluginFailure[]) => void;
   /** Told who was asked and how each did (for the audit record), before the answer or the error. */
   onReport?: (report: ResolutionReport) => void;
+  /** Bypass the providers' answer caches (they still keep the fresh answers). */
+  noCache?: boolean;
 }
 
 /** Which plugins a request reached: asked (patterns overlap), answered (found or not), failed. */
@@ -43,6 +46,8 @@ export interface ResolutionReport {
   asked: string[];
   answered: string[];
   failed: PluginFailure[];
+  /** Of `answered`, those whose answer came from the engine's cache (cache.ts), not the plugin. */
+  cached: string[];
 }
 
 /** A plugin that was asked and did not answer. */
@@ -54,7 +59,7 @@ export interface PluginFailure {
 }
 
 type Outcome =
-  | { kind: 'answered'; envelopes: ProtoEnvelope[] }
+  | { kind: 'answered'; envelopes: ProtoEnvelope[]; cached: boolean }
   | { kind: 'not-found' }
   | { kind: 'failed'; failure: PluginFailure };
 
@@ -94,13 +99,16 @@ export async function resolveSecrets(
   }
   const signal = request.signal;
   if (options.onReport !== undefined) {
-    const report: ResolutionReport = { asked: [], answered: [], failed: [] };
+    const report: ResolutionReport = { asked: [], answered: [], failed: [], cached: [] };
     results.forEach((outcome, i) => {
       if (outcome === undefined) return;
       const name = ordered[i]!.name;
       report.asked.push(name);
       if (outcome.kind === 'failed') report.failed.push(outcome.failure);
-      else report.answered.push(name);
+      else {
+        report.answered.push(name);
+        if (outcome.kind === 'answered' && outcome.cached) report.cached.push(name);
+      }
     });
     options.onReport(report);
   }
@@ -267,10 +275,14 @@ async function callOne(
   try {
     // A provider that ignores its signal still cannot hold the request past the deadline.
     const envelopes = await Promise.race([
-      provider.getSecrets(pattern, { signal, timeoutMs: options.requestTimeoutMs }),
+      provider.getSecrets(pattern, {
+        signal,
+        timeoutMs: options.requestTimeoutMs,
+        ...(options.noCache === true ? { noCache: true } : {}),
+      }),
       request.cut,
     ]);
-    return { kind: 'answered', envelopes };
+    return { kind: 'answered', envelopes, cached: isCachedAnswer(envelopes) };
   } catch (err) {
     const ce = ConnectError.from(err);
     if (ce.code === Code.NotFound) return { kind: 'not-found' };

@@ -19,6 +19,7 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
     ...socketOption,
     json: { type: 'boolean' },
     reveal: { type: 'boolean' },
+    'no-cache': { type: 'boolean' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.get!);
@@ -35,7 +36,13 @@ export async function getCommand(args: string[], io: Io): Promise<number> {
   let envelopes: Envelope[];
   let failures: readonly PluginFailure[];
   try {
-    ({ envelopes, failures } = await withWaitNotice(io, client, [pattern], pattern, client.resolve(pattern)));
+    ({ envelopes, failures } = await withWaitNotice(
+      io,
+      client,
+      [pattern],
+      pattern,
+      client.resolve(pattern, values['no-cache'] ? { noCache: true } : {}),
+    ));
   } catch (err) {
     const cli = fromClientError(err);
     if (cli.exitCode === ExitCode.notFound) {

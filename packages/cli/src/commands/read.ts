@@ -19,6 +19,7 @@ export async function readCommand(args: string[], io: Io): Promise<number> {
     ...socketOption,
     newline: { type: 'boolean' },
     force: { type: 'boolean' },
+    'no-cache': { type: 'boolean' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.read!);
@@ -29,7 +30,13 @@ export async function readCommand(args: string[], io: Io): Promise<number> {
   const client = openClient(socketFlag(values.socket));
   let envelope: Envelope;
   try {
-    envelope = await withWaitNotice(io, client, [id], REFERENCE_PREFIX + id, client.getSecret(id));
+    envelope = await withWaitNotice(
+      io,
+      client,
+      [id],
+      REFERENCE_PREFIX + id,
+      client.getSecret(id, values['no-cache'] ? { noCache: true } : {}),
+    );
   } catch (err) {
     // The engine's own `invalid_argument` for an ID it does not accept (another engine's rules).
     if (isInvalidPatternError(err)) {

@@ -35,6 +35,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     access: { type: 'string' },
     'audit-log': { type: 'string' },
     'state-dir': { type: 'string' },
+    cache: { type: 'string', multiple: true },
   });
   if (values.help) {
     io.out(COMMAND_HELP.serve!);
@@ -105,6 +106,18 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   const stateDir = values['state-dir'];
   if (stateDir !== undefined) options.stateDir = resolve(stateDir);
+  const cache: NonNullable<EngineOptions['cache']> = {};
+  for (const pair of values.cache ?? []) {
+    const m = /^([^=]+)=([1-9]\d*)$/.exec(pair);
+    if (m === null) {
+      throw new UsageError(
+        `--cache expects PLUGIN=TTL_MS (a plugin name and a whole number of ms above 0), got ${JSON.stringify(pair)}`,
+        'serve',
+      );
+    }
+    cache[m[1]!] = { ttlMs: Number(m[2]) };
+  }
+  if (Object.keys(cache).length > 0) options.cache = cache;
   if (values['no-launch']) options.launchPlugins = false;
   if (values['no-external']) options.externalPlugins = false;
 
