@@ -130,9 +130,7 @@ describe.skipIf(unavailable !== undefined)('against a real Secret Service (gnome
 
     // Launched by the engine (no arguments), it finds the bus at $XDG_RUNTIME_DIR/bus, as in a
     // systemd user session (XDG_* is in the engine's default allowlist); debug logging on.
-    const plugins = tmp.path('plugins');
-    mkdirSync(plugins, { mode: 0o700 });
-    symlinkSync(bin, join(plugins, 'keychain'));
+    const plugins = pluginsFolder(tmp, 'keychain');
     await using run = await startEngine(tmp, {
       pluginsDir: plugins,
       pluginEnv: { XDG_RUNTIME_DIR: session.runtimeDir, SECRETS_KEYCHAIN_LOG_LEVEL: 'debug' },
@@ -221,9 +219,7 @@ describe.skipIf(unavailable !== undefined)('where the Secret Service cannot be u
     expect(set.code).toBe(1);
     expect(set.stderr).toContain(`${tmp.path('nothing', 'bus')} does not exist`);
 
-    const plugins = tmp.path('plugins');
-    mkdirSync(plugins, { mode: 0o700 });
-    symlinkSync(bin, join(plugins, 'keychain'));
+    const plugins = pluginsFolder(tmp, 'keychain');
     await using run = await startEngine(tmp, {
       pluginsDir: plugins,
       pluginEnv: { XDG_RUNTIME_DIR: tmp.path('nothing') },
@@ -249,9 +245,7 @@ describe.skipIf(unavailable !== undefined)('where the Secret Service cannot be u
     const set = await runBin(['set', 'app/new'], env, 'v');
     expect([set.code, set.stderr]).toEqual([1, expect.stringContaining('the keyring is locked')]);
 
-    const plugins = tmp.path('plugins');
-    mkdirSync(plugins, { mode: 0o700 });
-    symlinkSync(bin, join(plugins, 'keychain'));
+    const plugins = pluginsFolder(tmp, 'keychain');
     await using run = await startEngine(tmp, { pluginsDir: plugins, pluginEnv: session.env });
     for (const pattern of ['app/kept', 'app/**']) {
       const err = await failure(run.client.getSecrets(pattern));

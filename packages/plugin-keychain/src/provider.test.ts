@@ -6,6 +6,7 @@ import {
   Code,
   ConnectError,
   isNotFoundError,
+  type Logger,
   NotFoundError,
   type SecretPattern,
 } from '@secrets-engine/plugin-sdk';
@@ -36,7 +37,7 @@ const text = (v: Uint8Array | string) => (typeof v === 'string' ? v : Buffer.fro
 /** Every log line, at debug level, with its attributes. */
 function debugRecorder() {
   const lines: string[] = [];
-  const make = (base: Record<string, unknown>) => {
+  const make = (base: Record<string, unknown>): Logger => {
     const log = (level: string) => (message: string, attributes?: Record<string, unknown>) => {
       lines.push(`${level} ${message} ${JSON.stringify({ ...base, ...attributes })}`);
     };
