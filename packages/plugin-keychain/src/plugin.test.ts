@@ -2,7 +2,7 @@
 // (gnome-keyring-daemon on a private D-Bus session bus): its set/rm/list commands, launched by a
 // real engine from a plugins folder and asked through the client; without a bus and with a
 // locked keyring it says so and how to fix it (unavailable, never not found); no value in any log.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,12 @@ import { createEngine, type EngineOptions } from '@secrets-engine/runtime';
 import { captureLogger } from '@secrets-engine/test-utils/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TempDir, tempDir, until } from './__tests__/helpers.js';
-import { type KeyringSession, keyringUnavailable, startKeyringSession } from './__tests__/keyring-daemon.js';
+import {
+  type KeyringSession,
+  keyringUnavailable,
+  onPath,
+  startKeyringSession,
+} from './__tests__/keyring-daemon.js';
 
 const bin = fileURLToPath(new URL('../dist/plugin-keychain.mjs', import.meta.url));
 const unavailable = keyringUnavailable();
@@ -202,6 +207,64 @@ describe.skipIf(unavailable !== undefined)('against a real Secret Service (gnome
     const unknown = await runBin(['get', 'app/x'], env);
     expect([unknown.code, unknown.stderr]).toEqual([64, expect.stringContaining('unknown command "get"')]);
     expect((await runBin(['list'], env)).stdout).not.toContain('app/bin2');
+  });
+  it('in a terminal set prompts twice without echo; two different entries store nothing', async (ctx) => {
+    if (!onPath('python3'))
+      ctx.skip('python3 (its pty module makes the terminal) is not installed: the prompt was not tested');
+    // A real pseudo-terminal (python3's pty module): the bin sees a TTY on stdin.
+    const typeInto = (args: string[], answers: string[]) =>
+      new Promise<Run>((resolve, reject) => {
+        const script = [
+          'import os, pty, sys, json',
+          'answers = json.loads(sys.argv[1]); cmd = sys.argv[2:]',
+          'pid, fd = pty.fork()',
+          'if pid == 0: os.execvp(cmd[0], cmd)',
+          'out = b""',
+          'while True:',
+          '    try: chunk = os.read(fd, 1024)',
+          '    except OSError: break',
+          '    if not chunk: break',
+          '    out += chunk',
+          '    if answers and out.rstrip().endswith(b":"):',
+          '        os.write(fd, answers.pop(0).encode() + b"\\r"); out += b"<typed>"',
+          '_, status = os.waitpid(pid, 0)',
+          'sys.stdout.write(out.decode("utf8", "replace")); sys.exit(os.waitstatus_to_exitcode(status))',
+        ].join('\n');
+        const child = spawn('python3', ['-c', script, JSON.stringify(answers), bin, ...args], {
+          env: { PATH: process.env.PATH ?? '', ...session.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.once('error', reject);
+        child.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const typed = await typeInto(['set', 'tty/token'], ['tty-VALUE', 'tty-VALUE']);
+    expect([typed.code, typed.stderr]).toEqual([0, '']);
+    expect(typed.stdout).toContain('Value for tty/token: <typed>');
+    expect(typed.stdout).toContain('Again, to confirm: <typed>');
+    expect(typed.stdout).toContain('stored tty/token in the keychain');
+    expect(typed.stdout).not.toContain('tty-VALUE'); // not echoed
+    const stored = execFileSync(
+      'secret-tool',
+      ['lookup', 'service', 'secrets-engine', 'username', 'tty/token'],
+      {
+        env: { PATH: process.env.PATH ?? '', ...session.env },
+      },
+    ).toString();
+    expect(stored).toBe('tty-VALUE');
+
+    const differ = await typeInto(['set', 'tty/other'], ['one-VALUE', 'two-VALUE']);
+    expect(differ.code).toBe(2);
+    expect(differ.stdout).toContain('the two entries differ: nothing stored');
+    expect(differ.stdout).not.toMatch(/VALUE/);
+    expect((await runBin(['list', 'tty/**'], session.env)).stdout).toBe('tty/token\n');
   });
 });
 

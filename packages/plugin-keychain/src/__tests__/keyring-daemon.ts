@@ -18,7 +18,7 @@ export function keyringUnavailable(): string | undefined {
   return undefined;
 }
 
-function onPath(cmd: string): boolean {
+export function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, cmd)));
 }
 
