@@ -11,9 +11,9 @@ import { join } from 'node:path';
 export function keyringUnavailable(): string | undefined {
   if (process.platform !== 'linux')
     return `the real-keyring tests run on Linux (this is ${process.platform})`;
-  const missing = ['dbus-daemon', 'gnome-keyring-daemon'].filter((cmd) => !onPath(cmd));
+  const missing = ['dbus-daemon', 'gnome-keyring-daemon', 'secret-tool', 'dbus-send'].filter((cmd) => !onPath(cmd));
   if (missing.length > 0) {
-    return `${missing.join(' and ')} not installed: apt-get install -y dbus-daemon gnome-keyring libsecret-tools (.ci/run does this)`;
+    return `${missing.join(', ')} not installed: apt-get install -y dbus-daemon gnome-keyring libsecret-tools (.ci/run does this)`;
   }
   return undefined;
 }
