@@ -9,15 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { createClient, NotFoundError, ProviderFailedError } from '@secrets-engine/client';
 import { checkPluginConformance } from '@secrets-engine/plugin-sdk/testing';
 import { createEngine, type EngineOptions } from '@secrets-engine/runtime';
-import { captureLogger } from '@secrets-engine/test-utils/process.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TempDir, tempDir, until } from './__tests__/helpers.js';
 import {
   type KeyringSession,
   keyringUnavailable,
   onPath,
   startKeyringSession,
-} from './__tests__/keyring-daemon.js';
+} from '@secrets-engine/test-utils/keyring.js';
+import { captureLogger } from '@secrets-engine/test-utils/process.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TempDir, tempDir, until } from './__tests__/helpers.js';
 
 const bin = fileURLToPath(new URL('../dist/plugin-keychain.mjs', import.meta.url));
 const unavailable = keyringUnavailable();

@@ -11,9 +11,13 @@ import {
   type SecretPattern,
 } from '@secrets-engine/plugin-sdk';
 import { createEngine } from '@secrets-engine/runtime';
+import {
+  type KeyringSession,
+  keyringUnavailable,
+  startKeyringSession,
+} from '@secrets-engine/test-utils/keyring.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './__tests__/helpers.js';
-import { type KeyringSession, keyringUnavailable, startKeyringSession } from './__tests__/keyring-daemon.js';
 import {
   ConfigError,
   createKeychainProvider,

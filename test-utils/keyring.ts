@@ -1,7 +1,7 @@
 // A REAL Secret Service for the tests: a private D-Bus session bus (dbus-daemon --session on a
 // socket in a temp folder) and gnome-keyring-daemon in it, unlocked with a password on stdin, or
 // started locked. No mock: the provider talks D-Bus to the daemon the desktop uses.
-// `.ci/run` installs the packages (dbus-daemon, gnome-keyring, libsecret-tools) when missing.
+// Shared by packages/plugin-keychain and tests/packages. `.ci/run` installs the packages (dbus-daemon, gnome-keyring, libsecret-tools) when missing.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,9 @@ import { join } from 'node:path';
 export function keyringUnavailable(): string | undefined {
   if (process.platform !== 'linux')
     return `the real-keyring tests run on Linux (this is ${process.platform})`;
-  const missing = ['dbus-daemon', 'gnome-keyring-daemon', 'secret-tool', 'dbus-send'].filter((cmd) => !onPath(cmd));
+  const missing = ['dbus-daemon', 'gnome-keyring-daemon', 'secret-tool', 'dbus-send'].filter(
+    (cmd) => !onPath(cmd),
+  );
   if (missing.length > 0) {
     return `${missing.join(', ')} not installed: apt-get install -y dbus-daemon gnome-keyring libsecret-tools (.ci/run does this)`;
   }
