@@ -264,7 +264,11 @@ describe.skipIf(unavailable !== undefined)('against a real Secret Service (gnome
     expect(differ.code).toBe(2);
     expect(differ.stdout).toContain('the two entries differ: nothing stored');
     expect(differ.stdout).not.toMatch(/VALUE/);
-    expect((await runBin(['list', 'tty/**'], session.env)).stdout).toBe('tty/token\n');
+    // Both entries in one write (a paste, or typed ahead of the second prompt): nothing is lost.
+    const pasted = await typeInto(['set', 'tty/pasted'], ['paste-VALUE\rpaste-VALUE']);
+    expect([pasted.code, pasted.stdout.includes('stored tty/pasted')], pasted.stdout).toEqual([0, true]);
+    expect(pasted.stdout).not.toMatch(/VALUE/);
+    expect((await runBin(['list', 'tty/**'], session.env)).stdout).toBe('tty/pasted\ntty/token\n');
   });
 });
 

@@ -22,11 +22,20 @@ export async function readValue(options: ReadValueOptions): Promise<string> {
   const stdin = options.stdin ?? process.stdin;
   const output = options.output ?? process.stderr;
   if (!stdin.isTTY) return fromPipe(stdin);
-  const first = await hiddenLine(stdin, output, options.prompt);
-  if (first === '') throw new ValueInputError('the value is empty (an empty secret is refused)');
-  const second = await hiddenLine(stdin, output, options.confirm);
-  if (first !== second) throw new ValueInputError('the two entries differ: nothing stored');
-  return first;
+  // Raw mode (no echo) from before the first prompt to after the second: whatever is typed once a
+  // prompt shows is never echoed, even typed ahead of the read.
+  stdin.setRawMode(true);
+  const typedAhead: string[] = [];
+  try {
+    const first = await hiddenLine(stdin, output, options.prompt, typedAhead);
+    if (first === '') throw new ValueInputError('the value is empty (an empty secret is refused)');
+    const second = await hiddenLine(stdin, output, options.confirm, typedAhead);
+    if (first !== second) throw new ValueInputError('the two entries differ: nothing stored');
+    return first;
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+  }
 }
 
 async function fromPipe(stdin: NodeJS.ReadableStream): Promise<string> {
@@ -57,37 +66,47 @@ async function fromPipe(stdin: NodeJS.ReadableStream): Promise<string> {
   return text;
 }
 
-/** One line typed on a terminal in raw mode, not echoed. Ctrl-C or Ctrl-D on an empty line cancels. */
+/** One line typed on a terminal already in raw mode (not echoed). Ctrl-C, or Ctrl-D on an empty line, cancels. */
 function hiddenLine(
   stdin: NodeJS.ReadStream,
   output: NodeJS.WritableStream,
   prompt: string,
+  typedAhead: string[],
 ): Promise<string> {
   output.write(prompt);
   return new Promise((resolve, reject) => {
     let value = '';
     const done = (err?: Error) => {
       stdin.off('data', onData);
-      stdin.setRawMode(false);
       stdin.pause();
       output.write('\n');
       if (err === undefined) resolve(value);
       else reject(err);
+      return true;
     };
-    const onData = (data: Buffer | string) => {
-      for (const ch of typeof data === 'string' ? data : data.toString('utf8')) {
+    /** True once the line is complete; what follows it stays in `typedAhead` for the next line. */
+    const take = (): boolean => {
+      while (typedAhead.length > 0) {
+        const ch = typedAhead.shift() as string;
         if (ch === '\r' || ch === '\n') return done();
         if (ch === '\u0003') return done(new ValueInputError('cancelled: nothing stored'));
         if (ch === '\u0004') {
-          if (value === '') return done(new ValueInputError('cancelled: nothing stored'));
-          return done();
+          return value === '' ? done(new ValueInputError('cancelled: nothing stored')) : done();
         }
         if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
         else if (ch >= ' ') value += ch;
+        if (Buffer.byteLength(value) > MAX_VALUE_BYTES) {
+          return done(new ValueInputError(`the value typed is more than ${MAX_VALUE_BYTES} bytes`));
+        }
       }
+      return false;
     };
-    stdin.setRawMode(true);
-    stdin.resume();
+    const onData = (data: Buffer | string) => {
+      typedAhead.push(...(typeof data === 'string' ? data : data.toString('utf8')));
+      take();
+    };
+    if (take()) return;
     stdin.on('data', onData);
+    stdin.resume();
   });
 }
