@@ -3,7 +3,7 @@
 // started locked. No mock: the provider talks D-Bus to the daemon the desktop uses.
 // Shared by packages/plugin-keychain and tests/packages. `.ci/run` installs the packages (dbus-daemon, gnome-keyring, libsecret-tools) when missing.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,7 +43,35 @@ export interface KeyringSession extends AsyncDisposable {
 
 export const KEYRING_PASSWORD = 'test-keyring-password';
 
-export async function startKeyringSession(options: { unlock?: boolean } = {}): Promise<KeyringSession> {
+/**
+ * The bus's own configuration: a session bus on a socket of ours, with NO service files, so nothing
+ * is started by D-Bus activation behind the test's back (the system's files would start a
+ * gnome-keyring-daemon of their own whenever ours is stopped).
+ */
+function busConfig(socket: string): string {
+  return `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=${socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`;
+}
+
+/**
+ * A private session bus with a keyring daemon in it: unlocked (default, the "login" keyring is
+ * created with KEYRING_PASSWORD), started locked (`unlock: false`), or none (`keyring: false`:
+ * a bus where nothing provides org.freedesktop.secrets).
+ */
+export async function startKeyringSession(
+  options: { unlock?: boolean; keyring?: boolean } = {},
+): Promise<KeyringSession> {
   const home = mkdtempSync(join(tmpdir(), 'plugin-keychain-keyring-'));
   chmodSync(home, 0o700);
   const runtimeDir = join(home, 'run');
@@ -57,16 +85,14 @@ export async function startKeyringSession(options: { unlock?: boolean } = {}): P
       output += d.toString();
     });
   };
+  const config = join(home, 'bus.conf');
+  writeFileSync(config, busConfig(join(runtimeDir, 'bus')));
   const dbus = spawn(
     'dbus-daemon',
-    [
-      '--session',
-      '--nofork',
-      '--nopidfile',
-      `--address=unix:path=${join(runtimeDir, 'bus')}`,
-      '--print-address=1',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--config-file', config, '--nofork', '--nopidfile', '--print-address=1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   dbus.stderr.on('data', (d: Buffer) => {
     output += d.toString();
@@ -132,7 +158,7 @@ export async function startKeyringSession(options: { unlock?: boolean } = {}): P
   };
 
   try {
-    await startKeyring(options.unlock ?? true);
+    if (options.keyring !== false) await startKeyring(options.unlock ?? true);
   } catch (err) {
     dbus.kill('SIGTERM');
     rmSync(home, { recursive: true, force: true });

@@ -298,6 +298,35 @@ describe.skipIf(unavailable !== undefined)('where the Secret Service cannot be u
     ]);
   });
 
+  it('a bus without a Secret Service, and a keyring daemon with no keyring: each says so', async () => {
+    {
+      await using bare = await startKeyringSession({ keyring: false });
+      const list = await runBin(['list'], bare.env);
+      expect([list.code, list.stderr]).toEqual([
+        1,
+        expect.stringContaining(
+          'no program provides the Secret Service (org.freedesktop.secrets) on the session bus: install and start GNOME Keyring or KWallet',
+        ),
+      ]);
+      const set = await runBin(['set', 'x'], bare.env, 'v');
+      expect([set.code, set.stderr]).toEqual([
+        1,
+        expect.stringContaining('no program provides the Secret Service'),
+      ]);
+    }
+    {
+      // A fresh home and no --unlock: no "login" keyring, and no prompt to create one.
+      await using empty = await startKeyringSession({ unlock: false });
+      const set = await runBin(['set', 'x'], empty.env, 'v');
+      expect([set.code, set.stderr]).toEqual([
+        1,
+        expect.stringContaining('the Secret Service has no default keyring to store new items in'),
+      ]);
+      // Nothing is stored anywhere: "not found" is the truth here.
+      expect(await runBin(['list'], empty.env)).toMatchObject({ code: 0, stdout: '' });
+    }
+  });
+
   it('a keyring daemon started locked: unavailable with the fix, by ID and by pattern, never not found', async () => {
     using tmp = tempDir();
     await using session = await startKeyringSession();
