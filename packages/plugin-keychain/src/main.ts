@@ -6,6 +6,7 @@
 import './no-debugger.js';
 import { parseArgs } from 'node:util';
 import { createPlugin, executableName } from '@secrets-engine/plugin-sdk';
+import { loadConfig, PATTERN_ENV, SERVICE_ENV } from './config.js';
 import { ConfigError, InvalidSecretIdError, KeychainUnavailableError } from './errors.js';
 import { createStderrLogger } from './log.js';
 import {
@@ -18,9 +19,7 @@ import {
 import { readValue, ValueInputError } from './value-input.js';
 
 const PROGRAM = 'secrets-engine-plugin-keychain';
-export const SERVICE_ENV = 'SECRETS_KEYCHAIN_SERVICE';
-export const PATTERN_ENV = 'SECRETS_KEYCHAIN_PATTERN';
-export const LOG_LEVEL_ENV = 'SECRETS_KEYCHAIN_LOG_LEVEL';
+const LOG_LEVEL_ENV = 'SECRETS_KEYCHAIN_LOG_LEVEL';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const USAGE = `Usage: ${PROGRAM} [--service NAME] [--pattern PATTERN] [--name NAME] [--socket PATH]
        ${PROGRAM} set ID        store a secret: the value from stdin, or a no-echo prompt (asked twice)
@@ -38,6 +37,8 @@ Credential Manager on Windows): the item's account is the secret ID.
   -h, --help          this help
       --version       the version
 
+Launched by an engine (no command), it reads <name>.json beside its executable, else
+$XDG_CONFIG_HOME/secrets-engine/<name>.json: {"service": "...", "pattern": "..."}.
 A value is never taken from the command line (ps and shell history would show it). From stdin one
 trailing newline is dropped: printf %s "$TOKEN" | ${PROGRAM} set ci/token
 Exit codes: 0 done, 1 the keychain failed or rm found nothing, 2 bad input or configuration, 64 usage.
@@ -82,8 +83,6 @@ if (flags.version) {
 
 const [command, ...operands] = parsed.positionals;
 const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
-const service = nonEmpty(flags.service) ?? nonEmpty(process.env[SERVICE_ENV]) ?? DEFAULT_SERVICE;
-const pattern = nonEmpty(flags.pattern) ?? nonEmpty(process.env[PATTERN_ENV]) ?? DEFAULT_PATTERN;
 const executable = process.argv[1];
 const own = executable === undefined ? undefined : executableName(executable);
 // Run through the package's own bin, the name says nothing: the default plugin name instead.
@@ -100,8 +99,11 @@ if (!(LEVELS as readonly string[]).includes(level)) {
 const logger = createStderrLogger({ level: level as (typeof LEVELS)[number] });
 
 let provider: ReturnType<typeof createKeychainProvider>;
+let configFile: string | undefined;
 try {
-  provider = createKeychainProvider({ service, pattern, name, logger });
+  const config = loadConfig({ flags, env: process.env, executable });
+  configFile = config.configFile;
+  provider = createKeychainProvider({ service: config.service, pattern: config.pattern, name, logger });
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`error: ${name}: ${err.message}\n`);
@@ -122,7 +124,11 @@ function fail(err: unknown): never {
 }
 
 if (command === undefined) {
-  logger.info('serving the keychain', { service: provider.service, pattern: provider.pattern });
+  logger.info('serving the keychain', {
+    service: provider.service,
+    pattern: provider.pattern,
+    ...(configFile === undefined ? {} : { configFile }),
+  });
   const plugin = createPlugin({
     name: provider.name,
     version: provider.version,

@@ -17,7 +17,7 @@ import {
 } from '@secrets-engine/test-utils/keyring.js';
 import { captureLogger } from '@secrets-engine/test-utils/process.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TempDir, tempDir, until } from './__tests__/helpers.js';
+import { type TempDir, tempDir, until, write } from './__tests__/helpers.js';
 
 const bin = fileURLToPath(new URL('../dist/plugin-keychain.mjs', import.meta.url));
 const unavailable = keyringUnavailable();
@@ -169,6 +169,52 @@ describe.skipIf(unavailable !== undefined)('against a real Secret Service (gnome
     const logged = [run.everything(), set.stderr, list.stderr, rm.stderr].join('\n');
     expect(logged).toContain('serving the keychain service=secrets-engine pattern=**');
     expect(logged).not.toMatch(/VALUE/);
+  });
+
+  it("a link with a config file beside it: the engine launches it with that service and pattern, and the link's own commands use them", async () => {
+    using tmp = tempDir();
+    const plugins = pluginsFolder(tmp, 'work');
+    write(join(plugins, 'work.json'), JSON.stringify({ service: 'se-work', pattern: 'work/**' }));
+    const link = join(plugins, 'work');
+    const runLink = (args: string[], input = '') =>
+      new Promise<Run>((resolve) => {
+        const child = spawn(link, args, { env: { PATH: process.env.PATH ?? '', ...session.env } });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+        });
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+        });
+        child.once('close', (code) => resolve({ code, stdout, stderr }));
+        child.stdin.end(input);
+      });
+    expect(await runLink(['set', 'work/vpn'], 'vpn-VALUE')).toMatchObject({
+      code: 0,
+      stderr: 'stored work/vpn in the keychain (service se-work)\n',
+    });
+    const outside = await runLink(['set', 'home/x'], 'v');
+    expect([outside.code, outside.stderr]).toEqual([
+      2,
+      "secrets-engine-plugin-keychain: cannot set home/x: outside this provider's pattern work/**\n",
+    ]);
+    // The default service does not have it.
+    expect((await runBin(['list'], session.env)).stdout).not.toContain('work/vpn');
+    await using run = await startEngine(tmp, { pluginsDir: plugins, pluginEnv: session.env });
+    expect(run.engine.listPlugins().map((p) => [p.name, p.pattern])).toEqual([['work', 'work/**']]);
+    expect((await run.client.getSecret('work/vpn')).metadata).toEqual({ service: 'se-work' });
+    await until('the startup line', () => run.everything().includes('serving the keychain'));
+    expect(run.everything()).toContain(
+      `serving the keychain service=se-work pattern=work/** configFile=${join(plugins, 'work.json')}`,
+    );
+
+    write(join(plugins, 'work.json'), JSON.stringify({ service: 'se-work', patern: 'x' }));
+    const bad = await runLink(['list']);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      `error: work: ${join(plugins, 'work.json')}: unknown field(s) "patern"; allowed: "service", "pattern"\n`,
+    ]);
   });
 
   it('set never takes a value from argv, and refuses bad IDs and empty or non-UTF-8 input', async () => {
