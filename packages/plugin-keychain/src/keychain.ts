@@ -153,7 +153,7 @@ function classify(said: string, operation: Operation): KeychainFailureReason {
   )
     return 'locked';
   if (operation === 'set' && /no result found/i.test(said)) return 'no-default-collection';
-  if (/ambiguous/i.test(said)) return 'ambiguous';
+  if (/ambiguous|is matched by \d+ credentials/i.test(said)) return 'ambiguous';
   return 'failed';
 }
 

@@ -168,6 +168,40 @@ describe.skipIf(unavailable !== undefined)('against a real Secret Service (gnome
     expect(() => createKeychainProvider({ pattern: 'a//b' })).toThrow(/invalid pattern "a\/\/b"/);
   });
 
+  it('two keychain items for one ID (written by another program): refused with the fix, never a guess', async () => {
+    const { logger, lines } = debugRecorder();
+    const provider = createKeychainProvider({ service: 'se-test-dup', logger });
+    await provider.set('dup/ok', 'ok-VALUE');
+    // secret-tool: one item with our two attributes, one with an extra attribute. A lookup by
+    // service + account matches both.
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        'printf one-VALUE | secret-tool store --label=a service se-test-dup username dup/twice && ' +
+          'printf two-VALUE | secret-tool store --label=b service se-test-dup username dup/twice extra 1',
+      ],
+      { env: { ...process.env, ...session.env } },
+    );
+    const byId = await failure(provider.getSecrets(P('dup/twice')));
+    expect(byId).toBeInstanceOf(ConnectError);
+    expect((byId as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((byId as ConnectError).rawMessage).toMatch(
+      /^cannot read dup\/twice \(service se-test-dup\) in the Secret Service: more than one keychain item answers for this ID/,
+    );
+    // A pattern serves the others, and the duplicate alone is its reason, not "not found".
+    expect((await provider.getSecrets(P('dup/*'))).map((e) => e.id)).toEqual(['dup/ok']);
+    const alone = await failure(provider.getSecrets(P('dup/twice/**')));
+    expect((alone as ConnectError).code).toBe(Code.FailedPrecondition);
+    expect((alone as ConnectError).rawMessage).toBe(
+      'cannot serve dup/twice: more than one keychain item of service se-test-dup answers for it (remove the duplicates with the keychain tool (secret-tool, Keychain Access, Credential Manager) and set it again)',
+    );
+    expect(await provider.ids()).toEqual(['dup/ok', 'dup/twice']);
+    const set = await failure(provider.set('dup/twice', 'v'));
+    expect((set as KeychainUnavailableError).reason).toBe('ambiguous');
+    expect(lines.join('\n')).not.toMatch(/VALUE/);
+  });
+
   it('as a builtin plugin of a real engine', async () => {
     using tmp = tempDir();
     const provider = createKeychainProvider({ service: 'se-test-engine' });

@@ -61,6 +61,9 @@ export interface KeychainProvider {
   ids(pattern?: string): Promise<string[]>;
 }
 
+const AMBIGUOUS_FIX =
+  'remove the duplicates with the keychain tool (secret-tool, Keychain Access, Credential Manager) and set it again';
+
 /** Characters of a service name: printable, no control characters, not empty, at most 256. */
 const SERVICE = /^[^\p{Cc}]{1,256}$/u;
 
@@ -94,7 +97,11 @@ export function createKeychainProvider(options: KeychainProviderOptions = {}): K
       throw new InvalidSecretIdError(`cannot ${doing} ${id}: outside this provider's pattern ${pattern}`);
     }
   };
-  /** Our items: valid IDs within the pattern (another program may have written other accounts). */
+  /**
+   * Our items: valid IDs within the pattern (another program may have written other accounts),
+   * and the IDs more than one item answers for (written by another program: which one was meant
+   * would be a guess, so neither is served).
+   */
   const ours = async (signal?: AbortSignal) => {
     const items = await keychain.list(service, signal);
     const kept = items.filter((item) => isValidId(item.account) && match(pattern, item.account));
@@ -104,7 +111,16 @@ export function createKeychainProvider(options: KeychainProviderOptions = {}): K
         skipped: items.length - kept.length,
       });
     }
-    return kept;
+    const count = new Map<string, number>();
+    for (const item of kept) count.set(item.account, (count.get(item.account) ?? 0) + 1);
+    const duplicated = [...count].filter(([, n]) => n > 1).map(([id]) => id);
+    for (const id of duplicated) {
+      logger.warn(`${id}: ${count.get(id)} keychain items answer for it: not served (${AMBIGUOUS_FIX})`, {
+        service,
+      });
+    }
+    const unique = kept.filter((item) => count.get(item.account) === 1);
+    return { unique, duplicated };
   };
   const envelope = (id: string, value: Uint8Array | string): EnvelopeInit => ({
     id,
@@ -128,14 +144,29 @@ export function createKeychainProvider(options: KeychainProviderOptions = {}): K
           if (value === undefined) throw new NotFoundError();
           return [envelope(requested, value)];
         }
-        const found = (await ours(signal)).filter((item) => match(requested, item.account));
+        const { unique, duplicated } = await ours(signal);
+        const found = unique.filter((item) => match(requested, item.account));
         logger.debug('get by pattern', { pattern: requested, found: found.length });
-        if (found.length === 0) throw new NotFoundError();
+        if (found.length === 0) {
+          // Only duplicates match: their reason, never "not found"; with anything else, what can be served.
+          const refused = duplicated.filter((id) => match(requested, id));
+          if (refused.length > 0) {
+            throw new ConnectError(
+              `cannot serve ${refused[0]}: more than one keychain item of service ${service} answers for it (${AMBIGUOUS_FIX})${
+                refused.length > 1 ? ` (and ${refused.length - 1} more)` : ''
+              }`,
+              Code.FailedPrecondition,
+            );
+          }
+          throw new NotFoundError();
+        }
         return found.map((item) => envelope(item.account, item.password));
       } catch (err) {
         if (err instanceof KeychainUnavailableError) {
           logger.warn(err.message, { reason: err.reason });
-          throw new ConnectError(err.message, Code.Unavailable, undefined, undefined, err);
+          // Two items for one ID is the keychain's content, not its availability.
+          const code = err.reason === 'ambiguous' ? Code.FailedPrecondition : Code.Unavailable;
+          throw new ConnectError(err.message, code, undefined, undefined, err);
         }
         throw err;
       }
@@ -163,10 +194,8 @@ export function createKeychainProvider(options: KeychainProviderOptions = {}): K
         throw new ConfigError(`invalid pattern ${JSON.stringify(listPattern)}`);
       }
       const wanted = parsePattern(listPattern);
-      return (await ours())
-        .map((item) => item.account)
-        .filter((id) => match(wanted, id))
-        .sort();
+      const { unique, duplicated } = await ours();
+      return [...unique.map((item) => item.account), ...duplicated].filter((id) => match(wanted, id)).sort();
     },
   };
 }
