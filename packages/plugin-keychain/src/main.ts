@@ -82,6 +82,9 @@ if (flags.version) {
 }
 
 const [command, ...operands] = parsed.positionals;
+if (command !== undefined && (flags.socket !== undefined || flags.name !== undefined)) {
+  usage(`--socket and --name are for serving; ${command} talks to the keychain directly`);
+}
 const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
 const executable = process.argv[1];
 const own = executable === undefined ? undefined : executableName(executable);
@@ -173,7 +176,7 @@ if (command === undefined) {
     process.exit(1);
   }
   process.stderr.write(`removed ${id}\n`);
-} else if (command === 'list' || command === 'ls') {
+} else if (command === 'list') {
   if (operands.length > 1) usage(`list takes at most one argument, a pattern; got ${operands.length}`);
   let ids: string[] = [];
   try {

@@ -253,6 +253,11 @@ describe.skipIf(unavailable !== undefined)('against a real Secret Service (gnome
       child.stdin.end(Buffer.from([0xff, 0xfe, 0x00]));
     });
     expect([notUtf8.code, notUtf8.stderr]).toEqual([2, expect.stringContaining('is not UTF-8 text')]);
+    const serving = await runBin(['list', '--socket', '/tmp/x.sock'], env);
+    expect([serving.code, serving.stderr]).toEqual([
+      64,
+      expect.stringContaining('--socket and --name are for serving; list talks to the keychain directly'),
+    ]);
     const unknown = await runBin(['get', 'app/x'], env);
     expect([unknown.code, unknown.stderr]).toEqual([64, expect.stringContaining('unknown command "get"')]);
     expect((await runBin(['list'], env)).stdout).not.toContain('app/bin2');
