@@ -271,7 +271,16 @@ describe.concurrent('published packages, packed and installed with npm outside t
     const engine = await startUntil(
       'secrets-engine serve (keychain)',
       bin,
-      ['serve', '--plugins-dir', plugins],
+      // Debug logging on, the engine's and the plugin's: still no value in the log.
+      [
+        'serve',
+        '--plugins-dir',
+        plugins,
+        '--log-level',
+        'debug',
+        '--plugin-env',
+        'SECRETS_KEYCHAIN_LOG_LEVEL=debug',
+      ],
       /ready on /,
       {
         cwd: dir,
@@ -312,6 +321,7 @@ describe.concurrent('published packages, packed and installed with npm outside t
       code = await stop(engine.child);
     }
     expect(code, 'secrets-engine serve: exit after SIGTERM').toBe(0);
+    expect(engine.output().stderr, 'the plugin logged at debug level').toContain('get by ID');
     expect(engine.output().stderr, 'no value in the engine log').not.toContain(value);
   });
 
