@@ -11,5 +11,6 @@ export const PUBLISHED = [
   'cli',
   'plugin-file',
   'plugin-env',
+  'plugin-keychain',
   'plugin-exec',
 ];

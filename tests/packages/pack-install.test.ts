@@ -1,11 +1,13 @@
 // Pack-and-install test of the published packages: `pnpm pack` each one, install the tarballs with
 // plain npm into scratch projects outside the workspace (no workspace links), and run a small
 // program per package, then follow docs/plugin-authors-guide.md from an empty folder with its own
-// code blocks (scenario e). Needs the published packages built (turbo's `^build` of the
+// code blocks (scenario e), and the root README's new user's path with the keychain provider against
+// a real keyring (scenario g). Needs the published packages built (turbo's `^build` of the
 // `test:packages` task). The scenarios run concurrently; (c) reuses (b)'s install as its engine
 // and (e) reuses (d)'s CLI, each installed once whichever test asks first.
 import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { keyringUnavailable, startKeyringSession } from '@secrets-engine/test-utils/keyring.js';
 import { describe, it } from 'vitest';
 import { GUIDE_TOKEN, guideBlock, readGuide, shellLines, startGuideService } from './support/guide.js';
 import {
@@ -225,6 +227,102 @@ describe.concurrent('published packages, packed and installed with npm outside t
     expect(engine.output().stderr, 'no value in the engine log').not.toMatch(
       /file-pw-1|env-tok-3|exec-tok-2/,
     );
+  });
+
+  // (g) The README's new user's path with the keychain provider, against a REAL Secret Service
+  // (gnome-keyring-daemon on a private D-Bus session bus, test-utils/keyring.ts): the CLI and
+  // plugin-keychain installed globally from their tarballs in one command, the bin linked into a
+  // plugins folder, `serve`, a secret stored with the provider's `set` (stdin), read with `get`,
+  // injected with `run`; listed with `list`, removed with `rm`. No value in the engine's log.
+  it("(g) the README's new user's path: CLI + plugin-keychain, serve, set, get, run", async ({
+    expect,
+    skip,
+  }) => {
+    const unavailable = keyringUnavailable();
+    if (unavailable !== undefined && process.env.CI) throw new Error(unavailable);
+    if (unavailable !== undefined) skip(`scenario (g) did not run: ${unavailable}`);
+    await using session = await startKeyringSession();
+    const prefix = join(pack.work, 'keychain-prefix');
+    mkdirSync(prefix);
+    await check(
+      'npm install -g @secrets-engine/cli @secrets-engine/plugin-keychain',
+      'npm',
+      ['install', '-g', '--prefix', prefix, ...pack.npmFlags, ...pack.tarballsOf(['cli', 'plugin-keychain'])],
+      { cwd: prefix },
+    );
+    const bin = join(prefix, 'bin', 'secrets-engine');
+    const keychain = join(prefix, 'bin', 'secrets-engine-plugin-keychain');
+    const dir = mkdtempSync(join(pack.work, 'g-'));
+    const plugins = join(dir, 'plugins');
+    mkdirSync(plugins, { mode: 0o700 });
+    symlinkSync(keychain, join(plugins, 'keychain'));
+    // The user's session: its bus at $XDG_RUNTIME_DIR/bus (the engine's socket goes there too).
+    const env = { ...session.env, SECRETS_ENGINE_SOCKET: join(dir, 's.sock') };
+
+    const value = 'gh-tok-VALUE-7';
+    const stored = await run(keychain, ['set', 'github/token'], { cwd: dir, env, input: `${value}\n` });
+    expect(stored.code, `keychain set${describeOutput(stored)}`).toBe(0);
+    const listed = await run(keychain, ['list'], { cwd: dir, env });
+    expect([listed.code, listed.stdout], `keychain list${describeOutput(listed)}`).toEqual([
+      0,
+      'github/token\n',
+    ]);
+
+    const engine = await startUntil(
+      'secrets-engine serve (keychain)',
+      bin,
+      // Debug logging on, the engine's and the plugin's: still no value in the log.
+      [
+        'serve',
+        '--plugins-dir',
+        plugins,
+        '--log-level',
+        'debug',
+        '--plugin-env',
+        'SECRETS_KEYCHAIN_LOG_LEVEL=debug',
+      ],
+      /ready on /,
+      {
+        cwd: dir,
+        env,
+      },
+    );
+    const cli = (args: string[], extra: Record<string, string> = {}) =>
+      run(bin, args, { cwd: dir, env: { ...env, ...extra }, timeoutMs: 30_000 });
+    let code: number | string;
+    try {
+      await waitFor('the keychain plugin running', async () => {
+        const res = await cli(['plugins']);
+        return {
+          ok: /^keychain\s+v\S+\s+\S+\s+launched\s+running/m.test(res.stdout),
+          why: `${res.stdout}${res.stderr}--- engine stderr\n${engine.output().stderr}`,
+        };
+      });
+      const got = await cli(['get', 'github/token']);
+      expect(got.code, `get${describeOutput(got)}`).toBe(0);
+      expect(got.stdout, `get${describeOutput(got)}`).toContain('github/token');
+      expect(got.stdout, 'get redacts the value').not.toContain(value);
+      const revealed = await cli(['get', 'github/token', '--reveal']);
+      expect(revealed.stdout, `get --reveal${describeOutput(revealed)}`).toContain(value);
+      const injected = await cli(
+        ['run', '--', process.execPath, '-e', 'process.stdout.write("token=" + process.env.GH_TOKEN)'],
+        { GH_TOKEN: 'se://github/token' },
+      );
+      expect([injected.code, injected.stdout], `run${describeOutput(injected)}`).toEqual([
+        0,
+        `token=${value}`,
+      ]);
+
+      const removed = await run(keychain, ['rm', 'github/token'], { cwd: dir, env });
+      expect(removed.code, `keychain rm${describeOutput(removed)}`).toBe(0);
+      const gone = await cli(['get', 'github/token']);
+      expect(gone.code, `get after rm: not found${describeOutput(gone)}`).toBe(2);
+    } finally {
+      code = await stop(engine.child);
+    }
+    expect(code, 'secrets-engine serve: exit after SIGTERM').toBe(0);
+    expect(engine.output().stderr, 'the plugin logged at debug level').toContain('get by ID');
+    expect(engine.output().stderr, 'no value in the engine log').not.toContain(value);
   });
 
   // (e) The plugin author's guide (docs/plugin-authors-guide.md), followed from an empty folder with

@@ -19,6 +19,7 @@ export const PUBLISHED_PACKAGES = [
   'cli',
   'plugin-file',
   'plugin-env',
+  'plugin-keychain',
   'plugin-exec',
 ] as const;
 export type PublishedPackage = (typeof PUBLISHED_PACKAGES)[number];

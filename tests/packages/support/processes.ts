@@ -20,6 +20,8 @@ export interface Started {
 export interface SpawnOptions {
   cwd: string;
   env?: Record<string, string>;
+  /** Written to the child's stdin, which is then closed (default: no stdin). */
+  input?: string;
 }
 
 const children = new Set<ChildProcess>();
@@ -42,8 +44,13 @@ function childEnv(extra: Record<string, string> | undefined): NodeJS.ProcessEnv 
  * Spawns a command with its output captured; killChildren() SIGKILLs it if still running. `closed`
  * never rejects: a spawn error is in its `error`.
  */
-export function start(cmd: string, args: string[], { cwd, env }: SpawnOptions): Started {
-  const child = spawn(cmd, args, { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(cmd: string, args: string[], { cwd, env, input }: SpawnOptions): Started {
+  const child = spawn(cmd, args, {
+    cwd,
+    env: childEnv(env),
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  if (input !== undefined) child.stdin?.end(input);
   children.add(child);
   let stdout = '';
   let stderr = '';
