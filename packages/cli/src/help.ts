@@ -64,7 +64,9 @@ through the socket), and serves secrets on the socket. If DIR.pins.json exists b
 launched, checked before every launch and restart; the others are listed as stopped, with why. Logs go to stderr as
 "HH:MM:SS.mmm LEVEL message key=value ..."; secret values are never logged. Once ready, one line
 naming the socket and the plugins goes to stdout. SIGINT or SIGTERM stops every plugin and removes
-the socket (exit 0); a second signal during that shutdown exits at once (exit 130).
+the socket (exit 0); a second signal during that shutdown exits at once (exit 130). SIGHUP reads
+the plugins folder again: new executables are launched, removed ones stopped, changed ones
+(another file, or the file rewritten) restarted, and the others left running untouched.
 
 Flags:
 ${SOCKET_FLAG}
@@ -100,6 +102,7 @@ Examples:
   secrets-engine serve --plugins-dir ~/.local/lib/secrets-engine/plugins
   secrets-engine serve --socket /tmp/se.sock --no-external --log-level debug
   secrets-engine serve -d ./plugins --plugin-env VAULT_ADDR=https://vault.internal:8200
+  kill -HUP "$(pgrep -f 'secrets-engine serve')"    # after adding or removing a plugin
 `,
 
   get: `List the secrets whose IDs match a pattern.

@@ -1,6 +1,6 @@
 // Discovery of launched plugins (protocol.md §1.1): every executable regular file in the plugins
 // folder is a plugin named after the file (without `.exe`), and the environment it gets.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@secrets-engine/ipc';
 import { parsePluginName } from '@secrets-engine/secrets';
@@ -49,6 +49,21 @@ export async function discoverPlugins(dir: string, logger: Logger): Promise<Disc
     plugins.push({ name, path });
   }
   return plugins;
+}
+
+/**
+ * What a plugin's executable is now, to tell a changed one from an unchanged one on a reload: the
+ * file it resolves to and that file's device, inode, size and modification time (a rewritten or
+ * replaced file differs in at least one). A file that cannot be read has its error as identity.
+ */
+export async function executableIdentity(path: string): Promise<string> {
+  try {
+    const real = await realpath(path);
+    const st = await stat(real, { bigint: true });
+    return `${real}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch (err) {
+    return `error: ${(err as Error).message}`;
+  }
 }
 
 /**

@@ -13,7 +13,12 @@ import { RequestAdmission } from './admission.js';
 import { BuiltinEntry } from './builtin.js';
 import { type CachingProvider, cachingProvider } from './cache.js';
 import { disableCoreDumps } from './core-dumps.js';
-import { discoverPlugins, pluginEnvironment } from './discovery.js';
+import {
+  type DiscoveredPlugin,
+  discoverPlugins,
+  executableIdentity,
+  pluginEnvironment,
+} from './discovery.js';
 import { type EngineSocket, listenEngineSocket } from './engine-socket.js';
 import { byName, type PluginEntry, type PluginInfo } from './entry.js';
 import { EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
@@ -26,6 +31,14 @@ import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
 import type { Registration } from './registration.js';
 import { type PluginFailure, type ResolutionReport, resolveSecrets } from './resolver.js';
 import { reapOrphanGroups } from './state.js';
+
+/** What reloadPlugins() did, by plugin name (sorted). */
+export interface PluginReload {
+  started: string[];
+  stopped: string[];
+  restarted: string[];
+  unchanged: string[];
+}
 
 export interface EngineEvents {
   /** A plugin changed status, registered, or left. */
@@ -48,6 +61,11 @@ export interface Engine {
    */
   accessModules(): readonly AccessModule[];
   getSecrets(pattern: string, options?: { signal?: AbortSignal; noCache?: boolean }): Promise<Envelope[]>;
+  /**
+   * Reads the plugins folder again: new plugins launched, removed ones stopped, changed ones
+   * restarted, the others untouched (`serve` does this on SIGHUP).
+   */
+  reloadPlugins(options?: { signal?: AbortSignal }): Promise<PluginReload>;
   enablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
   disablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
   on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): this;
@@ -74,6 +92,11 @@ class EngineImpl extends EventEmitter implements Engine {
   readonly #shutdown = new AbortController();
   /** Calls in progress, through the socket and getSecrets() alike (limits.maxRequestsInFlight). */
   readonly #admission: RequestAdmission;
+  /** The plugins folder's pin check, made at the first discovery and kept (pins.ts). */
+  #pins: PinCheck | undefined;
+  /** Each launched plugin's executable identity when it was discovered (reloadPlugins). */
+  readonly #identities = new WeakMap<LaunchedPlugin, string>();
+  #reloading: Promise<void> = Promise.resolve();
   /** The answer caches of the plugins configured for one (cache.ts), each for one provider instance. */
   readonly #caches = new Map<string, CachingProvider>();
 
@@ -206,41 +229,154 @@ class EngineImpl extends EventEmitter implements Engine {
   // --- the registry ---
 
   async #discover(): Promise<LaunchedPlugin[]> {
+    const found = await this.#found();
+    if (found === undefined) return [];
+    const plugins: LaunchedPlugin[] = [];
+    for (const discovered of found.plugins) {
+      if (this.#entries.has(discovered.name)) {
+        this.#logger.warn('skipping launched plugin: a builtin plugin has the same name', {
+          name: discovered.name,
+        });
+        continue;
+      }
+      plugins.push(this.#newLaunched(discovered, found.env, found.pins));
+    }
+    return plugins;
+  }
+
+  /** What the plugins folder holds now, each with the identity of its executable. */
+  async #found(): Promise<
+    | { plugins: (DiscoveredPlugin & { identity: string })[]; env: Record<string, string>; pins: PinCheck }
+    | undefined
+  > {
     const dir = this.#opts.pluginsDir;
-    if (!this.#opts.launchPlugins || dir === undefined) return [];
+    if (!this.#opts.launchPlugins || dir === undefined) return undefined;
     const found = await discoverPlugins(dir, this.#logger);
     const env = pluginEnvironment(process.env, this.#opts.envAllowlist, this.#opts.pluginEnv);
     // Pinning (pins.ts): every launch, restarts included, first checks the executable's SHA-256.
-    const pins = await PinCheck.forPluginsDir(dir);
-    if (pins.on) this.#logger.info('plugin pinning is on', { pinFile: pins.pinFile });
-    const plugins: LaunchedPlugin[] = [];
-    for (const { name, path } of found) {
-      if (this.#entries.has(name)) {
-        this.#logger.warn('skipping launched plugin: a builtin plugin has the same name', { name });
+    // One check for the engine's life: once on, pinning stays on (reloads included).
+    if (this.#pins === undefined) {
+      this.#pins = await PinCheck.forPluginsDir(dir);
+      if (this.#pins.on) this.#logger.info('plugin pinning is on', { pinFile: this.#pins.pinFile });
+    }
+    const plugins = await Promise.all(
+      found.map(async (p) => ({ ...p, identity: await executableIdentity(p.path) })),
+    );
+    return { plugins, env, pins: this.#pins };
+  }
+
+  #newLaunched(
+    { name, path, identity }: DiscoveredPlugin & { identity: string },
+    env: Record<string, string>,
+    pins: PinCheck,
+  ): LaunchedPlugin {
+    const plugin: LaunchedPlugin = new LaunchedPlugin({
+      name,
+      path,
+      env,
+      registrationTimeoutMs: this.#opts.registrationTimeoutMs,
+      requestTimeoutMs: this.#opts.requestTimeoutMs,
+      shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
+      callLimits: this.#callLimits(),
+      restart: this.#opts.restart,
+      stateDir: this.#opts.stateDir,
+      session: this.#opts.pluginSession,
+      engineName: this.#opts.name,
+      engineVersion: this.#opts.version,
+      logger: this.#logger,
+      claim: (r) => this.#claim(r, plugin),
+      onChange: () => this.emit('change', plugin.info()),
+      canStart: () => this.#state === 'running' || this.#state === 'starting',
+      verify: () => pins.check(name, path),
+    });
+    this.#identities.set(plugin, identity);
+    return plugin;
+  }
+
+  /**
+   * Reads the plugins folder again (issue 16 item 4, `serve` on SIGHUP): plugins added since are
+   * launched, plugins whose executable is gone are stopped and forgotten, plugins whose
+   * executable changed (another file, or the same file rewritten: device, inode, size, mtime) are
+   * stopped and launched again, and the others are untouched (same process, same cache). A plugin
+   * that is disabled stays disabled. Reloads run one at a time. Resolves once every new plugin was
+   * tried once; rejects (EngineConfigError) when the folder cannot be read, changing nothing.
+   */
+  reloadPlugins(options: { signal?: AbortSignal } = {}): Promise<PluginReload> {
+    const run = this.#reloading.then(() => this.#reload(options));
+    this.#reloading = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  async #reload(options: { signal?: AbortSignal }): Promise<PluginReload> {
+    options.signal?.throwIfAborted();
+    if (this.#state !== 'running') throw new RuntimeError(`reloadPlugins(): the engine is ${this.#state}`);
+    const result: PluginReload = { started: [], stopped: [], restarted: [], unchanged: [] };
+    const found = await this.#found();
+    const now = new Map((found?.plugins ?? []).map((p) => [p.name, p]));
+    const starting: LaunchedPlugin[] = [];
+    const stops: Promise<void>[] = [];
+    const forget = (entry: LaunchedPlugin) => {
+      this.#entries.delete(entry.name);
+      this.#registrationOrder.delete(entry);
+      this.#identities.delete(entry);
+      this.#dropCache(entry.name);
+    };
+    for (const entry of [...this.#entries.values()]) {
+      if (!(entry instanceof LaunchedPlugin)) continue;
+      const next = now.get(entry.name);
+      if (next === undefined) {
+        result.stopped.push(entry.name);
+        forget(entry);
+        stops.push(
+          entry.stop('removed from the plugins folder').then(() => void this.emit('change', entry.info())),
+        );
+      } else if (next.identity !== this.#identities.get(entry)) {
+        result.restarted.push(entry.name);
+        const disabled = entry.info().disabled;
+        forget(entry);
+        stops.push(
+          entry.stop('its executable changed').then(async () => {
+            if (this.#state !== 'running') return;
+            const plugin = this.#newLaunched(next, found!.env, found!.pins);
+            this.#entries.set(plugin.name, plugin);
+            if (disabled) await plugin.disable();
+            else await plugin.start();
+          }),
+        );
+        now.delete(entry.name);
+      } else {
+        result.unchanged.push(entry.name);
+        now.delete(entry.name);
+      }
+    }
+    for (const discovered of now.values()) {
+      const existing = this.#entries.get(discovered.name);
+      if (existing !== undefined) {
+        this.#logger.warn(
+          `skipping launched plugin: ${existing.kind === 'builtin' ? 'a builtin' : 'an external'} plugin has the same name`,
+          {
+            name: discovered.name,
+          },
+        );
         continue;
       }
-      const plugin: LaunchedPlugin = new LaunchedPlugin({
-        name,
-        path,
-        env,
-        registrationTimeoutMs: this.#opts.registrationTimeoutMs,
-        requestTimeoutMs: this.#opts.requestTimeoutMs,
-        shutdownTimeoutMs: this.#opts.shutdownTimeoutMs,
-        callLimits: this.#callLimits(),
-        restart: this.#opts.restart,
-        stateDir: this.#opts.stateDir,
-        session: this.#opts.pluginSession,
-        engineName: this.#opts.name,
-        engineVersion: this.#opts.version,
-        logger: this.#logger,
-        claim: (r) => this.#claim(r, plugin),
-        onChange: () => this.emit('change', plugin.info()),
-        canStart: () => this.#state === 'running' || this.#state === 'starting',
-        verify: () => pins.check(name, path),
-      });
-      plugins.push(plugin);
+      const plugin = this.#newLaunched(discovered, found!.env, found!.pins);
+      this.#entries.set(plugin.name, plugin);
+      result.started.push(plugin.name);
+      starting.push(plugin);
     }
-    return plugins;
+    await Promise.all([...stops, ...starting.map((p) => p.start())]);
+    for (const list of Object.values(result)) list.sort();
+    this.#logger.info('plugins folder reloaded', {
+      started: result.started.join(',') || '-',
+      stopped: result.stopped.join(',') || '-',
+      restarted: result.restarted.join(',') || '-',
+      unchanged: result.unchanged.length,
+    });
+    return result;
   }
 
   #acceptExternal(socket: Socket, peer: ExternalPluginInit['peer']): void {

@@ -28,7 +28,7 @@ export {
 export type { BuiltinPlugin } from './builtin.js';
 export { CACHE_DEFAULTS, type CacheOptions, MAX_CACHE_TTL_MS } from './cache.js';
 export { type CoreDumpOptions, type CoreDumpProtection, disableCoreDumps } from './core-dumps.js';
-export { createEngine, type Engine, type EngineEvents } from './engine.js';
+export { createEngine, type Engine, type EngineEvents, type PluginReload } from './engine.js';
 export type { PluginInfo, PluginKind } from './entry.js';
 export {
   EngineAlreadyRunningError,

@@ -11,7 +11,7 @@ import { createEngine } from './index.js';
 
 const fixture = fileURLToPath(new URL('./__tests__/fixtures/sdk-plugin.mjs', import.meta.url));
 
-it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_* + pluginEnv + the launch variable, nothing else', async () => {
+it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_*/DBUS_SESSION_BUS_ADDRESS + pluginEnv + the launch variable, nothing else', async () => {
   const dir = tempDir();
   const pluginsDir = join(dir, 'plugins');
   mkdirSync(pluginsDir);
@@ -20,6 +20,7 @@ it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_* + pluginEnv + the la
   vi.stubEnv('USER', 'se-test-user');
   vi.stubEnv('LANG', 'C.UTF-8');
   vi.stubEnv('TMPDIR', dir);
+  vi.stubEnv('DBUS_SESSION_BUS_ADDRESS', 'unix:path=/run/user/0/bus');
   vi.stubEnv('XDG_SE_TEST_DIR', '/xdg/test');
   vi.stubEnv('SE_TEST_ENGINE_TOKEN', 'must-not-reach-the-plugin');
   vi.stubEnv('PATHOLOGICAL', 'prefix of PATH, not PATH');
@@ -30,7 +31,10 @@ it('a launched plugin gets PATH/HOME/USER/LANG/TMPDIR/XDG_* + pluginEnv + the la
   const expected: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value === undefined) continue;
-    if (['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR'].includes(key) || key.startsWith('XDG_'))
+    if (
+      ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'DBUS_SESSION_BUS_ADDRESS'].includes(key) ||
+      key.startsWith('XDG_')
+    )
       expected[key] = value;
   }
 

@@ -49,7 +49,8 @@ export interface EngineOptions {
   pluginSession?: PluginSessionOptions;
   /**
    * Environment variables a launched plugin inherits from the engine, by name; a trailing `*`
-   * matches a prefix. Default PATH, HOME, USER, LANG, TMPDIR, XDG_*. The launch variable is always set.
+   * matches a prefix. Default PATH, HOME, USER, LANG, TMPDIR, XDG_*, DBUS_SESSION_BUS_ADDRESS (the session bus
+   * a keychain provider talks to; an address, not a credential). The launch variable is always set.
    */
   envAllowlist?: string[];
   /** Extra environment for launched plugins. */
@@ -148,7 +149,15 @@ export const LIMIT_DEFAULTS: Readonly<EngineLimits> = Object.freeze({
 export const ENGINE_NAME = 'secrets-engine';
 export const ENGINE_VERSION = `v${PACKAGE_VERSION}`;
 
-export const DEFAULT_ENV_ALLOWLIST: readonly string[] = ['PATH', 'HOME', 'USER', 'LANG', 'TMPDIR', 'XDG_*'];
+export const DEFAULT_ENV_ALLOWLIST: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LANG',
+  'TMPDIR',
+  'XDG_*',
+  'DBUS_SESSION_BUS_ADDRESS',
+];
 
 /** EngineOptions with every default applied and every value checked. */
 export interface ResolvedOptions {

@@ -1,5 +1,6 @@
 // secrets-engine serve: the engine in the foreground, logs on stderr, one ready line on stdout,
-// SIGINT/SIGTERM → engine.close() → exit 0, a second signal during shutdown → exit 130 at once.
+// SIGINT/SIGTERM → engine.close() → exit 0, a second signal during shutdown → exit 130 at once,
+// SIGHUP → the plugins folder read again (engine.reloadPlugins).
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
@@ -154,8 +155,21 @@ function run(engine: Engine, io: Io, logger: NonNullable<EngineOptions['logger']
     const detach = () => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      process.off('SIGHUP', onHangup);
     };
     const starting = engine.start();
+    // SIGHUP (issue 16 item 4): read the plugins folder again — new plugins launched, removed ones
+    // stopped, changed ones restarted, the others untouched. A failed reload changes nothing and
+    // the engine serves on; during shutdown it is ignored.
+    const onHangup = () => {
+      if (signals > 0) return;
+      logger.info('reloading', { signal: 'SIGHUP' });
+      starting
+        .then(() => engine.reloadPlugins())
+        .catch((err: unknown) => {
+          if (signals === 0) logger.error('reload failed, nothing changed', { error: errorMessage(err) });
+        });
+    };
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
@@ -184,6 +198,7 @@ function run(engine: Engine, io: Io, logger: NonNullable<EngineOptions['logger']
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onHangup);
     starting.then(
       () => {
         if (signals === 0) io.out(`${readyLine(engine)}\n`);
