@@ -1,5 +1,5 @@
-// Command-line parsing on node:util parseArgs (no third-party parser), with its errors turned into
-// one-line usage errors (exit 64).
+// Command-line parsing on node:util parseArgs (no third-party parser): its tokens are judged here,
+// each problem a one-line usage error (exit 64) naming the flag.
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors.js';
 
@@ -32,42 +32,50 @@ export function parseCommand<const O extends Options>(
   args: string[],
   options: O,
 ): Parsed<O> {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { ...helpOption, ...options },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { values: values as Parsed<O>['values'], positionals };
-  } catch (err) {
-    throw new UsageError(describeParseError(err), command);
+  const all: Options = { ...helpOption, ...options };
+  // Not strict: parseArgs then reports every argument as a token and never throws, and each
+  // problem is judged here from the tokens (which flag, given how), never from Node's English
+  // error messages.
+  const { tokens } = parseArgs({ args, options: all, allowPositionals: true, strict: false, tokens: true });
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+      continue;
+    }
+    if (token.kind === 'option-terminator') continue;
+    const spec = Object.hasOwn(all, token.name) ? all[token.name] : undefined;
+    const known =
+      spec !== undefined &&
+      (token.rawName === `--${token.name}` ||
+        (spec.short !== undefined && token.rawName === `-${spec.short}`));
+    if (!known) throw new UsageError(`unknown flag ${token.rawName}`, command);
+    const flag = `--${token.name}`;
+    let value: string | boolean;
+    if (spec.type === 'boolean') {
+      if (token.inlineValue === true) throw new UsageError(`flag ${flag} does not take a value`, command);
+      value = true;
+    } else {
+      // A value that looks like a flag (`--socket --json`) is a forgotten value, as strict
+      // parseArgs judges it; `--socket=-x` says it is meant.
+      if (token.value === undefined || (token.inlineValue !== true && isFlagLike(token.value))) {
+        throw new UsageError(`flag ${flag} needs a value`, command);
+      }
+      value = token.value;
+    }
+    if (spec.multiple === true) {
+      const list = (values[token.name] as unknown[] | undefined) ?? [];
+      list.push(value);
+      values[token.name] = list;
+    } else values[token.name] = value;
   }
+  return { values: values as Parsed<O>['values'], positionals };
 }
 
-function describeParseError(err: unknown): string {
-  const e = err as { code?: string; message?: string };
-  const message = e.message ?? String(err);
-  switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
-      const flag = /Unknown option '([^']+)'/.exec(message)?.[1];
-      return flag === undefined ? message : `unknown flag ${flag}`;
-    }
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-      // "Option '--socket <value>' …" or, with a short alias, "Option '-s, --socket <value>' …".
-      const spec = /Option '([^']+)'/.exec(message)?.[1] ?? '';
-      const flag = /--[\w-]+/.exec(spec)?.[0] ?? /-\w/.exec(spec)?.[0];
-      if (flag === undefined) return message.split('\n')[0] ?? message;
-      if (message.includes('does not take an argument')) return `flag ${flag} does not take a value`;
-      return `flag ${flag} needs a value`;
-    }
-    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
-      const arg = /Unexpected argument '([^']*)'/.exec(message)?.[1];
-      return arg === undefined ? message : `unexpected argument ${JSON.stringify(arg)}`;
-    }
-    default:
-      return message.split('\n')[0] ?? message;
-  }
+/** `-x`, `--x`: what parseArgs would read as a flag (a lone `-`, stdin by convention, is a value). */
+function isFlagLike(value: string): boolean {
+  return value.length > 1 && value.startsWith('-');
 }
 
 /** Exactly `count` positionals, else a usage error naming what is missing or extra. */
