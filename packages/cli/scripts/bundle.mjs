@@ -4,7 +4,7 @@
 // one (`get` 4.4× a bare `node -e 0` unbundled). @secrets-engine/runtime stays an import from
 // node_modules: it loads koffi, a native addon, relative to itself, and only `serve`, `run` and
 // `plugins` need it. Run after tsc (`pnpm build`).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -27,3 +27,8 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   entryNames: '[name]',
 });
+
+// The manual page, from the same help texts as --help (src/manual.ts): the package's `man` entry.
+const { renderManPage } = await import(join(root, 'dist', 'manual.js'));
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+writeFileSync(join(outdir, 'secrets-engine.1'), renderManPage(version));
