@@ -13,15 +13,16 @@ Usage:
   secrets-engine <command> [flags]
 
 Commands:
-  serve      run the engine in the foreground
-  get        list the secrets matching a pattern
-  read       print the value of one secret (se://ID), exactly
-  inject     render {{ se://ID }} references in a template into a file
-  plugins    list, enable, disable or pin plugins
-  logs       show (and follow) the output of the plugins the engine launched
-  run        run a command with se://ID references in its environment replaced by secrets
-  version    print the CLI version and, if an engine is reachable, the engine's
-  help       show the help of a command
+  serve       run the engine in the foreground
+  get         list the secrets matching a pattern
+  read        print the value of one secret (se://ID), exactly
+  inject      render {{ se://ID }} references in a template into a file
+  plugins     list, enable, disable or pin plugins
+  logs        show (and follow) the output of the plugins the engine launched
+  run         run a command with se://ID references in its environment replaced by secrets
+  version     print the CLI version and, if an engine is reachable, the engine's
+  completion  print a shell completion script (bash, zsh, fish)
+  help        show the help of a command
 
 Flags:
   -h, --help      help (also: secrets-engine <command> --help)
@@ -342,6 +343,29 @@ Exit codes:
 Examples:
   secrets-engine version
   secrets-engine version --socket /tmp/se.sock
+`,
+
+  completion: `Print a shell completion script for bash, zsh or fish.
+
+Usage:
+  secrets-engine completion SHELL
+
+Commands, their flags and the plugins subcommands are completed from the same help texts as
+--help; plugin names (plugins enable/disable, logs) and secret IDs (get, read se://) from the
+engine when one answers at the socket (bash and zsh: the --socket on the command line, else
+$SECRETS_ENGINE_SOCKET or the default; fish: $SECRETS_ENGINE_SOCKET or the default), within a
+second, and nothing otherwise. Completing IDs asks the engine for the secrets below the folder
+typed so far (e.g. myapp/db/**), as 'secrets-engine get' would, under the same access rules;
+only their IDs are printed.
+
+Exit codes:
+  0     the script was printed
+  64    usage: missing or unknown SHELL
+
+Examples:
+  source <(secrets-engine completion bash)              # in ~/.bashrc
+  source <(secrets-engine completion zsh)               # in ~/.zshrc
+  secrets-engine completion fish > ~/.config/fish/completions/secrets-engine.fish
 `,
 
   help: `Show the help of a command.

@@ -16,6 +16,9 @@ const COMMANDS: Record<string, Command> = {
   logs: async (args, io) => (await import('./commands/logs.js')).logsCommand(args, io),
   run: async (args, io) => (await import('./commands/run.js')).runCommand(args, io),
   version: async (args, io) => (await import('./commands/version.js')).versionCommand(args, io),
+  completion: async (args, io) => (await import('./commands/completion.js')).completionCommand(args, io),
+  // Hidden: what the completion scripts call for plugin names and IDs.
+  __complete: async (args, io) => (await import('./commands/completion.js')).completeCommand(args, io),
   help: async (args, io) => {
     const [topic] = args;
     if (topic === undefined || topic === '-h' || topic === '--help') {

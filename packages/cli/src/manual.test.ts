@@ -47,7 +47,12 @@ describe('the manual page', () => {
       }
     },
   );
-  it.runIf(noMan !== undefined)(`rendering (not run: ${noMan})`, () => {
-    throw new Error(`the manual page could not be rendered here: ${noMan}`);
-  });
+  if (noMan !== undefined) {
+    const title = `rendering NOT RUN: ${noMan} (.ci/run installs man-db)`;
+    if (process.env.CI) {
+      it(title, () => {
+        throw new Error(`the manual page could not be rendered here: ${noMan}`);
+      });
+    } else it.skip(title, () => {});
+  }
 });
