@@ -106,12 +106,13 @@ describe('launched by an engine from a plugins folder, asked through the client'
       'home/db/password': 'pw-VALUE-2',
     });
 
-    // A broken edit: the plugin says so at level error, and the last good version is still served.
+    // A broken edit: the plugin says so at level error — and the engine's log keeps that level
+    // (issue 15 item 5) — and the last good version is still served.
     replace(secrets, '{"db/password": "pw-VALUE-4", ');
     await until('the broken-edit line', () => run.lines.some((l) => l.includes('still serving the version')));
     const line = run.lines.find((l) => l.includes('still serving the version'));
     expect(line).toMatch(
-      /^info plugin=home error: secrets file .*secrets\.json: not valid JSON \(line 1, column \d+\); still serving/,
+      /^error plugin=home error: secrets file .*secrets\.json: not valid JSON \(line 1, column \d+\); still serving/,
     );
     expect(await reveal(run.client, 'home/db/password')).toEqual({ 'home/db/password': 'pw-VALUE-2' });
     expect(run.engine.listPlugins()[0]?.restarts).toBe(0);
