@@ -41,14 +41,18 @@ describe('the answer cache over the engine socket', () => {
     // A restarted plugin: its old instance's answers are gone with it.
     process.kill(Number(first), 'SIGKILL');
     await waitFor('the old plugin gone', () => !isAlive(Number(first)));
-    await waitFor('victim running again', () => {
-      const info = engine.listPlugins()[0]!;
-      return info.status === 'running' && info.pid !== Number(first);
-    });
+    await waitFor(
+      'victim running again',
+      () => {
+        const info = engine.listPlugins()[0]!;
+        return info.status === 'running' && info.pid !== Number(first);
+      },
+      { timeoutMs: 30_000 },
+    );
     const second = await pidOf();
     expect(second).not.toBe(first);
     expect(lastCached()).toBeUndefined();
     expect(await pidOf()).toBe(second);
     expect(lastCached()).toEqual(['victim']);
-  });
+  }, 90_000);
 });

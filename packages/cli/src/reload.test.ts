@@ -12,7 +12,10 @@ it('SIGHUP launches added plugins and stops removed ones; the engine serves on',
   const plugins = async () => (await runCli(['plugins', '--socket', engine.socket])).stdout;
   symlinkSync(FIXTURE, join(engine.pluginsDir, 'late'));
   engine.proc.child.kill('SIGHUP');
-  await waitFor('late to run', async () => /^late .* running/m.test(await plugins()), { intervalMs: 100 });
+  await waitFor('late to run', async () => /^late .* running/m.test(await plugins()), {
+    intervalMs: 100,
+    timeoutMs: 30_000,
+  });
   expect(engine.proc.stderr()).toMatch(
     /INFO {2}plugins folder reloaded started=late stopped=- restarted=- unchanged=1$/m,
   );
@@ -24,7 +27,10 @@ it('SIGHUP launches added plugins and stops removed ones; the engine serves on',
 
   rmSync(join(engine.pluginsDir, 'late'));
   engine.proc.child.kill('SIGHUP');
-  await waitFor('late to be gone', async () => !/^late /m.test(await plugins()), { intervalMs: 100 });
+  await waitFor('late to be gone', async () => !/^late /m.test(await plugins()), {
+    intervalMs: 100,
+    timeoutMs: 30_000,
+  });
   expect(engine.proc.stderr()).toMatch(
     /plugins folder reloaded started=- stopped=late restarted=- unchanged=1$/m,
   );
@@ -32,4 +38,4 @@ it('SIGHUP launches added plugins and stops removed ones; the engine serves on',
   const r = await engine.stop('SIGINT');
   expect(r.code).toBe(0);
   expect(existsSync(engine.socket)).toBe(false);
-});
+}, 90_000);

@@ -68,7 +68,7 @@ it('launches added plugins, stops removed ones, restarts changed ones, leaves th
     unchanged: ['added', 'changed', 'paused', 'same'],
   });
   expect(pid('same')).toBe(before.same);
-});
+}, 90_000);
 
 it('reloads run one at a time, and only on a running engine', async () => {
   const dir = tempDir();
