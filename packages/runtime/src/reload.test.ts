@@ -44,6 +44,7 @@ it('launches added plugins, stops removed ones, restarts changed ones, leaves th
   await waitFor(
     'changed running again',
     () => engine.listPlugins().find((p) => p.name === 'changed')?.status === 'running',
+    { timeoutMs: 30_000 },
   );
   const list = new Map(engine.listPlugins().map((p) => [p.name, p]));
   expect([...list.keys()].sort()).toEqual(['added', 'changed', 'paused', 'same']);
@@ -54,6 +55,7 @@ it('launches added plugins, stops removed ones, restarts changed ones, leaves th
   await waitFor(
     'the removed and replaced processes gone',
     () => !isAlive(before.removed) && !isAlive(before.changed),
+    { timeoutMs: 30_000 },
   );
   // And they answer: the added one, the restarted one, not the removed one.
   const providers = (await engine.getSecrets('fixture/k')).map((e) => e.provider).sort();
