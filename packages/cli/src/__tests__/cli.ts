@@ -63,10 +63,10 @@ function baseEnv(extra: Record<string, string | undefined>): Record<string, stri
 
 export function startCli(
   args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+  options: { env?: Record<string, string | undefined>; cwd?: string; bin?: string } = {},
 ): CliProcess {
   return track(
-    spawnCaptured(process.execPath, [BIN, ...args], {
+    spawnCaptured(process.execPath, [options.bin ?? BIN, ...args], {
       env: baseEnv(options.env ?? {}),
       cwd: options.cwd ?? PACKAGE_DIR,
     }),
@@ -198,7 +198,7 @@ function track(proc: SpawnedProcess): CliProcess {
 /** Runs the CLI to completion (killed after timeoutMs). */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number } = {},
+  options: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; bin?: string } = {},
 ): Promise<ProcessOutput> {
   const proc = startCli(args, options);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
