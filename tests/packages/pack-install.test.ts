@@ -121,6 +121,25 @@ describe.concurrent('published packages, packed and installed with npm outside t
     const help = await check('secrets-engine --help', bin, ['--help'], { cwd: pack.work });
     expect(help.stdout, 'secrets-engine --help mentions serve').toMatch(/serve/);
 
+    // `run --env-file` is the CLI's, not Node's (Node 20 reads a script argument spelled
+    // --env-file itself): a NODE_OPTIONS in the file reaches the command only, never the CLI, and
+    // dotenv (a dependency of the CLI) is installed with it.
+    const envDir = mkdtempSync(join(pack.work, 'd-env-'));
+    const marker = join(envDir, 'ran-in-a-node-process');
+    writeFileSync(join(envDir, 'hook.cjs'), `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`);
+    writeFileSync(
+      join(envDir, 'f.env'),
+      `NODE_OPTIONS="--require ${join(envDir, 'hook.cjs')}"\nFOO=from-file\n`,
+    );
+    const envRun = await check(
+      'secrets-engine run --env-file',
+      bin,
+      ['run', '--env-file', join(envDir, 'f.env'), '--', 'sh', '-c', 'echo "FOO=$FOO"'],
+      { cwd: pack.work },
+    );
+    expect(envRun.stdout, `secrets-engine run --env-file${describeOutput(envRun)}`).toBe('FOO=from-file\n');
+    expect(statSafe(marker), 'a module from the env file ran inside the CLI').toBe(false);
+
     // serve is ready, `get x` (no such secret) exits 2, SIGTERM exits 0.
     const socket = join(mkdtempSync(join(pack.work, 'd-')), 's.sock');
     const engine = await startUntil('secrets-engine serve', bin, ['serve', '--socket', socket], /ready on /, {
@@ -535,3 +554,12 @@ describe.concurrent('published packages, packed and installed with npm outside t
     expect(files, 'step 7: what the package would ship').toEqual(['dist/my-plugin.mjs', 'package.json']);
   });
 });
+
+function statSafe(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -4,7 +4,7 @@
 // one (`get` 4.4× a bare `node -e 0` unbundled). @secrets-engine/runtime stays an import from
 // node_modules: it loads koffi, a native addon, relative to itself, and only `serve`, `run` and
 // `plugins` need it. Run after tsc (`pnpm build`).
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -20,7 +20,9 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['@secrets-engine/runtime'],
+  // dotenv is CommonJS that requires Node builtins, which an ESM bundle cannot do: loaded from
+  // node_modules by `run` only (one file).
+  external: ['@secrets-engine/runtime', 'dotenv'],
   // Keep the shebang of bin.js; nothing else needs a banner.
   logLevel: 'warning',
   legalComments: 'none',
@@ -32,3 +34,16 @@ await build({
 const { renderManPage } = await import(join(root, 'dist', 'manual.js'));
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 writeFileSync(join(outdir, 'secrets-engine.1'), renderManPage(version));
+
+// The executable starts as a shell script that runs `node -- bin.js ARGS` (issue 16 item 1):
+// Node.js 20 takes a `--env-file` anywhere before a `--` on its command line as its own option, so
+// `#!/usr/bin/env node` made `secrets-engine run --env-file F` read F into the CLI itself (its
+// NODE_OPTIONS included). The second line is a no-op for sh (`:`), and for JavaScript a string
+// statement and a comment. pnpm's bin shims read the shebang and run `sh bin.js`, which works too.
+const bin = join(outdir, 'bin.js');
+const code = readFileSync(bin, 'utf8');
+const NODE_SHEBANG = '#!/usr/bin/env node\n';
+if (!code.startsWith(NODE_SHEBANG))
+  throw new Error(`${bin} does not start with ${JSON.stringify(NODE_SHEBANG)}`);
+writeFileSync(bin, `#!/bin/sh\n':' //; exec node -- "$0" "$@"\n${code.slice(NODE_SHEBANG.length)}`);
+chmodSync(bin, 0o755);

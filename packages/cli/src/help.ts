@@ -19,7 +19,7 @@ Commands:
   inject      render {{ se://ID }} references in a template into a file
   plugins     list, enable, disable or pin plugins
   logs        show (and follow) the output of the plugins the engine launched
-  run         run a command with se://ID references in its environment replaced by secrets
+  run         run a command with se:// references in its environment replaced by secrets
   version     print the CLI version and, if an engine is reachable, the engine's
   completion  print a shell completion script (bash, zsh, fish)
   help        show the help of a command
@@ -295,24 +295,39 @@ Examples:
   secrets-engine plugins pin --plugins-dir ~/.local/lib/secrets-engine/plugins
 `,
 
-  run: `Run a command with secrets in its environment.
+  run: `Run a command with secrets in its environment, masked in its output.
 
 Usage:
   secrets-engine run [flags] -- CMD [ARGS...]
 
 The command's environment is this process's environment, then each --env-file in order (later
-files win). Every variable whose value is exactly se://ID (ID a secret ID, no wildcards) is
-replaced by that secret's value. All references are resolved before the command starts: if any
-fails, one line names every unresolved reference and why (not found, engine not available,
-invalid ID), and the command is not started.
+files win). Every variable whose value is exactly se://ID is replaced by that secret's value, and
+every se://PATTERN (wildcards: * one component, ** any number) by the one secret it matches; a
+pattern that matches none, or more than one, is refused. All references are resolved before the
+command starts: if any fails, one line names every unresolved reference and why (not found,
+matches no secret, matches N secrets, engine not available, a failed provider, invalid), and the
+command is not started.
 
-The command runs in its own process group with this terminal's stdin, stdout and stderr;
-SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to that group.
+Masking: every resolved value is replaced by <concealed by secrets-engine> in the command's
+stdout and stderr, also when written in pieces, and in its base64 (standard and URL-safe), hex,
+URL-encoded and JSON-escaped forms. Values shorter than 3 bytes are not masked. Masking makes the
+command's stdout and stderr pipes (isatty is false there: no colours, block buffering); stdin
+stays the terminal and /dev/tty works. --no-masking gives the command this terminal's stdout and
+stderr as they are. A piece held back because it could start a value is let through after 100 ms
+with nothing more written.
+
+The command keeps this terminal: it is in this process's process group, so prompts (ssh, sudo,
+gpg, git) work, Ctrl-C and Ctrl-\\ reach it (this process waits for it), and Ctrl-Z stops both
+until fg. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH sent to this process
+are forwarded to the command (to its process group if it made one); those the terminal sends to
+both are not forwarded again.
 
 Flags:
 ${SOCKET_FLAG}
-  -e, --env-file FILE      read KEY=VALUE lines from FILE (repeatable; later files win). Prefer -e:
-                           Node.js itself rejects a missing file after --env-file (exit 9)
+  -e, --env-file FILE      read KEY=VALUE lines from FILE (repeatable; later files win), dotenv
+                           syntax: # comments, export, '', "" (with \\n) and \`\` quotes, multi-line
+                           quoted values; any other line is an error naming FILE and the line
+      --no-masking         do not mask the values in the command's output
   -h, --help               this help
 
 Exit codes:
@@ -325,6 +340,8 @@ Exit codes:
 Examples:
   DB_PASSWORD=se://myapp/db/password secrets-engine run -- ./server --port 8080
   secrets-engine run -e .env -e .env.local -- npm start
+  GH_TOKEN='se://myapp/**/github-token' secrets-engine run -- gh auth status
+  secrets-engine run --no-masking -e .env -- ./debug-config.sh
 `,
 
   version: `Print the CLI version and, if an engine is reachable, the engine's version.

@@ -57,3 +57,4 @@ export {
   streamPluginLogs,
 } from './plugin-log-read.js';
 export type { PluginRole } from './registration.js';
+export { type ControllingTerminal, openControllingTerminal } from './terminal.js';

@@ -1,6 +1,7 @@
 // The libc calls Node has no API for, through koffi as in peer.ts (an FFI with prebuilt binaries;
 // docs/decisions.md "Caller identity"): flock(2) for the engine socket's lock (socket.ts), and
-// getrlimit(2)/setrlimit(2) and prctl(2) to keep secrets out of core dumps (core-dumps.ts).
+// getrlimit(2)/setrlimit(2) and prctl(2) to keep secrets out of core dumps (core-dumps.ts),
+// tcgetpgrp(3)/getpgrp(2) for `run` on a terminal (terminal.ts).
 // Loaded once, on first use; everything platform-specific stays here.
 import { createRequire } from 'node:module';
 
@@ -14,6 +15,10 @@ export interface Libc {
   flock(fd: number, operation: number): number;
   getrlimit(resource: number, out: Partial<Rlimit>): number;
   setrlimit(resource: number, limit: Rlimit): number;
+  /** tcgetpgrp(3): the foreground process group of the terminal open on `fd`, or -1. */
+  tcgetpgrp(fd: number): number;
+  /** getpgrp(2): this process's process group. */
+  getpgrp(): number;
   /** prctl(2) with one argument (Linux only). */
   prctl: ((option: number, arg: number) => number) | undefined;
   errno(): number;
@@ -49,12 +54,16 @@ function load(): Libc | Error {
     const flock = lib.func('int flock(int fd, int operation)');
     const getrlimit = lib.func('int getrlimit(int resource, _Out_ secrets_engine_rlimit *rlim)');
     const setrlimit = lib.func('int setrlimit(int resource, const secrets_engine_rlimit *rlim)');
+    const tcgetpgrp = lib.func('int tcgetpgrp(int fd)');
+    const getpgrp = lib.func('int getpgrp(void)');
     // prctl is variadic in glibc: declared so, its extra arguments typed at the call.
     const prctl = platform === 'linux' ? lib.func('int prctl(int option, ...)') : undefined;
     return {
       flock: (fd, operation) => flock(fd, operation),
       getrlimit: (resource, out) => getrlimit(resource, out),
       setrlimit: (resource, limit) => setrlimit(resource, limit),
+      tcgetpgrp: (fd) => tcgetpgrp(fd),
+      getpgrp: () => getpgrp(),
       prctl:
         prctl === undefined
           ? undefined

@@ -22,6 +22,8 @@ export { isAlive, recordedPids, waitFor } from '@secrets-engine/test-utils/proce
 
 export const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(PACKAGE_DIR, 'bundle', 'bin.js');
+/** Node's arguments to run BIN as the executable does (`node -- bin.js`: see scripts/bundle.mjs). */
+export const NODE_BIN = ['--', BIN];
 /** The fixture plugin (an executable written with @secrets-engine/plugin-sdk). */
 export const FIXTURE = fileURLToPath(new URL('./fixtures/provider.mjs', import.meta.url));
 
@@ -66,10 +68,14 @@ export function startCli(
   options: { env?: Record<string, string | undefined>; cwd?: string; bin?: string } = {},
 ): CliProcess {
   return track(
-    spawnCaptured(process.execPath, [options.bin ?? BIN, ...args], {
-      env: baseEnv(options.env ?? {}),
-      cwd: options.cwd ?? PACKAGE_DIR,
-    }),
+    spawnCaptured(
+      process.execPath,
+      [...(options.bin === undefined ? NODE_BIN : ['--', options.bin]), ...args],
+      {
+        env: baseEnv(options.env ?? {}),
+        cwd: options.cwd ?? PACKAGE_DIR,
+      },
+    ),
   );
 }
 
@@ -100,7 +106,7 @@ export function startCliOnPty(
         ...(options.columns === undefined ? [] : ['--columns', String(options.columns)]),
         '--',
         process.execPath,
-        BIN,
+        ...NODE_BIN,
         ...args,
       ],
       { env: baseEnv(options.env ?? {}), cwd: PACKAGE_DIR },
@@ -131,8 +137,11 @@ export function runCliBytes(
 ): Promise<BytesOutput> {
   const [command, argv] =
     options.umask === undefined
-      ? [process.execPath, [BIN, ...args]]
-      : ['/bin/sh', ['-c', `umask ${options.umask} && exec "$0" "$@"`, process.execPath, BIN, ...args]];
+      ? [process.execPath, [...NODE_BIN, ...args]]
+      : [
+          '/bin/sh',
+          ['-c', `umask ${options.umask} && exec "$0" "$@"`, process.execPath, ...NODE_BIN, ...args],
+        ];
   const child = spawn(command, argv, { env: baseEnv(options.env ?? {}), cwd: PACKAGE_DIR });
   const out: Buffer[] = [];
   let err = '';

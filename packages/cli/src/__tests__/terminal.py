@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Runs a command on a new pseudo-terminal, for the CLI tests where a terminal matters.
 
-usage: terminal.py [--stdout-file PATH] [--columns N] -- ARGV...
+usage: terminal.py [--stdout-file PATH] [--columns N] [--input] -- ARGV...
 
 The command's stdin and stderr are the terminal, and its stdout too unless --stdout-file sends
 stdout to that file instead (a terminal on stderr only, as with `$(...)`). The terminal is the
 command's controlling terminal, 24 rows by N columns (default 80). Everything the terminal shows
 is copied to this process's stdout as it comes, byte for byte (with the terminal's own "\\n" to
-"\\r\\n"). Exits with the command's exit code, or 128+N when signal N killed it.
+"\\r\\n"). With --input, what this process reads on its stdin is typed on the terminal as it
+comes (keys: "\\x03" is Ctrl-C, "\\x1a" Ctrl-Z, "\\x1c" Ctrl-\\). Exits with the command's exit code, or 128+N when signal N killed it.
 """
 import fcntl
 import os
 import pty
+import select
 import struct
 import sys
 import termios
@@ -21,10 +23,14 @@ def main() -> int:
     args = sys.argv[1:]
     stdout_file = None
     columns = 80
+    typed = False
     while args and args[0] != "--":
         if args[0] == "--stdout-file":
             stdout_file = args[1]
             args = args[2:]
+        elif args[0] == "--input":
+            typed = True
+            args = args[1:]
         elif args[0] == "--columns":
             columns = int(args[1])
             args = args[2:]
@@ -54,7 +60,17 @@ def main() -> int:
         finally:
             os._exit(127)
     os.close(slave)
+    sources = [master, 0] if typed else [master]
     while True:
+        ready, _, _ = select.select(sources, [], [])
+        if 0 in ready:
+            keys = os.read(0, 4096)
+            if keys:
+                os.write(master, keys)
+            else:
+                sources.remove(0)  # nothing more to type
+        if master not in ready:
+            continue
         try:
             data = os.read(master, 65536)
         except OSError:  # EIO: every copy of the terminal's other side is closed
