@@ -58,9 +58,7 @@ export function completionSpec(): CommandSpec[] {
     }
     // `secrets-engine plugins enable NAME`: the words after the command in its usage lines.
     const usage = new RegExp(`^ {2}${PROGRAM} ${name} \\[?([a-z]+)\\]?(?: |$)`);
-    const subcommands = [
-      ...new Set(block(help, 'Usage:').flatMap((line) => usage.exec(line)?.[1] ?? [])),
-    ];
+    const subcommands = [...new Set(block(help, 'Usage:').flatMap((line) => usage.exec(line)?.[1] ?? []))];
     return { name, description, flags, subcommands };
   });
 }

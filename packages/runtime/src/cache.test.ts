@@ -142,7 +142,13 @@ describe('the answer cache', () => {
     expect(b.calls('b/1')).toBe(2);
     const big = builtin('big', 'big/**', (p) => [{ id: p, value: 'x'.repeat(10) }]);
     let asked = 0;
-    const counted = { ...big, getSecrets: (p: never, o: never) => (asked++, big.getSecrets(p, o)) };
+    const counted = {
+      ...big,
+      getSecrets: (p: never, o: never) => {
+        asked++;
+        return big.getSecrets(p, o);
+      },
+    };
     const other = await startedEngine({ plugins: [counted], cache: { big: { ttlMs: 60_000, maxBytes: 4 } } });
     await other.getSecrets('big/a');
     await other.getSecrets('big/a');

@@ -462,7 +462,7 @@ function checkAccess(init: EngineSocketInit): Interceptor {
 
 /**
  * A request that asks not to be answered from the engine's cache (`get --no-cache`): the HTTP
- * `Cache-Control: no-cache` request header (RFC 9111 §5.2.1.4: "do not use a stored response
+ * `Cache-Control: no-cache` request header (RFC 9111, section 5.2.1.4: "do not use a stored response
  * without validating it with the origin"). Clients that do not send it, Docker's among them, are
  * unaffected.
  */
