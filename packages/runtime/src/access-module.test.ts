@@ -114,7 +114,9 @@ describe('a launched access-control module (real process, built SDK)', () => {
   });
 
   it('a module that exits mid-call: AccessModuleError (unavailable), not a hang; then it is not listed as a module', async () => {
+    // A deadline far beyond the test's timeout: an answer at all proves it did not wait for it.
     const { engine } = await launchedModule({
+      requestTimeoutMs: 600_000,
       restart: {
         initialDelayMs: 60_000,
         multiplier: 1,
@@ -124,12 +126,10 @@ describe('a launched access-control module (real process, built SDK)', () => {
       },
     });
     const acm = onlyModule(engine);
-    const started = Date.now();
     const err = await moduleError(acm.checkAccess(app, 'allowed/exit', signal()));
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(err.module).toBe('acm');
     expect(err.message).toMatch(/^access-control module "acm" failed: unavailable: /);
-    await waitFor('the module to be gone', () => engine.accessModules().length === 0, { timeoutMs: 3_000 });
+    await waitFor('the module to be gone', () => engine.accessModules().length === 0, { timeoutMs: 30_000 });
     expect(engine.listPlugins()[0]).toMatchObject({ name: 'acm', status: 'crashed', role: 'access-control' });
     // The module object kept from before fails at once: its connection is closed.
     const late = await moduleError(acm.checkAccess(app, 'allowed/db', signal()));
@@ -138,10 +138,8 @@ describe('a launched access-control module (real process, built SDK)', () => {
 
   it('a module that does not answer in time: AccessModuleError (deadline_exceeded) after requestTimeoutMs', async () => {
     const { engine } = await launchedModule({ requestTimeoutMs: 300 });
-    const started = Date.now();
     const err = await moduleError(onlyModule(engine).checkAccess(app, 'allowed/hang', signal()));
     expect(err.message).toMatch(/^access-control module "acm" failed: deadline_exceeded: /);
-    expect(Date.now() - started).toBeLessThan(3_000);
     // The caller's signal aborts the call too.
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
@@ -186,7 +184,7 @@ describe('an external access-control module (started by hand, /hijack)', () => {
     const err = await moduleError(acm!.checkAccess(app, 'allowed/exit', signal()));
     expect(err.message).toMatch(/^access-control module "hand-acm" failed: unavailable: /);
     await proc.exited;
-    await waitFor('the module to leave', () => engine.accessModules().length === 0, { timeoutMs: 3_000 });
+    await waitFor('the module to leave', () => engine.accessModules().length === 0, { timeoutMs: 30_000 });
     expect(engine.listPlugins()).toEqual([]);
   });
 });
@@ -237,7 +235,7 @@ describe('engine.accessModules() and answers no SDK module gives (in-process fak
     await engine.enablePlugin('zeta');
     expect(engine.accessModules().map((m) => m.name)).toEqual(['zeta', 'beta']);
     await zeta.close();
-    await waitFor('zeta to leave', () => engine.accessModules().length === 1, { timeoutMs: 3_000 });
+    await waitFor('zeta to leave', () => engine.accessModules().length === 1, { timeoutMs: 30_000 });
     expect(engine.accessModules().map((m) => m.name)).toEqual(['beta']);
     // A module and a provider share the one namespace of names.
     const dup = await joinEngine(engine.socketPath);
