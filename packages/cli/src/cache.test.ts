@@ -1,10 +1,10 @@
 // `serve --cache PLUGIN=MS` and `get/read --no-cache` (issue 15 item 6), the built binary against a
 // real engine: the fixture plugin logs every request it gets, so the engine's log shows whether it
 // was asked; the audit log says which answers came from the cache.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type ServedEngine, serve, useCli, waitFor } from './__tests__/cli.js';
+import { isAlive, runCli, type ServedEngine, serve, useCli, waitFor } from './__tests__/cli.js';
 
 useCli();
 
@@ -46,6 +46,34 @@ describe('the answer cache from the command line', () => {
     await runCli(['read', 'se://fixture/api-key', '--no-cache', '--socket', engine.socket]);
     await waitFor('the plugin to log the last request', () => asked('fixture/api-key') >= 4);
     expect(asked('fixture/api-key')).toBe(4);
+  });
+
+  it('a plugin that crashed and restarted is asked again: the cache went with its instance', async () => {
+    const get = () => runCli(['get', 'fixture/greeting', '--reveal', '--socket', engine.socket]);
+    const livePids = () => readdirSync(engine.pidDir).map(Number).filter(isAlive);
+    const status = async () => {
+      const r = await runCli(['plugins', '--json', '--socket', engine.socket]);
+      return (JSON.parse(r.stdout) as { name: string; status: string }[]).find((p) => p.name === 'fixture')
+        ?.status;
+    };
+    expect((await get()).code).toBe(0);
+    await waitFor('the plugin to log the request', () => asked('fixture/greeting') === 1);
+    expect((await get()).code).toBe(0);
+    const before = livePids();
+    expect(before).toHaveLength(1);
+    process.kill(before[0]!, 'SIGKILL');
+    await waitFor(
+      'the plugin to be restarted',
+      async () => livePids().some((pid) => pid !== before[0]) && (await status()) === 'running',
+      { timeoutMs: 30_000 },
+    );
+    const again = await get();
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('hello world');
+    // The fence of the test above: once the --no-cache line is in, every earlier one is.
+    await runCli(['get', 'fixture/greeting', '--no-cache', '--socket', engine.socket]);
+    await waitFor('the plugin to log the last request', () => asked('fixture/greeting') >= 3);
+    expect(asked('fixture/greeting')).toBe(3);
   });
 
   it('a bad --cache is a usage error naming what is expected', async () => {
