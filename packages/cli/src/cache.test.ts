@@ -1,7 +1,7 @@
 // `serve --cache PLUGIN=MS` and `get/read --no-cache` (issue 15 item 6), the built binary against a
 // real engine: the fixture plugin logs every request it gets, so the engine's log shows whether it
 // was asked; the audit log says which answers came from the cache.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, runCli, type ServedEngine, serve, useCli, waitFor } from './__tests__/cli.js';
@@ -89,9 +89,9 @@ describe('the answer cache from the command line', () => {
 
 describe('the audit log says "cache"', () => {
   it('lists the plugins answered from the cache under plugins.cached', async () => {
-    const other = await serve({
-      args: ['--cache', 'fixture=600000', '--audit-log', join(engine.dir, 'audit.jsonl')],
-    });
+    // Its own audit log per attempt: a retry must not read an earlier attempt's records.
+    const audit = join(mkdtempSync(join(engine.dir, 'audit-')), 'audit.jsonl');
+    const other = await serve({ args: ['--cache', 'fixture=600000', '--audit-log', audit] });
     try {
       for (const extra of [[], [], ['--no-cache']]) {
         const r = await runCli(['get', 'fixture/greeting', ...extra, '--socket', other.socket]);
@@ -100,7 +100,7 @@ describe('the audit log says "cache"', () => {
     } finally {
       expect((await other.stop()).code).toBe(0);
     }
-    const records = readFileSync(join(engine.dir, 'audit.jsonl'), 'utf8')
+    const records = readFileSync(audit, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { pattern?: string; plugins?: { cached?: string[] } })

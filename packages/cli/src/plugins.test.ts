@@ -19,7 +19,9 @@ let external: CliProcess;
 beforeAll(async () => {
   engine = await serve();
   external = startExternalPlugin(engine.socket, 'byhand', engine.pidDir);
-  await waitFor('the external plugin to register', () => /plugin=byhand/.test(engine.proc.stderr()));
+  await waitFor('the external plugin to register', () => /plugin=byhand/.test(engine.proc.stderr()), {
+    timeoutMs: 60_000,
+  });
 });
 afterAll(async () => {
   const r = await engine.stop();
@@ -72,7 +74,9 @@ describe('plugins', () => {
     ]);
   });
 
-  it('disable stops a plugin from answering, enable brings it back', async () => {
+  it('disable stops a plugin from answering, enable brings it back', { timeout: 120_000 }, async () => {
+    // A retry starts from both enabled, whatever an interrupted attempt left.
+    for (const name of ['fixture', 'byhand']) expect((await cli('plugins', 'enable', name)).code).toBe(0);
     const providers = async () => {
       const r = await cli('get', 'fixture/api-key', '--json');
       return r.code === 0 ? (JSON.parse(r.stdout) as { provider: string }[]).map((e) => e.provider) : r.code;

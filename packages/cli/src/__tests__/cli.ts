@@ -265,10 +265,15 @@ export async function serve(
     socket,
     '--plugins-dir',
     pluginsDir,
+    // A loaded machine can take more than the default 5 s to start a node plugin: a plugin that
+    // misses it is not running, and its IDs are not found. A test's own --registration-timeout,
+    // later on the line, wins.
+    '--registration-timeout',
+    '60000',
     ...pluginEnv,
     ...(options.args ?? []),
   ]);
-  const [ready] = await proc.waitFor(/^secrets-engine ready on .*$/m, 'stdout', 15_000);
+  const [ready] = await proc.waitFor(/^secrets-engine ready on .*$/m, 'stdout', 90_000);
   return {
     dir,
     socket,
