@@ -14,7 +14,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigFileError, parseConfig, readConfigFile, updateDisabledPlugins } from './config.js';
+import {
+  CONFIG_KEYS,
+  ConfigFileError,
+  parseConfig,
+  readConfigFile,
+  updateDisabledPlugins,
+} from './config.js';
 import { JsonSyntaxError, parseJson, stringifyJson, toValue } from './json-source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'se-config-'));
@@ -266,5 +272,23 @@ describe('updateDisabledPlugins', () => {
     symlinkSync(target, link);
     updateDisabledPlugins(link, 'x', true);
     expect(JSON.parse(readFileSync(target, 'utf8'))).toEqual({ disabledPlugins: ['x'] });
+  });
+});
+
+describe('docs/configuration.md', () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'configuration.md'), 'utf8');
+
+  it('its example file is a valid configuration', () => {
+    const example = /## Example\n\n```json\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    const { config } = parseConfig(example!, join(dir, 'example', 'config.json'));
+    expect(Object.keys(config).length).toBe(10);
+    expect(config.builtins?.file?.path).toBe(join(dir, 'example', 'secrets.json'));
+  });
+
+  it('documents every key', () => {
+    for (const key of CONFIG_KEYS) {
+      expect(doc).toContain(`| \`${key}\` |`);
+    }
   });
 });
