@@ -4,7 +4,6 @@
 // (issue 16 item 4).
 import { spawnSync } from 'node:child_process';
 import {
-  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -136,9 +135,7 @@ describe('serve --config', () => {
       env: { XDG_CONFIG_HOME: join(dir, 'nothing'), XDG_DATA_HOME: join(dir, 'no-data') },
     });
     expect(await ready(proc)).toMatch(/plugins started: none$/);
-    expect(proc.stderr()).toContain(
-      `no configuration file file=${join(dir, 'nothing', 'secrets-engine', 'config.json')}`,
-    );
+    expect(proc.stderr()).not.toContain('configuration read');
     expect(proc.stderr()).toContain(
       `no plugins folder; no plugins are launched pluginsDir=${join(dir, 'no-data', 'secrets-engine', 'plugins')}`,
     );

@@ -40,9 +40,13 @@ it('a disabled builtin is listed disabled and not asked; a disabled launched plu
   expect(engine.disabledPlugins()).toEqual(['absent', 'b', 'off']);
 
   await engine.enablePlugin('off');
-  await waitFor('off running', () => engine.listPlugins().find((p) => p.name === 'off')?.status === 'running', {
-    timeoutMs: 20_000,
-  });
+  await waitFor(
+    'off running',
+    () => engine.listPlugins().find((p) => p.name === 'off')?.status === 'running',
+    {
+      timeoutMs: 20_000,
+    },
+  );
   await engine.enablePlugin('b');
   expect((await engine.getSecrets('b/x')).map((e) => e.id)).toEqual(['b/x']);
   // A name no plugin has but that was disabled: enabling it only forgets it.

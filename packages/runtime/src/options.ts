@@ -252,7 +252,10 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
 }
 
 /** A list of plugin names (disabledPlugins, setDisabledPlugins); EngineConfigError otherwise. */
-export function resolveDisabled(names: readonly string[] | undefined, where = 'createEngine: disabledPlugins'): Set<string> {
+export function resolveDisabled(
+  names: readonly string[] | undefined,
+  where = 'createEngine: disabledPlugins',
+): Set<string> {
   if (names === undefined) return new Set();
   if (!Array.isArray(names)) {
     throw new EngineConfigError(`${where} must be an array of plugin names, got ${typeof names}`);

@@ -188,6 +188,13 @@ async function toggle(
       throw new CliError(`${done}${errorMessage(err)}`, ExitCode.error, { cause: err });
     }
   }
+  if (engine === 'no such plugin' && persisted?.changed !== true) {
+    // Nothing changed anywhere: most likely a misspelt name.
+    throw new CliError(
+      `plugin ${JSON.stringify(name)} not found, and not in ${config}'s disabledPlugins`,
+      ExitCode.notFound,
+    );
+  }
   if (engine === 'not running') {
     io.err(
       `${PROGRAM}: no engine is running on its socket; ${JSON.stringify(name)} is ${sub}d from the next start (${config})\n`,
@@ -205,7 +212,7 @@ async function toggle(
     io.out(
       persisted.changed
         ? `${JSON.stringify(name)} ${verb} disabledPlugins in ${config}${persisted.created ? ' (created)' : ''}\n`
-        : `${config} already has ${JSON.stringify(name)} ${sub === 'disable' ? 'in' : 'not in'} disabledPlugins\n`,
+        : `${JSON.stringify(name)} was ${sub === 'disable' ? 'already' : 'not'} in disabledPlugins of ${config}\n`,
     );
   }
   return ExitCode.ok;

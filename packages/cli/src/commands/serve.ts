@@ -82,9 +82,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     logger.warn('core dumps not disabled', { reason: problem });
   }
   options.allowCoreDumps = true;
-  logger.info(loaded.file === undefined ? 'no configuration file' : 'configuration read', {
-    file: source.path,
-  });
+  // Said once the engine is up: a serve that fails to start prints only its error.
+  const notices: (() => void)[] = [
+    loaded.file === undefined
+      ? () => logger.debug('no configuration file', { file: source.path })
+      : () => logger.info('configuration read', { file: source.path }),
+  ];
   const socket = socketFlag(values.socket);
   if (socket !== undefined) fromFlags.add('socket');
   const socketPath = socket ?? config.socket;
@@ -137,7 +140,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     // The default folder may be missing: then nothing is launched.
     const fallback = defaultPluginsDir();
     if (isDirectory(fallback)) options.pluginsDir = fallback;
-    else logger.info('no plugins folder; no plugins are launched', { pluginsDir: fallback });
+    else
+      notices.push(() => logger.info('no plugins folder; no plugins are launched', { pluginsDir: fallback }));
   }
   const access = values.access ?? config.access;
   if (values.access !== undefined) fromFlags.add('access');
@@ -213,7 +217,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
   }
   try {
-    return await run(engine, io, logger, { source, config, fromFlags });
+    return await run(engine, io, logger, { source, config, fromFlags }, notices);
   } finally {
     builtins?.close();
   }
@@ -312,7 +316,13 @@ async function reload(engine: Engine, logger: Logger, state: Reloadable): Promis
   await engine.reloadPlugins();
 }
 
-function run(engine: Engine, io: Io, logger: Logger, state: Reloadable): Promise<number> {
+function run(
+  engine: Engine,
+  io: Io,
+  logger: Logger,
+  state: Reloadable,
+  notices: readonly (() => void)[],
+): Promise<number> {
   return new Promise<number>((done, fail) => {
     let signals = 0;
     const detach = () => {
@@ -364,7 +374,9 @@ function run(engine: Engine, io: Io, logger: Logger, state: Reloadable): Promise
     process.on('SIGHUP', onHangup);
     starting.then(
       () => {
-        if (signals === 0) io.out(`${readyLine(engine)}\n`);
+        if (signals > 0) return;
+        for (const notice of notices) notice();
+        io.out(`${readyLine(engine)}\n`);
       },
       (err: unknown) => {
         if (signals > 0) return; // shutting down anyway
