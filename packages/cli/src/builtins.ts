@@ -36,6 +36,27 @@ export async function loadBuiltins(
       throw new BuiltinConfigError(key, (err as Error).message, { cause: err });
     }
   };
+  try {
+    await load(builtins, logger, plugins, closers, create);
+  } catch (err) {
+    for (const close of closers) close();
+    throw err;
+  }
+  return {
+    plugins,
+    close() {
+      for (const close of closers) close();
+    },
+  };
+}
+
+async function load(
+  builtins: ServeConfig['builtins'],
+  logger: Logger,
+  plugins: BuiltinPlugin[],
+  closers: (() => void)[],
+  create: <T>(key: string, make: () => T) => T,
+): Promise<void> {
   const file = builtins?.file;
   if (file !== undefined) {
     const { createFileProvider } = await import('@secrets-engine/plugin-file');
@@ -50,6 +71,9 @@ export async function loadBuiltins(
     );
     plugins.push(provider);
     closers.push(() => provider.close());
+    // Read (or refused, logged with why) now, not at the first request: serve's log says at once
+    // whether the file can be served.
+    await provider.start();
   }
   const env = builtins?.env;
   if (env !== undefined) {
@@ -79,10 +103,4 @@ export async function loadBuiltins(
       ),
     );
   }
-  return {
-    plugins,
-    close() {
-      for (const close of closers) close();
-    },
-  };
 }
