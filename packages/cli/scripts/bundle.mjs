@@ -22,7 +22,10 @@ await build({
   target: 'node20',
   // dotenv is CommonJS that requires Node builtins, which an ESM bundle cannot do: loaded from
   // node_modules by `run` only (one file).
-  external: ['@secrets-engine/runtime', 'dotenv'],
+  // @secrets-engine/plugin-keychain loads @napi-rs/keyring, a native addon, relative to itself:
+  // from node_modules too, by `serve` only when the configuration enables it. plugin-file and
+  // plugin-env are plain ESM and bundle (a chunk each, imported only when configured).
+  external: ['@secrets-engine/runtime', 'dotenv', '@secrets-engine/plugin-keychain'],
   // Keep the shebang of bin.js; nothing else needs a banner.
   logLevel: 'warning',
   legalComments: 'none',

@@ -69,9 +69,20 @@ the socket (exit 0); a second signal during that shutdown exits at once (exit 13
 the plugins folder again: new executables are launched, removed ones stopped, changed ones
 (another file, or the file rewritten) restarted, and the others left running untouched.
 
+The configuration file (docs/configuration.md) sets the same things as the flags, and more:
+builtin providers (file, env, keychain) run in the engine's process, disabledPlugins, caches.
+Flags override it. Default ~/.config/secrets-engine/config.json ($XDG_CONFIG_HOME): missing is
+an empty configuration; a file given with --config must exist. An error in it names
+FILE:LINE:COL and the key. SIGHUP reads it again before the plugins folder: disabledPlugins is
+applied at once, a change to any other key is logged as "needs a restart: KEY", and a file with
+an error is logged and changes nothing.
+
 Flags:
 ${SOCKET_FLAG}
-  -d, --plugins-dir DIR    launch the executables in DIR as plugins (default: none)
+      --config FILE        the configuration file (default
+                           ~/.config/secrets-engine/config.json; missing: none)
+  -d, --plugins-dir DIR    launch the executables in DIR as plugins (default:
+                           ~/.local/share/secrets-engine/plugins, if it exists)
       --no-launch          do not launch the plugins in --plugins-dir
       --no-external        refuse plugins started by hand
       --request-timeout MS deadline of each plugin's part of a request, in ms (default 60000)
@@ -94,8 +105,9 @@ ${SOCKET_FLAG}
 
 Exit codes:
   0     stopped by SIGINT or SIGTERM
-  1     the engine could not start (another engine listens on the socket, bad plugins folder,
-        unreadable access rules, an audit log that cannot be used, ...)
+  1     the engine could not start (another engine listens on the socket, an error in the
+        configuration file, bad plugins folder, unreadable access rules, an audit log that
+        cannot be used, ...)
   64    usage: unknown flag or malformed value
   130   a second signal arrived during shutdown
 
@@ -104,6 +116,7 @@ Examples:
   secrets-engine serve --socket /tmp/se.sock --no-external --log-level debug
   secrets-engine serve -d ./plugins --plugin-env VAULT_ADDR=https://vault.internal:8200
   kill -HUP "$(pgrep -f 'secrets-engine serve')"    # after adding or removing a plugin
+  secrets-engine serve --config ./engine.json --log-level debug
 `,
 
   get: `List the secrets whose IDs match a pattern.
@@ -267,6 +280,14 @@ joined through the socket); it is derived from the plugin's external and configu
 STATUS is running, stopped, crashed or retries-exceeded, and disabled for a disabled plugin.
 A disabled plugin answers no request; a launched one is stopped, and started again when enabled.
 
+enable and disable also record the change in the configuration file's disabledPlugins (the
+file --config names, default ~/.config/secrets-engine/config.json; created 0600 in a 0700
+folder when missing, rewritten atomically, its other keys kept in their order), so the next
+serve starts the same way. With no engine running, or none with that plugin, only the file is
+changed and stderr says so (exit 0). --no-persist changes the running engine only. A
+configuration file with an error is not rewritten (exit 1, FILE:LINE:COL), and then the engine
+is not changed either.
+
 pin needs no engine: it computes the SHA-256 of every plugin executable in DIR (symlinks
 followed) and writes DIR.pins.json beside DIR, atomically, as
 {"version":1,"pins":{"NAME":"sha256:HEX"}}. While that file exists, the engine launches only
@@ -276,14 +297,18 @@ plugins whose executable matches its pin; a refused one is listed as stopped wit
 Flags:
 ${SOCKET_FLAG}
   -d, --plugins-dir DIR    pin: the plugins folder to pin (required)
+      --config FILE        enable/disable: the configuration file to record it in (default
+                           ~/.config/secrets-engine/config.json)
+      --no-persist         enable/disable: change the running engine only, no file
       --json               print JSON (ls: an array; enable/disable: the plugin afterwards;
                            pin: the pin file, the pins and what changed)
   -h, --help               this help
 
 Exit codes:
   0     success
-  1     other error (pin: a plugin cannot be hashed, the pin file cannot be written)
-  2     no plugin has that name
+  1     other error (pin: a plugin cannot be hashed, the pin file cannot be written;
+        enable/disable: the configuration file has an error or cannot be written)
+  2     no plugin has that name (enable/disable with --no-persist)
   3     engine not available at the socket: unreachable, busy, or gone mid-request
   64    usage: unknown subcommand or flag, missing NAME or --plugins-dir
 
@@ -292,6 +317,8 @@ Examples:
   secrets-engine plugins ls --json
   secrets-engine plugins disable vault
   secrets-engine plugins enable vault
+  secrets-engine plugins disable vault --no-persist    # until the engine restarts
+  secrets-engine plugins disable vault --config ./engine.json
   secrets-engine plugins pin --plugins-dir ~/.local/lib/secrets-engine/plugins
 `,
 

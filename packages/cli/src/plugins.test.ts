@@ -85,7 +85,10 @@ describe('plugins', () => {
 
     const disabled = await cli('plugins', 'disable', 'fixture');
     expect(disabled.code).toBe(0);
-    expect(disabled.stdout).toBe('plugin "fixture" disabled\n');
+    // Also recorded in the configuration file (this process's own XDG_CONFIG_HOME: see cli.ts).
+    expect(disabled.stdout).toMatch(
+      /^plugin "fixture" disabled\n"fixture" added to disabledPlugins in \/.*\/secrets-engine\/config\.json \(created\)\n$/,
+    );
     const ls = await cli('plugins');
     expect(ls.stdout).toMatch(/^fixture {3}v1\.2\.3 {4}fixture\/\*\* {3}launched {3}disabled {3}disabled$/m);
     expect(await providers()).toEqual(['byhand']);
@@ -98,15 +101,26 @@ describe('plugins', () => {
     const enabled = await cli('plugins', 'enable', 'fixture', '--json');
     expect(enabled.code).toBe(0);
     expect(JSON.parse(enabled.stdout)).toMatchObject({ name: 'fixture', status: 'running', disabled: false });
-    expect((await cli('plugins', 'enable', 'byhand')).stdout).toBe('plugin "byhand" enabled\n');
+    expect((await cli('plugins', 'enable', 'byhand', '--no-persist')).stdout).toBe(
+      'plugin "byhand" enabled\n',
+    );
     expect(await providers()).toEqual(['byhand', 'fixture']);
   });
 
-  it.each(['enable', 'disable'])('%s of an unknown plugin exits 2', async (sub) => {
-    const r = await cli('plugins', sub, 'nosuch');
+  it.each(['enable', 'disable'])('%s --no-persist of an unknown plugin exits 2', async (sub) => {
+    const r = await cli('plugins', sub, 'nosuch', '--no-persist');
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('secrets-engine: plugin "nosuch" not found\n');
+  });
+
+  it('enable of a plugin neither the engine nor the configuration file has exits 2', async () => {
+    const r = await cli('plugins', 'enable', 'nosuch');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(
+      /^secrets-engine: plugin "nosuch" not found, and not in \/.*\/config\.json's disabledPlugins\n$/,
+    );
   });
 
   it('exits 3 when the engine is not available', async () => {

@@ -24,7 +24,7 @@ import { byName, type PluginEntry, type PluginInfo } from './entry.js';
 import { EngineConfigError, PluginNotFoundError, RuntimeError } from './errors.js';
 import { ExternalPlugin, type ExternalPluginInit } from './external.js';
 import { LaunchedPlugin } from './launched.js';
-import { type EngineOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type EngineOptions, type ResolvedOptions, resolveDisabled, resolveOptions } from './options.js';
 import { peerReader, toRequester } from './peer.js';
 import { PinCheck } from './pins.js';
 import { notFound, type ProtoEnvelope, type Provider } from './provider.js';
@@ -66,8 +66,28 @@ export interface Engine {
    * restarted, the others untouched (`serve` does this on SIGHUP).
    */
   reloadPlugins(options?: { signal?: AbortSignal }): Promise<PluginReload>;
+  /**
+   * Takes a plugin back into resolution (a launched one is started again) and its name out of the
+   * disabled names. `PluginNotFoundError` when no plugin has that name and it was not disabled.
+   */
   enablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Takes a plugin out of resolution (a launched one is stopped) and adds its name to the disabled
+   * names: while there, an external plugin registering with it is refused. `PluginNotFoundError`
+   * for an unknown name.
+   */
   disablePlugin(name: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * Replaces the disabled names (EngineOptions.disabledPlugins; `serve` on SIGHUP): every plugin
+   * named is disabled, every plugin that was disabled by a name no longer named is enabled, names
+   * no plugin has are kept for a later registration. Resolves with what changed (sorted).
+   */
+  setDisabledPlugins(
+    names: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<{ disabled: string[]; enabled: string[] }>;
+  /** The disabled names, sorted. */
+  disabledPlugins(): string[];
   on<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): this;
   off<E extends keyof EngineEvents>(event: E, listener: (...args: EngineEvents[E]) => void): this;
   [Symbol.asyncDispose](): Promise<void>;
@@ -99,12 +119,15 @@ class EngineImpl extends EventEmitter implements Engine {
   #reloading: Promise<void> = Promise.resolve();
   /** The answer caches of the plugins configured for one (cache.ts), each for one provider instance. */
   readonly #caches = new Map<string, CachingProvider>();
+  /** Names disabled by configuration or disablePlugin (EngineOptions.disabledPlugins). */
+  #disabledNames: Set<string>;
 
   constructor(options: EngineOptions) {
     super();
     this.#opts = resolveOptions(options);
     this.#logger = options.logger ?? silentLogger;
     this.socketPath = this.#opts.socketPath;
+    this.#disabledNames = new Set(this.#opts.disabledPlugins);
     this.#admission = new RequestAdmission(this.#opts.limits.maxRequestsInFlight);
     for (const plugin of options.plugins ?? []) {
       const entry = new BuiltinEntry(plugin, this.#logger);
@@ -114,6 +137,8 @@ class EngineImpl extends EventEmitter implements Engine {
         );
       }
       this.#entries.set(entry.name, entry);
+      // Synchronous for a builtin: it is never listed enabled.
+      if (this.#disabledNames.has(entry.name)) void entry.disable();
     }
     // A plugin that is not running as it was (crashed, stopped, disabled, gone) loses its cache.
     this.on('change', (info: PluginInfo) => {
@@ -176,7 +201,7 @@ class EngineImpl extends EventEmitter implements Engine {
       const launched = await this.#discover();
       for (const plugin of launched) this.#entries.set(plugin.name, plugin);
       // Parallel start: ready once every plugin has been tried once (§7, issue).
-      await Promise.all(launched.map((p) => p.start()));
+      await Promise.all(launched.map((p) => (this.#disabledNames.has(p.name) ? p.disable() : p.start())));
       options.signal?.throwIfAborted();
     } catch (err) {
       await this.close();
@@ -366,7 +391,8 @@ class EngineImpl extends EventEmitter implements Engine {
       const plugin = this.#newLaunched(discovered, found!.env, found!.pins);
       this.#entries.set(plugin.name, plugin);
       result.started.push(plugin.name);
-      starting.push(plugin);
+      if (this.#disabledNames.has(plugin.name)) stops.push(plugin.disable().then(() => undefined));
+      else starting.push(plugin);
     }
     await Promise.all([...stops, ...starting.map((p) => p.start())]);
     for (const list of Object.values(result)) list.sort();
@@ -391,6 +417,12 @@ class EngineImpl extends EventEmitter implements Engine {
       engineVersion: this.#opts.version,
       logger: this.#logger,
       claim: (r, p) => {
+        if (this.#disabledNames.has(r.name)) {
+          throw new ConnectError(
+            `plugin ${JSON.stringify(r.name)} is disabled in this engine; enable it first (secrets-engine plugins enable ${r.name})`,
+            Code.FailedPrecondition,
+          );
+        }
         this.#claim(r, p);
         // In the same tick as the check: a concurrent duplicate sees it.
         this.#entries.set(r.name, p);
@@ -504,13 +536,57 @@ class EngineImpl extends EventEmitter implements Engine {
   }
 
   async enablePlugin(name: string): Promise<void> {
-    const entry = this.#entry(name);
+    const wasDisabled = this.#disabledNames.delete(name);
+    const entry = this.#entries.get(name);
+    if (entry === undefined) {
+      if (wasDisabled) return;
+      throw new PluginNotFoundError(name);
+    }
     if (await entry.enable()) this.emit('change', entry.info());
   }
 
   async disablePlugin(name: string): Promise<void> {
     const entry = this.#entry(name);
+    this.#disabledNames.add(name);
     if (await entry.disable()) this.emit('change', entry.info());
+  }
+
+  async setDisabledPlugins(
+    names: readonly string[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<{ disabled: string[]; enabled: string[] }> {
+    options.signal?.throwIfAborted();
+    const next = resolveDisabled(names, 'setDisabledPlugins: names');
+    const previous = this.#disabledNames;
+    this.#disabledNames = next;
+    const disabled: string[] = [];
+    const enabled: string[] = [];
+    const changes: Promise<void>[] = [];
+    for (const entry of this.#entries.values()) {
+      if (next.has(entry.name)) {
+        changes.push(
+          entry.disable().then((changed) => {
+            if (!changed) return;
+            disabled.push(entry.name);
+            this.emit('change', entry.info());
+          }),
+        );
+      } else if (previous.has(entry.name)) {
+        changes.push(
+          entry.enable().then((changed) => {
+            if (!changed) return;
+            enabled.push(entry.name);
+            this.emit('change', entry.info());
+          }),
+        );
+      }
+    }
+    await Promise.all(changes);
+    return { disabled: disabled.sort(), enabled: enabled.sort() };
+  }
+
+  disabledPlugins(): string[] {
+    return [...this.#disabledNames].sort();
   }
 }
 

@@ -38,6 +38,14 @@ export interface EngineOptions {
   requestTimeoutMs?: number;
   /** Bound of each shutdown step (Shutdown RPC, drain, signal, kill). Default 2 s. */
   shutdownTimeoutMs?: number;
+  /**
+   * Plugins that start disabled, by name (issue 15 item 3: `disabledPlugins` of serve's
+   * configuration). A builtin or launched plugin of that name is listed as disabled and not
+   * launched; an external plugin registering with it is refused (`failed_precondition`) until
+   * `enablePlugin(name)`. `disablePlugin` adds a name, `enablePlugin` takes it out,
+   * `setDisabledPlugins` replaces the list. Default none.
+   */
+  disabledPlugins?: string[];
   /** Restart policy of launched plugins. */
   restart?: Partial<RestartPolicy>;
   /**
@@ -166,6 +174,7 @@ export interface ResolvedOptions {
   stateDir: string;
   launchPlugins: boolean;
   externalPlugins: boolean;
+  disabledPlugins: Set<string>;
   registrationTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -227,6 +236,7 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     shutdownTimeoutMs: ms('shutdownTimeoutMs', options.shutdownTimeoutMs, 2_000),
     launchPlugins: options.launchPlugins ?? true,
     externalPlugins: options.externalPlugins ?? true,
+    disabledPlugins: resolveDisabled(options.disabledPlugins),
     name: options.name ?? ENGINE_NAME,
     version,
     restart,
@@ -239,6 +249,23 @@ export function resolveOptions(options: EngineOptions): ResolvedOptions {
     limits: resolveLimits(options.limits),
     cache,
   };
+}
+
+/** A list of plugin names (disabledPlugins, setDisabledPlugins); EngineConfigError otherwise. */
+export function resolveDisabled(
+  names: readonly string[] | undefined,
+  where = 'createEngine: disabledPlugins',
+): Set<string> {
+  if (names === undefined) return new Set();
+  if (!Array.isArray(names)) {
+    throw new EngineConfigError(`${where} must be an array of plugin names, got ${typeof names}`);
+  }
+  for (const name of names) {
+    if (typeof name !== 'string' || name === '') {
+      throw new EngineConfigError(`${where} must hold non-empty plugin names, got ${JSON.stringify(name)}`);
+    }
+  }
+  return new Set(names);
 }
 
 const PLUGIN_SESSION_KEYS = [

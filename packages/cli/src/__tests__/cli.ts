@@ -49,13 +49,25 @@ export function tempDir(prefix = 'se-cli-'): string {
   return dir;
 }
 
-/** The environment of every spawned CLI: hermetic, never the user's real engine socket. */
+let xdgRoot: string | undefined;
+let xdgCount = 0;
+
+/**
+ * The environment of every spawned CLI: hermetic, never the user's real engine socket, nor their
+ * configuration file or plugins folder: each process gets XDG_CONFIG_HOME and XDG_DATA_HOME of its
+ * own that do not exist (so what `plugins disable` persists reaches no other process) unless the
+ * test gives them.
+ */
 function baseEnv(extra: Record<string, string | undefined>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !k.startsWith('SECRETS_ENGINE_') && !k.startsWith('FIXTURE_')) env[k] = v;
   }
   env.SECRETS_ENGINE_SOCKET = join(tmpdir(), 'se-cli-no-engine', 'engine.sock');
+  xdgRoot ??= tempDir('se-cli-xdg-');
+  const own = join(xdgRoot, String(xdgCount++));
+  env.XDG_CONFIG_HOME = join(own, 'config');
+  env.XDG_DATA_HOME = join(own, 'data');
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
@@ -306,6 +318,7 @@ async function reapAll(): Promise<void> {
   // then kill and report any that did not.
   const leftover = await killLeftovers(pidDirs.splice(0).flatMap(recordedPids), 3_000);
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  xdgRoot = undefined;
   expect(leftover, 'plugin processes left running').toEqual([]);
 }
 

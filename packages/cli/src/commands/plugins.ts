@@ -1,14 +1,21 @@
-// secrets-engine plugins [ls|enable NAME|disable NAME] [--socket P] [--json]
+// secrets-engine plugins [ls|enable NAME|disable NAME] [--socket P] [--json] [--config FILE|--no-persist]
 // secrets-engine plugins pin --plugins-dir DIR [--json]
 import { resolve } from 'node:path';
-import type { PluginStatus, SecretsClient } from '@secrets-engine/client';
+import {
+  PluginNotFoundError as ClientPluginNotFoundError,
+  EngineUnavailableError,
+  type PluginStatus,
+  type SecretsClient,
+} from '@secrets-engine/client';
 import { type Logger, type PinResult, pinPlugins } from '@secrets-engine/runtime';
 import { parseCommand, positionals, socketOption } from '../args.js';
+import { ConfigFileError, readConfigFile, updateDisabledPlugins } from '../config.js';
 import { fromClientError, openClient, socketFlag } from '../engine-client.js';
 import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
 import { PROGRAM } from '../meta.js';
+import { defaultConfigPath } from '../paths.js';
 import { formatTable, safeText } from '../text.js';
 
 /**
@@ -45,6 +52,8 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
     ...socketOption,
     json: { type: 'boolean' },
     'plugins-dir': { type: 'string', short: 'd' },
+    config: { type: 'string' },
+    'no-persist': { type: 'boolean' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.plugins!);
@@ -56,6 +65,16 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
       `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable, disable or pin)`,
       'plugins',
     );
+  }
+  if (sub !== 'enable' && sub !== 'disable') {
+    for (const flag of ['config', 'no-persist'] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(
+          `--${flag} is for plugins enable and disable only, not plugins ${sub}`,
+          'plugins',
+        );
+      }
+    }
   }
   if (sub === 'pin') {
     positionals('plugins pin', operands, []);
@@ -77,6 +96,22 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
   if (values['plugins-dir'] !== undefined) {
     throw new UsageError(`--plugins-dir is for plugins pin only, not plugins ${sub}`, 'plugins');
   }
+  if (sub === 'enable' || sub === 'disable') {
+    const [name] = positionals(`plugins ${sub}`, operands, ['NAME']) as [string];
+    if (values['no-persist'] && values.config !== undefined) {
+      throw new UsageError('--no-persist writes no configuration file: do not give --config too', 'plugins');
+    }
+    return toggle(sub, name, {
+      socket: socketFlag(values.socket),
+      json: values.json === true,
+      config: values['no-persist']
+        ? undefined
+        : values.config === undefined
+          ? defaultConfigPath()
+          : resolve(values.config),
+      io,
+    });
+  }
   const client = openClient(socketFlag(values.socket));
   try {
     if (sub === 'ls' || sub === 'list') {
@@ -97,22 +132,90 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
       }
       return ExitCode.ok;
     }
-    const [name] = positionals(`plugins ${sub}`, operands, ['NAME']) as [string];
-    if (sub === 'enable') await client.enablePlugin(name);
-    else await client.disablePlugin(name);
-    if (values.json) {
-      const plugin = await find(client, name);
-      io.out(`${JSON.stringify(plugin === undefined ? null : toJson(plugin), null, 2)}\n`);
-    } else {
-      io.out(`plugin ${JSON.stringify(name)} ${sub}d\n`);
-    }
-    return ExitCode.ok;
+    throw new Error(`unreachable: plugins ${sub}`);
   } catch (err) {
     if (err instanceof CliError) throw err;
     throw fromClientError(err);
   } finally {
     client.close();
   }
+}
+
+/**
+ * `plugins enable|disable NAME`: the running engine first, then (unless --no-persist) the
+ * configuration file's `disabledPlugins`, so that the next `serve` starts the same way. With no
+ * engine running, or one that has no plugin of that name, the file is still written and stderr
+ * says so (exit 0). A configuration file serve would refuse is not rewritten, and then the engine
+ * is not changed either.
+ */
+async function toggle(
+  sub: 'enable' | 'disable',
+  name: string,
+  options: { socket: string | undefined; json: boolean; config: string | undefined; io: Io },
+): Promise<number> {
+  const { io, config } = options;
+  if (config !== undefined) {
+    try {
+      readConfigFile(config, { required: false });
+    } catch (err) {
+      if (!(err instanceof ConfigFileError)) throw err;
+      throw new CliError(`${err.message} (fix it, or use --no-persist)`, ExitCode.error, { cause: err });
+    }
+  }
+  const client = openClient(options.socket);
+  let engine: 'changed' | 'not running' | 'no such plugin' = 'changed';
+  let plugin: PluginStatus | undefined;
+  try {
+    try {
+      if (sub === 'enable') await client.enablePlugin(name);
+      else await client.disablePlugin(name);
+      if (options.json) plugin = await find(client, name);
+    } catch (err) {
+      if (config === undefined) throw fromClientError(err);
+      if (err instanceof EngineUnavailableError) engine = 'not running';
+      else if (err instanceof ClientPluginNotFoundError) engine = 'no such plugin';
+      else throw fromClientError(err);
+    }
+  } finally {
+    client.close();
+  }
+  let persisted: { changed: boolean; created: boolean } | undefined;
+  if (config !== undefined) {
+    try {
+      persisted = updateDisabledPlugins(config, name, sub === 'disable');
+    } catch (err) {
+      const done = engine === 'changed' ? `the engine has the plugin ${sub}d, but ` : '';
+      throw new CliError(`${done}${errorMessage(err)}`, ExitCode.error, { cause: err });
+    }
+  }
+  if (engine === 'no such plugin' && persisted?.changed !== true) {
+    // Nothing changed anywhere: most likely a misspelt name.
+    throw new CliError(
+      `plugin ${JSON.stringify(name)} not found, and not in ${config}'s disabledPlugins`,
+      ExitCode.notFound,
+    );
+  }
+  if (engine === 'not running') {
+    io.err(
+      `${PROGRAM}: no engine is running on its socket; ${JSON.stringify(name)} is ${sub}d from the next start (${config})\n`,
+    );
+  } else if (engine === 'no such plugin') {
+    io.err(`${PROGRAM}: the running engine has no plugin ${JSON.stringify(name)}; recorded in ${config}\n`);
+  }
+  if (options.json) {
+    io.out(`${JSON.stringify(plugin === undefined ? null : toJson(plugin), null, 2)}\n`);
+    return ExitCode.ok;
+  }
+  if (engine === 'changed') io.out(`plugin ${JSON.stringify(name)} ${sub}d\n`);
+  if (persisted !== undefined) {
+    const verb = sub === 'disable' ? 'added to' : 'removed from';
+    io.out(
+      persisted.changed
+        ? `${JSON.stringify(name)} ${verb} disabledPlugins in ${config}${persisted.created ? ' (created)' : ''}\n`
+        : `${JSON.stringify(name)} was ${sub === 'disable' ? 'already' : 'not'} in disabledPlugins of ${config}\n`,
+    );
+  }
+  return ExitCode.ok;
 }
 
 async function find(client: SecretsClient, name: string): Promise<PluginStatus | undefined> {

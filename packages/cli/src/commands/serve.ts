@@ -1,8 +1,9 @@
 // secrets-engine serve: the engine in the foreground, logs on stderr, one ready line on stdout,
 // SIGINT/SIGTERM → engine.close() → exit 0, a second signal during shutdown → exit 130 at once,
-// SIGHUP → the plugins folder read again (engine.reloadPlugins).
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+// SIGHUP → the configuration file and the plugins folder read again (reload, engine.reloadPlugins).
+// The configuration file (--config, default defaultConfigPath()) is config.ts; flags override it.
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   createEngine,
   createFileAuditSink,
@@ -10,22 +11,34 @@ import {
   type Engine,
   EngineAlreadyRunningError,
   type EngineOptions,
+  type Logger,
   rulesPolicy,
 } from '@secrets-engine/runtime';
 import { readAccessRules } from '../access-config.js';
 import { parseCommand, positionals, socketOption } from '../args.js';
+import { BuiltinConfigError, type LoadedBuiltins, loadBuiltins } from '../builtins.js';
+import {
+  CONFIG_KEYS,
+  ConfigFileError,
+  type ConfigKey,
+  type LoadedConfig,
+  readConfigFile,
+  type ServeConfig,
+} from '../config.js';
 import { socketFlag } from '../engine-client.js';
 import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
-import { createCliLogger, isLogLevel, LOG_LEVELS } from '../logger.js';
+import { createCliLogger, isLogLevel, LOG_LEVELS, type LogLevel } from '../logger.js';
 import { PROGRAM } from '../meta.js';
+import { defaultConfigPath, defaultPluginsDir } from '../paths.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals: rest } = parseCommand('serve', args, {
     ...socketOption,
+    config: { type: 'string' },
     'plugins-dir': { type: 'string', short: 'd' },
     'no-launch': { type: 'boolean' },
     'no-external': { type: 'boolean' },
@@ -44,22 +57,41 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   positionals('serve', rest, []);
 
-  const level = values['log-level'] ?? 'info';
-  if (!isLogLevel(level)) {
+  const flagLevel = values['log-level'];
+  if (flagLevel !== undefined && !isLogLevel(flagLevel)) {
     throw new UsageError(
-      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
+      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(flagLevel)}`,
       'serve',
     );
   }
-  const options: EngineOptions = { logger: createCliLogger({ level }) };
+  // The configuration file (issue 15 item 3; docs/configuration.md): flags override it.
+  const source: ConfigSource = {
+    path: values.config === undefined ? defaultConfigPath() : resolve(values.config),
+    required: values.config !== undefined,
+  };
+  const loaded = readConfig(source);
+  const config = loaded.config;
+  const level = flagLevel ?? config.logLevel ?? 'info';
+  const options: EngineOptions = { logger: createCliLogger({ level: level as LogLevel }) };
+  const logger = options.logger!;
+  // The keys a flag set: a change of them in the file means nothing until the flag goes.
+  const fromFlags = new Set<ConfigKey>();
   // No core file holds a secret the engine served (issue 12 item 8): the hard limit too, so the
   // plugins it launches inherit 0 and cannot raise it; non-dumpable. Done here, so not again in start().
   for (const problem of disableCoreDumps({ hardLimit: true }).problems) {
-    options.logger!.warn('core dumps not disabled', { reason: problem });
+    logger.warn('core dumps not disabled', { reason: problem });
   }
   options.allowCoreDumps = true;
+  // Said once the engine is up: a serve that fails to start prints only its error.
+  const notices: (() => void)[] = [
+    loaded.file === undefined
+      ? () => logger.debug('no configuration file', { file: source.path })
+      : () => logger.info('configuration read', { file: source.path }),
+  ];
   const socket = socketFlag(values.socket);
-  if (socket !== undefined) options.socketPath = socket;
+  if (socket !== undefined) fromFlags.add('socket');
+  const socketPath = socket ?? config.socket;
+  if (socketPath !== undefined) options.socketPath = socketPath;
   const timeout = values['request-timeout'];
   if (timeout !== undefined) {
     if (!/^\d+$/.test(timeout)) {
@@ -69,7 +101,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       );
     }
     options.requestTimeoutMs = Number(timeout);
-  }
+    fromFlags.add('requestTimeoutMs');
+  } else if (config.requestTimeoutMs !== undefined) options.requestTimeoutMs = config.requestTimeoutMs;
   const registration = values['registration-timeout'];
   if (registration !== undefined) {
     if (!/^[1-9]\d*$/.test(registration)) {
@@ -79,8 +112,13 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       );
     }
     options.registrationTimeoutMs = Number(registration);
+    fromFlags.add('registrationTimeoutMs');
+  } else if (config.registrationTimeoutMs !== undefined) {
+    options.registrationTimeoutMs = config.registrationTimeoutMs;
   }
-  const pluginEnv: Record<string, string> = {};
+  if (flagLevel !== undefined) fromFlags.add('logLevel');
+  // pluginEnv and cache: the file's entries, each overridden by a flag for the same name.
+  const pluginEnv: Record<string, string> = { ...config.pluginEnv };
   for (const pair of values['plugin-env'] ?? []) {
     const eq = pair.indexOf('=');
     const key = eq === -1 ? pair : pair.slice(0, eq);
@@ -94,20 +132,26 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   if (dir !== undefined) {
     options.pluginsDir = resolve(dir);
     checkDirectory(options.pluginsDir);
+    fromFlags.add('pluginsDir');
+  } else if (config.pluginsDir !== undefined) {
+    options.pluginsDir = config.pluginsDir;
+    checkDirectory(options.pluginsDir, `${where(loaded, 'pluginsDir')}key "pluginsDir": `);
+  } else {
+    // The default folder may be missing: then nothing is launched.
+    const fallback = defaultPluginsDir();
+    if (isDirectory(fallback)) options.pluginsDir = fallback;
+    else
+      notices.push(() => logger.info('no plugins folder; no plugins are launched', { pluginsDir: fallback }));
   }
-  const access = values.access;
+  const access = values.access ?? config.access;
+  if (values.access !== undefined) fromFlags.add('access');
   if (access !== undefined) options.access = { policy: rulesPolicy(readAccessRules(resolve(access))) };
-  const auditLog = values['audit-log'];
-  if (auditLog !== undefined) {
-    try {
-      options.audit = createFileAuditSink({ path: resolve(auditLog), logger: options.logger! });
-    } catch (err) {
-      throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
-    }
-  }
   const stateDir = values['state-dir'];
-  if (stateDir !== undefined) options.stateDir = resolve(stateDir);
-  const cache: NonNullable<EngineOptions['cache']> = {};
+  if (stateDir !== undefined) {
+    options.stateDir = resolve(stateDir);
+    fromFlags.add('stateDir');
+  } else if (config.stateDir !== undefined) options.stateDir = config.stateDir;
+  const cache: NonNullable<EngineOptions['cache']> = { ...config.cache };
   for (const pair of values.cache ?? []) {
     const m = /^([^=]+)=([1-9]\d*)$/.exec(pair);
     if (m === null) {
@@ -119,20 +163,97 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     cache[m[1]!] = { ttlMs: Number(m[2]) };
   }
   if (Object.keys(cache).length > 0) options.cache = cache;
-  if (values['no-launch']) options.launchPlugins = false;
-  if (values['no-external']) options.externalPlugins = false;
+  if (values['no-launch']) {
+    options.launchPlugins = false;
+    fromFlags.add('launchPlugins');
+  } else if (config.launchPlugins !== undefined) options.launchPlugins = config.launchPlugins;
+  if (values['no-external']) {
+    options.externalPlugins = false;
+    fromFlags.add('externalPlugins');
+  } else if (config.externalPlugins !== undefined) options.externalPlugins = config.externalPlugins;
+  if (config.disabledPlugins !== undefined) options.disabledPlugins = config.disabledPlugins;
+
+  let builtins: LoadedBuiltins | undefined;
+  if (config.builtins !== undefined && Object.keys(config.builtins).length > 0) {
+    try {
+      builtins = await loadBuiltins(config.builtins, logger);
+    } catch (err) {
+      if (!(err instanceof BuiltinConfigError)) throw err;
+      throw new CliError(`${where(loaded, 'builtins')}key "${err.key}": ${err.message}`, ExitCode.error, {
+        cause: err,
+      });
+    }
+    options.plugins = builtins.plugins;
+    // A builtin and a launched plugin cannot share a name: refused here, not found out later.
+    if (options.pluginsDir !== undefined && options.launchPlugins !== false) {
+      for (const plugin of builtins.plugins) {
+        if (existsSync(join(options.pluginsDir, plugin.name))) {
+          builtins.close();
+          throw new CliError(
+            `${where(loaded, 'builtins')}the builtin plugin ${JSON.stringify(plugin.name)} has the name of the plugin ${join(options.pluginsDir, plugin.name)}; give the builtin another "name" or remove that plugin`,
+            ExitCode.error,
+          );
+        }
+      }
+    }
+  }
+  const auditLog = values['audit-log'] ?? config.auditLog;
+  if (values['audit-log'] !== undefined) fromFlags.add('auditLog');
+  if (auditLog !== undefined) {
+    try {
+      options.audit = createFileAuditSink({ path: resolve(auditLog), logger });
+    } catch (err) {
+      builtins?.close();
+      throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
+    }
+  }
 
   let engine: Engine;
   try {
     engine = createEngine(options);
   } catch (err) {
+    builtins?.close();
     await options.audit?.close();
     throw new CliError(errorMessage(err), ExitCode.error, { cause: err });
   }
-  return run(engine, io, options.logger!);
+  try {
+    return await run(engine, io, logger, { source, config, fromFlags }, notices);
+  } finally {
+    builtins?.close();
+  }
 }
 
-function checkDirectory(dir: string): void {
+/** Where serve reads its configuration (again on SIGHUP). */
+interface ConfigSource {
+  path: string;
+  /** Given by --config: it must exist. The default file may be missing. */
+  required: boolean;
+}
+
+function readConfig(source: ConfigSource): LoadedConfig {
+  try {
+    return readConfigFile(source.path, { required: source.required });
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new CliError(err.message, ExitCode.error, { cause: err });
+    throw err;
+  }
+}
+
+/** `FILE:LINE:COL: ` of a top-level key of the configuration, or '' when it is not from there. */
+function where(loaded: LoadedConfig, key: ConfigKey): string {
+  const at = loaded.positions[key];
+  return loaded.file === undefined || at === undefined ? '' : `${loaded.file}:${at.line}:${at.column}: `;
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function checkDirectory(dir: string, prefix = ''): void {
   let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
@@ -140,16 +261,68 @@ function checkDirectory(dir: string): void {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CliError(
       code === 'ENOENT'
-        ? `plugins folder ${dir} does not exist`
-        : `cannot read plugins folder ${dir}: ${errorMessage(err)}`,
+        ? `${prefix}plugins folder ${dir} does not exist`
+        : `${prefix}cannot read plugins folder ${dir}: ${errorMessage(err)}`,
       ExitCode.error,
       { cause: err },
     );
   }
-  if (!isDir) throw new CliError(`plugins folder ${dir} is not a folder`, ExitCode.error);
+  if (!isDir) throw new CliError(`${prefix}plugins folder ${dir} is not a folder`, ExitCode.error);
 }
 
-function run(engine: Engine, io: Io, logger: NonNullable<EngineOptions['logger']>): Promise<number> {
+/** What SIGHUP compares the configuration file with. */
+interface Reloadable {
+  source: ConfigSource;
+  /** The configuration applied now. */
+  config: ServeConfig;
+  fromFlags: ReadonlySet<ConfigKey>;
+}
+
+/**
+ * SIGHUP (issue 16 item 4): the configuration file read again, then the plugins folder. A file that
+ * does not read or validate changes nothing of the configuration (the error is logged, FILE:LINE:COL);
+ * `disabledPlugins` is applied live; any other key that changed is logged "needs a restart: KEY"
+ * (or ignored when a flag sets it). The plugins folder is read again either way.
+ */
+async function reload(engine: Engine, logger: Logger, state: Reloadable): Promise<void> {
+  let next: ServeConfig | undefined;
+  try {
+    next = readConfigFile(state.source.path, { required: state.source.required }).config;
+  } catch (err) {
+    if (!(err instanceof ConfigFileError)) throw err;
+    logger.error('configuration not reloaded, the running one is kept', { error: err.message });
+  }
+  if (next !== undefined) {
+    const before = state.config;
+    state.config = next;
+    for (const key of CONFIG_KEYS) {
+      if (JSON.stringify(before[key]) === JSON.stringify(next[key])) continue;
+      if (key === 'disabledPlugins') {
+        const changed = await engine.setDisabledPlugins(next.disabledPlugins ?? []);
+        logger.info('disabled plugins applied', {
+          disabled: changed.disabled.join(',') || '-',
+          enabled: changed.enabled.join(',') || '-',
+        });
+      } else if (state.fromFlags.has(key)) {
+        logger.info(
+          `configuration key ${key} changed; a command-line flag sets it, the file's value is not used`,
+        );
+      } else {
+        logger.warn(`needs a restart: ${key}`);
+      }
+    }
+    logger.info('configuration reloaded', { file: state.source.path });
+  }
+  await engine.reloadPlugins();
+}
+
+function run(
+  engine: Engine,
+  io: Io,
+  logger: Logger,
+  state: Reloadable,
+  notices: readonly (() => void)[],
+): Promise<number> {
   return new Promise<number>((done, fail) => {
     let signals = 0;
     const detach = () => {
@@ -158,14 +331,14 @@ function run(engine: Engine, io: Io, logger: NonNullable<EngineOptions['logger']
       process.off('SIGHUP', onHangup);
     };
     const starting = engine.start();
-    // SIGHUP (issue 16 item 4): read the plugins folder again — new plugins launched, removed ones
-    // stopped, changed ones restarted, the others untouched. A failed reload changes nothing and
-    // the engine serves on; during shutdown it is ignored.
+    // SIGHUP (issue 16 item 4): the configuration file, then the plugins folder — new plugins
+    // launched, removed ones stopped, changed ones restarted, the others untouched. A failed
+    // reload changes nothing and the engine serves on; during shutdown it is ignored.
     const onHangup = () => {
       if (signals > 0) return;
       logger.info('reloading', { signal: 'SIGHUP' });
       starting
-        .then(() => engine.reloadPlugins())
+        .then(() => reload(engine, logger, state))
         .catch((err: unknown) => {
           if (signals === 0) logger.error('reload failed, nothing changed', { error: errorMessage(err) });
         });
@@ -201,7 +374,9 @@ function run(engine: Engine, io: Io, logger: NonNullable<EngineOptions['logger']
     process.on('SIGHUP', onHangup);
     starting.then(
       () => {
-        if (signals === 0) io.out(`${readyLine(engine)}\n`);
+        if (signals > 0) return;
+        for (const notice of notices) notice();
+        io.out(`${readyLine(engine)}\n`);
       },
       (err: unknown) => {
         if (signals > 0) return; // shutting down anyway
