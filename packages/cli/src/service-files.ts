@@ -37,13 +37,21 @@ function checkArgument(value: string, what: string): void {
 }
 
 /**
- * One ExecStart= word, as systemd.service(5) "Command lines" reads it: specifiers (`%`) and
- * environment variables (`$`) are expanded inside quotes too, so `%` is written `%%` and `$` `$$`;
- * a word with a blank, a quote, a backslash or `;` is double-quoted with C escapes (`\\`, `\"`).
+ * One ExecStart= word, as systemd.service(5) "Command lines" reads it: specifiers (`%`) are
+ * expanded inside quotes too, so `%` is written `%%`; so are environment variables (`$`, written
+ * `$$`) except in the executable path, which is never expanded and may hold no quote or backslash
+ * (systemd: "Executable name contains special characters"). A word with a blank, a quote, a
+ * backslash or `;` is double-quoted with C escapes (`\\`, `\"`).
  */
-export function systemdWord(value: string, what = 'argument'): string {
+export function systemdWord(value: string, what = 'argument', executable = false): string {
   checkArgument(value, what);
-  const expanded = value.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  if (executable && /["'\\]/.test(value)) {
+    throw new ServiceFileError(
+      `${what} ${JSON.stringify(value)} contains a quote or a backslash, which systemd does not accept in the path of the program it runs; use a path without one`,
+    );
+  }
+  const specifiers = value.replace(/%/g, '%%');
+  const expanded = executable ? specifiers : specifiers.replace(/\$/g, '$$$$');
   if (value !== '' && /^[A-Za-z0-9/._+,:=@%$-]+$/.test(value) && !value.startsWith('@')) return expanded;
   return `"${expanded.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
@@ -51,7 +59,7 @@ export function systemdWord(value: string, what = 'argument'): string {
 /** The systemd user unit; `socket` undefined → `%t/secrets-engine/engine.sock` (unquoted specifier). */
 export function systemdUnit(command: ServiceCommand): string {
   const exec = [
-    systemdWord(command.node, 'the Node.js path'),
+    systemdWord(command.node, 'the Node.js path', true),
     '--',
     systemdWord(command.bin, 'the secrets-engine path'),
     'serve',
@@ -60,7 +68,7 @@ export function systemdUnit(command: ServiceCommand): string {
   return `# Written by 'secrets-engine service install'; remove with 'secrets-engine service uninstall'.
 [Unit]
 Description=secrets-engine: the local secrets engine
-Documentation=man:secrets-engine(1)
+Documentation=https://github.com/secrets-engine/secrets-engine-ts/tree/main/packages/cli#readme
 
 [Service]
 # The engine has no sd_notify (a native module): started once exec'd, a failed exec fails the start.
@@ -117,8 +125,9 @@ export function parseSystemdCommand(line: string, runtimeDir: string): string[] 
     }
     words.push(word);
   }
-  return words.map((w) =>
-    w.replace(/%%|%t|\$\$/g, (m) => (m === '%%' ? '%' : m === '$$' ? '$' : runtimeDir)),
+  // The executable path (the first word) is not subject to $ expansion.
+  return words.map((w, i) =>
+    w.replace(/%%|%t|\$\$/g, (m) => (m === '%%' ? '%' : m === '$$' ? (i === 0 ? m : '$') : runtimeDir)),
   );
 }
 
