@@ -192,7 +192,7 @@ describe('service install --print (Linux)', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(execArgv(r.stdout, '/run/user/1')).toEqual([node, '--', bin, 'serve', '--socket', socket]);
-    expect(r.stdout).toContain('ExecStart="' + nodeDir.replace(/%/g, '%%') + '/node" -- ');
+    expect(r.stdout).toContain(`ExecStart="${nodeDir.replace(/%/g, '%%')}/node" -- `);
     expect(r.stdout).toContain('%%n $$HOME \\"q\\"/bundle/bin.js"');
     expect(r.stdout).toContain('my %%t $$X \\\\ .sock"');
     if (systemdAnalyze) {
