@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { spawnCaptured } from '@secrets-engine/test-utils/process.js';
 import { describe, expect, it } from 'vitest';
 import { BIN, PACKAGE_DIR, runCli, serve, tempDir, useCli, waitFor } from './__tests__/cli.js';
 import { type ServiceHost, serviceCommand } from './commands/service.js';
@@ -219,6 +220,40 @@ describe('service install --print (Linux)', () => {
     'NOT RUN: systemd-analyze is not installed, the unit was not checked by systemd',
     () => {},
   );
+});
+
+describe("the unit's ExecStart=, run as systemd would exec it", () => {
+  // Not through systemd (see the real test below): the words systemd reads from the line, exec'd
+  // with the environment a user manager gives a service; the engine must serve on %t's socket.
+  it('serves on $XDG_RUNTIME_DIR/secrets-engine/engine.sock and stops on SIGTERM (exit 0)', async () => {
+    const h = home();
+    const runtime = h.env.XDG_RUNTIME_DIR;
+    mkdirSync(runtime, { mode: 0o700 });
+    const r = await runCli(['service', 'install', '--print', '--plugins-dir', tempDir('se-svc-plugins-')], {
+      env: h.env,
+    });
+    expect(r.code).toBe(0);
+    const [program, ...args] = execArgv(r.stdout, runtime);
+    const socket = join(runtime, 'secrets-engine', 'engine.sock');
+    const engine = spawnCaptured(program!, args, {
+      env: { HOME: h.env.HOME, XDG_RUNTIME_DIR: runtime, PATH: '/usr/local/bin:/usr/bin:/bin' },
+    });
+    try {
+      await waitFor('the ready line', () => /ready on/.test(engine.stdout()) || undefined, {
+        timeoutMs: 15_000,
+        intervalMs: 20,
+      });
+      const v = await runCli(['version', '--socket', socket]);
+      expect(v.stdout).toMatch(new RegExp(`^engine \\S+ at ${socket}$`, 'm'));
+      const get = await runCli(['get', 'nothing/**', '--socket', socket]);
+      expect(get.code).toBe(2); // the engine answered: nothing matches
+    } finally {
+      engine.child.kill('SIGTERM');
+    }
+    const exit = await engine.closed;
+    expect(exit.code, engine.stderr()).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+  });
 });
 
 describe('service install, uninstall, status (Linux) with a RECORDED FAKE systemctl', () => {
