@@ -557,6 +557,52 @@ esac`,
   });
 });
 
+describe('service install (Linux), in-process with a RECORDED FAKE systemctl', () => {
+  it('a started service whose engine never answers: exit 1, with the socket and where the logs are', async () => {
+    const h = home();
+    const fake = fakeTool('systemctl', FAKE_SYSTEMCTL);
+    const socket = join(h.dir, 'nobody.sock');
+    const host: ServiceHost = {
+      platform: 'linux',
+      env: { ...h.env, PATH: fake.path, SECRETS_ENGINE_SOCKET: socket },
+      uid: 1000,
+      execPath: process.execPath,
+      bin: BIN,
+      cwd: h.dir,
+      startTimeoutMs: 600,
+    };
+    const m = memoryIo();
+    const err = await serviceCommand(['install', '--socket', socket], m.io, host).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(1);
+    expect((err as CliError).message).toMatch(
+      new RegExp(
+        `^the service started but no engine answers at ${socket} after 0\\.6 s \\(.+\\); see its logs: journalctl --user -u secrets-engine$`,
+      ),
+    );
+    expect(fake.calls()).toEqual(['--user daemon-reload', `--user enable ${UNIT}`, `--user start ${UNIT}`]);
+  });
+
+  it('XDG_CONFIG_HOME is a file: a clear error naming the unit path (exit 1)', async () => {
+    const h = home();
+    writeFileSync(join(h.dir, 'file'), '');
+    const host: ServiceHost = {
+      platform: 'linux',
+      env: { ...h.env, XDG_CONFIG_HOME: join(h.dir, 'file') },
+      uid: 1000,
+      execPath: process.execPath,
+      bin: BIN,
+      cwd: h.dir,
+    };
+    const err = await serviceCommand(['install', '--no-start'], memoryIo().io, host).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(1);
+    expect((err as CliError).message).toMatch(
+      new RegExp(`^cannot read ${join(h.dir, 'file', 'systemd', 'user', UNIT)}: ENOTDIR`),
+    );
+  });
+});
+
 describe('other platforms', () => {
   it('win32: a clear error naming the platform and what is supported (exit 1)', async () => {
     const m = memoryIo();

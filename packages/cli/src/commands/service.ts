@@ -47,6 +47,8 @@ export interface ServiceHost {
   /** The CLI's bin.js the service runs; undefined: found from this module's location. */
   bin?: string;
   cwd: string;
+  /** How long install waits for the started engine to answer, in ms (default 15000). */
+  startTimeoutMs?: number;
 }
 
 /** How long install waits for the started engine to answer, and status for an answer. */
@@ -411,16 +413,17 @@ async function install(
       ExitCode.error,
     );
   }
+  const tmp = `${manager.file}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(manager.file), { recursive: true });
     manager.prepare?.();
     if (!identical) {
       // Written beside it, then renamed: a manager reading it never sees half a file.
-      const tmp = `${manager.file}.${process.pid}.tmp`;
       writeFileSync(tmp, text, { mode: 0o644 });
       renameSync(tmp, manager.file);
     }
   } catch (err) {
+    rmSync(tmp, { force: true });
     throw new CliError(`cannot write ${manager.file}: ${errorMessage(err)}`, ExitCode.error, { cause: err });
   }
   io.out(identical ? `${manager.file} is already installed, unchanged\n` : `wrote ${manager.file}\n`);
@@ -440,13 +443,14 @@ async function install(
   }
   noteSocket(host, io, serviceSocket);
   if (serviceSocket === undefined) return ExitCode.ok;
-  const answer = await engineAnswer(serviceSocket, START_TIMEOUT_MS, true);
+  const timeoutMs = host.startTimeoutMs ?? START_TIMEOUT_MS;
+  const answer = await engineAnswer(serviceSocket, timeoutMs, true);
   if (answer.ok) {
     io.out(`engine ${answer.text} at ${serviceSocket}; logs: ${manager.logs}\n`);
     return ExitCode.ok;
   }
   throw new CliError(
-    `the service started but no engine answers at ${serviceSocket} after ${START_TIMEOUT_MS / 1000} s (${answer.text}); see its logs: ${manager.logs}`,
+    `the service started but no engine answers at ${serviceSocket} after ${timeoutMs / 1000} s (${answer.text}); see its logs: ${manager.logs}`,
     ExitCode.error,
   );
 }
