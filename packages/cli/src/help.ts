@@ -20,6 +20,7 @@ Commands:
   plugins     list, enable, disable or pin plugins
   logs        show (and follow) the output of the plugins the engine launched
   run         run a command with se:// references in its environment replaced by secrets
+  service     install, remove or check the engine as a user service (systemd, launchd)
   version     print the CLI version and, if an engine is reachable, the engine's
   completion  print a shell completion script (bash, zsh, fish)
   help        show the help of a command
@@ -369,6 +370,59 @@ Examples:
   secrets-engine run -e .env -e .env.local -- npm start
   GH_TOKEN='se://myapp/**/github-token' secrets-engine run -- gh auth status
   secrets-engine run --no-masking -e .env -- ./debug-config.sh
+`,
+
+  service: `Install, remove or check the engine as a per-user service (systemd, launchd).
+
+Usage:
+  secrets-engine service install [flags]
+  secrets-engine service uninstall
+  secrets-engine service status
+
+install writes a service that runs 'secrets-engine serve' with the --socket, --plugins-dir and
+--config given here (paths made absolute), as this Node.js and this secrets-engine, and starts
+it. Linux: the systemd user unit $XDG_CONFIG_HOME/systemd/user/secrets-engine.service (default
+~/.config/systemd/user), then 'systemctl --user daemon-reload', 'enable' and 'start' (restart
+when it replaced another unit); the socket defaults to $XDG_RUNTIME_DIR/secrets-engine/engine.sock
+(%t in the unit), the log is the journal: journalctl --user -u secrets-engine. It is Type=exec,
+restarted on failure, with NoNewPrivileges, UMask=0077 and no core dumps; 'systemctl --user
+reload secrets-engine' sends SIGHUP. macOS: the launchd agent dev.secrets-engine,
+~/Library/LaunchAgents/dev.secrets-engine.plist, loaded with 'launchctl bootstrap gui/UID'
+(kept alive unless it exits 0), its output in ~/Library/Logs/secrets-engine/engine.log; the
+socket defaults to the one clients use. install then waits up to 15 s for the engine to answer.
+An identical installed file is left as it is; a different one is replaced only with --force.
+Without a reachable user manager (no login session: "Failed to connect to bus"), the file is
+written and the error says how to start it by hand.
+
+uninstall stops and disables the service (systemctl --user disable --now, or launchctl
+bootout), removes the file and reloads the manager. status prints whether the service is
+installed (its file), whether the manager runs it, its socket and whether an engine answers
+there, and where the logs are.
+
+Flags:
+  -s, --socket PATH        install: the socket the service serves on (default: see above)
+  -d, --plugins-dir DIR    install: the plugins folder the service launches (serve --plugins-dir)
+      --config FILE        install: the configuration file (serve --config)
+      --print              install: print the service file instead of writing it (nothing
+                           else is done)
+      --no-start           install: write the file but do not load or start it
+      --force              install: replace a different service file already installed
+  -h, --help               this help
+
+Exit codes:
+  0     install, uninstall: done; status: the service runs and an engine answers on its socket
+  1     error: a systemctl or launchctl call failed (its command and output are shown), no user
+        manager, a different file already installed, unsupported platform (not Linux or macOS)
+  2     uninstall, status: the service is not installed
+  3     status: installed, but not running or no engine answers on its socket
+  64    usage: unknown subcommand or flag
+
+Examples:
+  secrets-engine service install --plugins-dir ~/.local/lib/secrets-engine/plugins
+  secrets-engine service install --print
+  secrets-engine service install --socket /tmp/se.sock --no-start
+  secrets-engine service status
+  secrets-engine service uninstall
 `,
 
   version: `Print the CLI version and, if an engine is reachable, the engine's version.

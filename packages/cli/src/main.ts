@@ -15,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   plugins: async (args, io) => (await import('./commands/plugins.js')).pluginsCommand(args, io),
   logs: async (args, io) => (await import('./commands/logs.js')).logsCommand(args, io),
   run: async (args, io) => (await import('./commands/run.js')).runCommand(args, io),
+  service: async (args, io) => (await import('./commands/service.js')).serviceCommand(args, io),
   version: async (args, io) => (await import('./commands/version.js')).versionCommand(args, io),
   completion: async (args, io) => (await import('./commands/completion.js')).completionCommand(args, io),
   // Hidden: what the completion scripts call for plugin names and IDs.
