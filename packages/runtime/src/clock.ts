@@ -3,9 +3,8 @@
 //
 // process.hrtime is monotonic with nanosecond resolution but has no epoch. The epoch is taken from
 // Date.now() at the instant its millisecond ticks over (a busy wait of 1 ms, up to 5 on a loaded
-// machine, once), so the
-// stamp agrees with the wall clock to within microseconds; it is taken again whenever the two
-// clocks drift apart by more than 1 ms (a wall-clock step: NTP, suspend).
+// machine, once), so the stamp agrees with the wall clock to within microseconds; it is taken again
+// whenever the two clocks drift apart by more than 1 ms (a wall-clock step: NTP, suspend).
 import { create } from '@bufbuild/protobuf';
 import { type Timestamp, TimestampSchema } from '@bufbuild/protobuf/wkt';
 
