@@ -1,5 +1,6 @@
 // secrets-engine plugins [ls|enable NAME|disable NAME] [--socket P] [--json]
 // secrets-engine plugins pin --plugins-dir DIR [--json]
+// secrets-engine plugins install SPEC | uninstall NAME [--plugins-dir DIR] (plugins-install.ts)
 import { resolve } from 'node:path';
 import type { PluginStatus, SecretsClient } from '@secrets-engine/client';
 import { type Logger, type PinResult, pinPlugins } from '@secrets-engine/runtime';
@@ -9,7 +10,9 @@ import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
 import { PROGRAM } from '../meta.js';
+import { defaultPluginsDir } from '../paths.js';
 import { formatTable, safeText } from '../text.js';
+import { installPlugin, uninstallPlugin } from './plugins-install.js';
 
 /**
  * The wire has two flags (protocol.md §7.6, plugins.v1 Plugin): `external` (not in the engine's
@@ -45,16 +48,59 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
     ...socketOption,
     json: { type: 'boolean' },
     'plugins-dir': { type: 'string', short: 'd' },
+    name: { type: 'string' },
+    bin: { type: 'string' },
+    force: { type: 'boolean' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.plugins!);
     return ExitCode.ok;
   }
   const [sub = 'ls', ...operands] = rest;
-  if (sub !== 'ls' && sub !== 'list' && sub !== 'enable' && sub !== 'disable' && sub !== 'pin') {
+  if (
+    sub !== 'ls' &&
+    sub !== 'list' &&
+    sub !== 'enable' &&
+    sub !== 'disable' &&
+    sub !== 'pin' &&
+    sub !== 'install' &&
+    sub !== 'uninstall'
+  ) {
     throw new UsageError(
-      `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable, disable or pin)`,
+      `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable, disable, pin, install or uninstall)`,
       'plugins',
+    );
+  }
+  for (const flag of ['name', 'bin', 'force'] as const) {
+    if (values[flag] !== undefined && sub !== 'install') {
+      throw new UsageError(`--${flag} is for plugins install only, not plugins ${sub}`, 'plugins');
+    }
+  }
+  if (sub === 'install' || sub === 'uninstall') {
+    if (values.socket !== undefined) {
+      throw new UsageError(
+        `plugins ${sub} does not use --socket: it changes the files of --plugins-dir, no engine involved`,
+        'plugins',
+      );
+    }
+    const pluginsDir = resolve(values['plugins-dir'] ?? defaultPluginsDir());
+    const json = values.json === true;
+    if (sub === 'uninstall') {
+      const [name] = positionals('plugins uninstall', operands, ['NAME']) as [string];
+      return uninstallPlugin({ name, pluginsDir, json }, io);
+    }
+    const [spec] = positionals('plugins install', operands, ['PACKAGE']) as [string];
+    return installPlugin(
+      {
+        spec,
+        pluginsDir,
+        name: values.name,
+        bin: values.bin,
+        force: values.force === true,
+        json,
+        logger: warningLogger(io),
+      },
+      io,
     );
   }
   if (sub === 'pin') {
@@ -75,7 +121,10 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
     return pin(resolve(dir), values.json === true, io);
   }
   if (values['plugins-dir'] !== undefined) {
-    throw new UsageError(`--plugins-dir is for plugins pin only, not plugins ${sub}`, 'plugins');
+    throw new UsageError(
+      `--plugins-dir is for plugins pin, install and uninstall only, not plugins ${sub}`,
+      'plugins',
+    );
   }
   const client = openClient(socketFlag(values.socket));
   try {
