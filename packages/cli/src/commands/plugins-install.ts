@@ -17,6 +17,7 @@ import {
   readlink,
   rename,
   rm,
+  rmdir,
   stat,
   symlink,
   writeFile,
@@ -338,8 +339,9 @@ export async function installPlugin(options: InstallOptions, io: Io): Promise<nu
     await checkClash(dir, options.name, options.force);
   }
   const packages = join(dir, PACKAGES_DIR);
+  let createdDir: string | undefined;
   try {
-    await mkdir(packages, { recursive: true, mode: 0o700 });
+    createdDir = await mkdir(packages, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new CliError(`plugins install: cannot create ${packages}: ${errorMessage(err)}`, ExitCode.error, {
       cause: err,
@@ -359,8 +361,9 @@ export async function installPlugin(options: InstallOptions, io: Io): Promise<nu
         const why = res.signal === null ? `exit code ${res.code}` : `signal ${res.signal}`;
         const output = tail(res.stderr) || tail(res.stdout) || '  (npm printed nothing)';
         throw new CliError(
-          `plugins install: npm install ${options.spec} failed (${why}); nothing was installed. npm's last lines:\n${output}`,
+          `plugins install: npm install ${options.spec} failed (${why}); nothing was installed. npm's last lines:`,
           ExitCode.error,
+          { hint: output },
         );
       }
       const installed = await installedPackage(staging, options.spec);
@@ -444,7 +447,12 @@ export async function installPlugin(options: InstallOptions, io: Io): Promise<nu
       return ExitCode.ok;
     });
   } finally {
-    if (!committed) await rm(staging, { recursive: true, force: true });
+    if (!committed) {
+      // Nothing left behind: the staging folder, and the folders this install created if empty.
+      await rm(staging, { recursive: true, force: true });
+      await rmdir(packages).catch(() => {});
+      if (createdDir !== undefined && createdDir !== packages) await rmdir(dir).catch(() => {});
+    }
   }
 }
 
