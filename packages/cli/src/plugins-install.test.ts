@@ -21,7 +21,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoStack, FIXTURE, runCli, serve, tempDir, useCli, waitFor } from './__tests__/cli.js';
+import {
+  expectNoStack,
+  FIXTURE,
+  isAlive,
+  runCli,
+  serve,
+  startCli,
+  tempDir,
+  useCli,
+  waitFor,
+} from './__tests__/cli.js';
 
 useCli();
 
@@ -330,6 +340,47 @@ describe.skipIf(npmMissing)('plugins install and uninstall (npm on PATH)', () =>
       const force = await cli(['plugins', 'ls', '--force']);
       expect(force.code).toBe(64);
       expect(force.stderr).toMatch(/^secrets-engine: --force is for plugins install only, not plugins ls/);
+    },
+    T,
+  );
+
+  it(
+    'Ctrl-C while npm runs: npm is stopped, nothing is left, exit 130; npm got the documented flags',
+    async () => {
+      const bin = tempDir();
+      const mark = join(tempDir(), 'npm-ran');
+      // A stand-in npm that records its arguments and pid, then hangs until it is killed.
+      writeFileSync(
+        join(bin, 'npm'),
+        `#!/bin/sh\nprintf '%s\\n' "$@" > "${mark}.args"\necho $$ > "${mark}.tmp"\nmv "${mark}.tmp" "${mark}.pid"\nexec sleep 30\n`,
+        { mode: 0o755 },
+      );
+      const dir = join(tempDir(), 'plugins');
+      const proc = startCli(['plugins', 'install', tarball, '-d', dir], {
+        env: { ...env, PATH: `${bin}:${process.env.PATH ?? ''}` },
+      });
+      const pid = await waitFor('the stand-in npm to start', () =>
+        existsSync(`${mark}.pid`) ? Number(readFileSync(`${mark}.pid`, 'utf8')) : undefined,
+      );
+      const args = readFileSync(`${mark}.args`, 'utf8').trimEnd().split('\n');
+      expect(args.slice(0, 2)).toEqual(['install', '--prefix']);
+      expect(args[2]?.startsWith(`${join(dir, '.packages', '.staging-')}`), args[2]).toBe(true);
+      expect(args.slice(3)).toEqual([
+        '--omit=dev',
+        '--no-audit',
+        '--no-fund',
+        '--no-update-notifier',
+        '--ignore-scripts',
+        '--install-links',
+        '--save',
+        tarball,
+      ]);
+      proc.child.kill('SIGINT');
+      const result = await proc.exited;
+      expect(result.code).toBe(130);
+      expect(result.stderr).toBe('secrets-engine: plugins install: interrupted; nothing was installed\n');
+      await waitFor('the stand-in npm to be gone', () => (isAlive(pid) ? undefined : true));
+      expect(existsSync(dir), 'the staging folder and the folders it created are removed').toBe(false);
     },
     T,
   );
