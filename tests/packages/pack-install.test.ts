@@ -1,9 +1,9 @@
 // Pack-and-install test of the published packages: `pnpm pack` each one, install the tarballs with
 // plain npm into scratch projects outside the workspace (no workspace links), and run a small
 // program per package, then follow docs/plugin-authors-guide.md from an empty folder with its own
-// code blocks (scenario e), and the root README's new user's path with the keychain provider against
-// a real keyring (scenario g), and `secrets-engine plugins install` of the providers (scenario h). Needs the published packages built (turbo's `^build` of the
-// `test:packages` task). The scenarios run concurrently; (c) reuses (b)'s install as its engine
+// code blocks (scenario e), the root README's new user's path with the keychain provider against
+// a real keyring (scenario g), and `secrets-engine plugins install` of the providers (scenario h).
+// Needs the published packages built (turbo's `^build` of the `test:packages` task). The scenarios run concurrently; (c) reuses (b)'s install as its engine
 // and (e) reuses (d)'s CLI, each installed once whichever test asks first.
 import {
   mkdirSync,

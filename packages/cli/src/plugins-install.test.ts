@@ -1,6 +1,6 @@
 // `secrets-engine plugins install|uninstall`, spawning the built binary with the real npm, hermetic:
-// npm's registry is a local server answering 404 to everything, its cache and user config are in a
-// temp folder, so nothing can come from the network. The plugin package is the fixture provider
+// npm's registry is a local server that has the fixture package and answers 404 to everything
+// else, npm's cache and user config are in a temp folder, so nothing can come from the network. The plugin package is the fixture provider
 // bundled into one file (as our providers bundle theirs) with no dependencies, packed with npm pack;
 // the real providers with their dependencies are installed by tests/packages scenario (h).
 import { spawnSync } from 'node:child_process';
@@ -55,8 +55,32 @@ function packageFolder(name: string, manifest: Record<string, unknown>, files: R
 
 beforeAll(async () => {
   if (npmMissing) return;
-  registry = createServer((_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}');
+  // The fixture package by name (one packument, its tarball); 404 for everything else.
+  registry = createServer((req, res) => {
+    const base = `http://127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    if (req.url === '/se-fixture-plugin') {
+      const bytes = readFileSync(tarball);
+      const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { version: string };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          name: 'se-fixture-plugin',
+          'dist-tags': { latest: manifest.version },
+          versions: {
+            [manifest.version]: {
+              ...manifest,
+              dist: {
+                tarball: `${base}/se-fixture-plugin.tgz`,
+                integrity: `sha512-${createHash('sha512').update(bytes).digest('base64')}`,
+              },
+            },
+          },
+        }),
+      );
+    } else if (req.url === '/se-fixture-plugin.tgz') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(readFileSync(tarball));
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}');
+    }
   });
   await new Promise<void>((done) => registry.listen(0, '127.0.0.1', done));
   const npmHome = tempDir('se-install-npm-');
@@ -386,10 +410,10 @@ describe.skipIf(npmMissing)('plugins install and uninstall (npm on PATH)', () =>
   );
 
   it(
-    'defaults to the XDG plugins folder ($XDG_DATA_HOME/secrets-engine/plugins)',
+    'by package name (name@version, from the registry npm is configured with), into the XDG plugins folder by default',
     async () => {
       const data = tempDir();
-      const r = await cli(['plugins', 'install', tarball], { XDG_DATA_HOME: data });
+      const r = await cli(['plugins', 'install', 'se-fixture-plugin@1.2.3'], { XDG_DATA_HOME: data });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const dir = join(data, 'secrets-engine', 'plugins');
