@@ -1,9 +1,9 @@
 // secrets-engine plugins install <package|tarball|folder> [--plugins-dir DIR] [--name NAME] [--bin BIN] [--force] [--json]
 // secrets-engine plugins uninstall NAME [--plugins-dir DIR] [--json]
 //
-// Layout (docs/decisions.md "plugins install"): each installed plugin has its own npm prefix,
-// DIR/.packages/NAME (package.json, package-lock.json, node_modules), and DIR/NAME is a relative
-// symbolic link to the bin file of the package in it. Discovery skips folders, so .packages is never
+// Layout (the 2026-12-04 plugins install entry of docs/decisions.md): each installed plugin has
+// its own npm prefix, DIR/.packages/NAME (package.json, package-lock.json, node_modules), and
+// DIR/NAME is a relative symbolic link to the bin file of the package in it. Discovery skips folders, so .packages is never
 // a plugin; the engine launches the link, and a pin hashes the file it resolves to.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
