@@ -1,11 +1,19 @@
 // Pack-and-install test of the published packages: `pnpm pack` each one, install the tarballs with
 // plain npm into scratch projects outside the workspace (no workspace links), and run a small
 // program per package, then follow docs/plugin-authors-guide.md from an empty folder with its own
-// code blocks (scenario e), and the root README's new user's path with the keychain provider against
-// a real keyring (scenario g). Needs the published packages built (turbo's `^build` of the
-// `test:packages` task). The scenarios run concurrently; (c) reuses (b)'s install as its engine
+// code blocks (scenario e), the root README's new user's path with the keychain provider against
+// a real keyring (scenario g), and `secrets-engine plugins install` of the providers (scenario h).
+// Needs the published packages built (turbo's `^build` of the `test:packages` task). The scenarios run concurrently; (c) reuses (b)'s install as its engine
 // and (e) reuses (d)'s CLI, each installed once whichever test asks first.
-import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { keyringUnavailable, startKeyringSession } from '@secrets-engine/test-utils/keyring.js';
 import { describe, it } from 'vitest';
@@ -22,6 +30,7 @@ import {
 import { check, describeOutput, run, start, startUntil, stop, waitFor } from './support/processes.js';
 import { CLIENT_PROGRAM, ENGINE_PROGRAM, PLUGIN_PROGRAM } from './support/programs.js';
 import { installedOf, lines, notFromTarballs, usePackInstall } from './support/scratch.js';
+import { startTarballRegistry } from './support/tarball-registry.js';
 
 const pack = usePackInstall();
 
@@ -246,6 +255,122 @@ describe.concurrent('published packages, packed and installed with npm outside t
     expect(engine.output().stderr, 'no value in the engine log').not.toMatch(
       /file-pw-1|env-tok-3|exec-tok-2/,
     );
+  });
+
+  // (h) `secrets-engine plugins install` of the real providers from their tarballs, as a user who
+  // downloaded them would: npm finds their @secrets-engine dependencies in a local registry of the
+  // tarballs (support/tarball-registry.ts; third-party ones in the public registry), each plugin in
+  // its own prefix under plugins/.packages, pinned (pinning on), launched by (d)'s CLI, read with
+  // `get --reveal`, then uninstalled with nothing left but the configuration file.
+  it('(h) plugin-env and plugin-file installed by `plugins install`, pinned, launched, uninstalled', async ({
+    expect,
+  }) => {
+    const registry = await startTarballRegistry([...pack.tarballs.values()], SCOPE, pack.work);
+    try {
+      const { bin } = await pack.cliInstall();
+      const dir = mkdtempSync(join(pack.work, 'h-'));
+      const plugins = join(dir, 'plugins');
+      mkdirSync(plugins, { mode: 0o700 });
+      const cli = (args: string[]) =>
+        run(bin, args, {
+          cwd: dir,
+          env: { ...registry.env, npm_config_loglevel: 'error' },
+          timeoutMs: 180_000,
+        });
+      // Pinning on: the empty folder pinned first, so every install must add its own pin.
+      const pinned = await cli(['plugins', 'pin', '--plugins-dir', plugins]);
+      expect(pinned.code, `plugins pin${describeOutput(pinned)}`).toBe(0);
+      const installs: [string, string[]][] = [
+        ['env', [pack.tarballs.get('plugin-env')!]],
+        ['home', [pack.tarballs.get('plugin-file')!, '--name', 'home']],
+      ];
+      for (const [name, args] of installs) {
+        const res = await cli(['plugins', 'install', ...args, '--plugins-dir', plugins]);
+        expect(res.code, `plugins install ${name}${describeOutput(res)}`).toBe(0);
+        expect(res.stdout, `plugins install ${name}${describeOutput(res)}`).toMatch(
+          new RegExp(`^installed plugin "${name}": @secrets-engine/plugin-`),
+        );
+        expect(res.stdout, `plugins install ${name}`).toContain(`pinned "${name}" in ${plugins}.pins.json`);
+        // Every @secrets-engine package of the prefix is one of the tarballs (the one named, or its
+        // integrity is that of the tarball the local registry served), none from the public registry.
+        const lock = JSON.parse(
+          readFileSync(join(plugins, '.packages', name, 'package-lock.json'), 'utf8'),
+        ) as {
+          packages: Record<string, { resolved?: string; integrity?: string }>;
+        };
+        const scoped = Object.entries(lock.packages).filter(([path]) =>
+          path.includes(`node_modules/${SCOPE}/`),
+        );
+        expect(scoped.length, `${name}: its @secrets-engine packages in package-lock.json`).toBeGreaterThan(
+          3,
+        );
+        const elsewhere = scoped
+          .filter(([path, e]) => {
+            const pkg = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+            return !e.resolved?.startsWith('file:') && e.integrity !== registry.integrity.get(pkg);
+          })
+          .map(([path, e]) => `${path} (${e.resolved ?? e.integrity})`);
+        expect(elsewhere, `${name}: @secrets-engine packages not from the tarballs`).toEqual([]);
+      }
+      const pins = (
+        JSON.parse(readFileSync(`${plugins}.pins.json`, 'utf8')) as { pins: Record<string, string> }
+      ).pins;
+      expect(Object.keys(pins).sort()).toEqual(['env', 'home']);
+      const secrets = join(dir, 'secrets.json');
+      writeFileSync(secrets, JSON.stringify({ 'db/password': 'file-pw-8' }), { mode: 0o600 });
+      writeFileSync(join(plugins, 'home.json'), JSON.stringify({ file: secrets, pattern: 'home/**' }));
+
+      const socket = join(dir, 's.sock');
+      const engine = await startUntil(
+        'secrets-engine serve (installed plugins)',
+        bin,
+        [
+          'serve',
+          '--socket',
+          socket,
+          '--plugins-dir',
+          plugins,
+          '--plugin-env',
+          'SE_SECRET_NPM__TOKEN=env-tok-9',
+        ],
+        /ready on /,
+        { cwd: dir },
+      );
+      let code: number | string;
+      try {
+        const get = (args: string[]) =>
+          run(bin, [...args, '--socket', socket], { cwd: dir, timeoutMs: 30_000 });
+        await waitFor('both installed plugins running', async () => {
+          const res = await get(['plugins']);
+          return {
+            ok: ['env', 'home'].every((n) =>
+              new RegExp(`^${n}\\s+v\\S+\\s+\\S+\\s+launched\\s+running`, 'm').test(res.stdout),
+            ),
+            why: `${res.stdout}${res.stderr}--- engine stderr\n${engine.output().stderr}`,
+          };
+        });
+        for (const [id, value] of [
+          ['home/db/password', 'file-pw-8'],
+          ['env/npm/token', 'env-tok-9'],
+        ] as const) {
+          const res = await get(['get', id, '--reveal']);
+          expect(res.code, `get ${id}${describeOutput(res)}`).toBe(0);
+          expect(res.stdout, `get ${id}${describeOutput(res)}`).toContain(value);
+        }
+      } finally {
+        code = await stop(engine.child);
+      }
+      expect(code, 'secrets-engine serve: exit after SIGTERM').toBe(0);
+
+      for (const name of ['env', 'home']) {
+        const res = await cli(['plugins', 'uninstall', name, '--plugins-dir', plugins]);
+        expect(res.code, `plugins uninstall ${name}${describeOutput(res)}`).toBe(0);
+      }
+      expect(readdirSync(plugins), 'only the configuration file is left').toEqual(['home.json']);
+      expect(JSON.parse(readFileSync(`${plugins}.pins.json`, 'utf8'))).toEqual({ version: 1, pins: {} });
+    } finally {
+      registry.close();
+    }
   });
 
   // (g) The README's new user's path with the keychain provider, against a REAL Secret Service

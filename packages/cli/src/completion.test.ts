@@ -130,7 +130,14 @@ describe('the completion data is the help texts', () => {
       '--no-cache',
       '--help',
     ]);
-    expect(spec.find((c) => c.name === 'plugins')?.subcommands).toEqual(['ls', 'enable', 'disable', 'pin']);
+    expect(spec.find((c) => c.name === 'plugins')?.subcommands).toEqual([
+      'ls',
+      'enable',
+      'disable',
+      'pin',
+      'install',
+      'uninstall',
+    ]);
   });
   it('completion with an unknown shell is a usage error', async () => {
     const r = await runCli(['completion', 'tcsh']);

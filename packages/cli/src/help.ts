@@ -17,7 +17,7 @@ Commands:
   get         list the secrets matching a pattern
   read        print the value of one secret (se://ID), exactly
   inject      render {{ se://ID }} references in a template into a file
-  plugins     list, enable, disable or pin plugins
+  plugins     list, enable, disable, pin, install or uninstall plugins
   logs        show (and follow) the output of the plugins the engine launched
   run         run a command with se:// references in its environment replaced by secrets
   service     install, remove or check the engine as a user service (systemd, launchd)
@@ -267,13 +267,16 @@ Examples:
   secrets-engine logs --level warn -n 100 vault keychain
 `,
 
-  plugins: `List, enable or disable the engine's plugins, or pin the executables of a plugins folder.
+  plugins: `List, enable or disable the engine's plugins, pin the executables of a plugins folder, or
+install and uninstall provider packages in it.
 
 Usage:
   secrets-engine plugins [ls] [flags]
   secrets-engine plugins enable NAME [flags]
   secrets-engine plugins disable NAME [flags]
   secrets-engine plugins pin --plugins-dir DIR [--json]
+  secrets-engine plugins install PACKAGE [--plugins-dir DIR] [--name NAME] [--bin BIN] [--force]
+  secrets-engine plugins uninstall NAME [--plugins-dir DIR]
 
 ls (the default) prints NAME, VERSION, PATTERN, KIND, STATUS and MESSAGE. KIND is builtin (in the
 engine's process), launched (started and supervised by the engine) or external (started by hand,
@@ -295,21 +298,39 @@ followed) and writes DIR.pins.json beside DIR, atomically, as
 plugins whose executable matches its pin; a refused one is listed as stopped with
 "not launched: ..." and is launched by 'plugins enable NAME' once pinned again.
 
+install needs npm and no engine: it installs PACKAGE (a package name, name@version, a tarball
+such as ./plugin.tgz, or a package folder) with npm into DIR/.packages/NAME, its own npm prefix
+(no lifecycle scripts run), and links DIR/NAME to the package's bin, the plugin executable. NAME
+is the bin's name less "secrets-engine-plugin-" (@secrets-engine/plugin-env: env), or --name.
+An existing plugin of that name is replaced only with --force. With a pin file, the new plugin
+is pinned (the bin file only, not the package's other files); other pins are left as they are.
+uninstall removes DIR/NAME, DIR/.packages/NAME and its pin (a NAME.json configuration is kept).
+A running engine picks up either on SIGHUP (kill -HUP <pid of serve>) or a restart.
+
 Flags:
 ${SOCKET_FLAG}
-  -d, --plugins-dir DIR    pin: the plugins folder to pin (required)
-      --config FILE        enable/disable: the configuration file to record it in (default
+  -d, --plugins-dir DIR    pin: the plugins folder to pin (required); install, uninstall: the
+                           plugins folder (default: the configuration's pluginsDir, else
+                           ~/.local/share/secrets-engine/plugins)
+      --config FILE        enable/disable: the configuration file to record it in; install,
+                           uninstall: the one whose pluginsDir to use (default
                            ~/.config/secrets-engine/config.json)
       --no-persist         enable/disable: change the running engine only, no file
+      --name NAME          install: the plugin's name (default: from the package's bin)
+      --bin BIN            install: which bin of a package with several is the plugin
+      --force              install: replace an existing plugin of the same name
       --json               print JSON (ls: an array; enable/disable: the plugin afterwards;
-                           pin: the pin file, the pins and what changed)
+                           pin: the pin file, the pins and what changed; install, uninstall:
+                           what was installed or removed)
   -h, --help               this help
 
 Exit codes:
   0     success
   1     other error (pin: a plugin cannot be hashed, the pin file cannot be written;
-        enable/disable: the configuration file has an error or cannot be written)
-  2     no plugin has that name (enable/disable with --no-persist)
+        enable/disable: the configuration file has an error or cannot be written; install:
+        npm failed or is missing, no bin, a plugin of that name exists)
+  2     no plugin has that name (enable/disable with --no-persist; uninstall: none installed
+        under that name)
   3     engine not available at the socket: unreachable, busy, or gone mid-request
   64    usage: unknown subcommand or flag, missing NAME or --plugins-dir
 
@@ -321,6 +342,9 @@ Examples:
   secrets-engine plugins disable vault --no-persist    # until the engine restarts
   secrets-engine plugins disable vault --config ./engine.json
   secrets-engine plugins pin --plugins-dir ~/.local/lib/secrets-engine/plugins
+  secrets-engine plugins install @secrets-engine/plugin-env
+  secrets-engine plugins install ./my-plugin-1.0.0.tgz --name vault --force
+  secrets-engine plugins uninstall vault
 `,
 
   run: `Run a command with secrets in its environment, masked in its output.

@@ -142,7 +142,7 @@ describe('plugins pin', () => {
     [
       '--plugins-dir with ls',
       ['plugins', 'ls', '-d', '.'],
-      /^secrets-engine: --plugins-dir is for plugins pin only/,
+      /^secrets-engine: --plugins-dir is for plugins pin, install and uninstall only/,
     ],
   ])('%s: usage error, exit 64', async (_name, args, message) => {
     const r = await runCli(args);

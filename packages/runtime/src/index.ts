@@ -48,7 +48,15 @@ export {
   LIMIT_DEFAULTS,
   type PluginSessionOptions,
 } from './options.js';
-export { type PinnedPlugin, type PinResult, pinFilePath, pinPlugins } from './pins.js';
+export {
+  type PinnedPlugin,
+  type PinResult,
+  type PinUpdate,
+  pinFilePath,
+  pinPlugin,
+  pinPlugins,
+  unpinPlugin,
+} from './pins.js';
 export {
   listPluginLogs,
   type PluginLogLine,

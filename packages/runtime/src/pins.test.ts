@@ -22,8 +22,10 @@ import {
   PinCheck,
   parsePinFile,
   pinFilePath,
+  pinPlugin,
   pinPlugins,
   readPinFile,
+  unpinPlugin,
 } from './pins.js';
 
 // Lets a test act between two chunks of a hash (to replace a file while it is being hashed).
@@ -505,5 +507,58 @@ describe('pinPlugins', () => {
     } finally {
       chmodSync(parent, 0o755);
     }
+  });
+});
+
+describe('pinPlugin and unpinPlugin (one plugin, the other pins untouched)', () => {
+  it('pins one plugin, leaves the other pins as they are (even a stale one), and unpins it', async () => {
+    const { dir, pinFile } = pluginsFolder();
+    executable(dir, 'old', '#!/bin/sh\necho old\n');
+    writeFileSync(pinFile, formatPinFile(new Map([['old', PIN_A]])));
+    const target = join(tempDir(), 'real-bin');
+    writeFileSync(target, '#!/bin/sh\necho new\n', { mode: 0o755 });
+    symlinkSync(target, join(dir, 'new'));
+    const update = await pinPlugin(dir, 'new');
+    expect(update?.pinFile).toBe(pinFile);
+    expect(update?.pin).toEqual({
+      name: 'new',
+      path: join(dir, 'new'),
+      realPath: target,
+      sha256: sha256('#!/bin/sh\necho new\n'),
+      change: 'new',
+    });
+    // The stale pin of "old" is NOT refreshed: installing one plugin never blesses another.
+    expect(await readPinFile(pinFile)).toEqual(
+      new Map([
+        ['new', sha256('#!/bin/sh\necho new\n')],
+        ['old', PIN_A],
+      ]),
+    );
+    expect((await pinPlugin(dir, 'new'))?.pin?.change).toBe('unchanged');
+    expect(await unpinPlugin(dir, 'new')).toEqual({ pinFile, pin: undefined });
+    expect(await readPinFile(pinFile)).toEqual(new Map([['old', PIN_A]]));
+    expect(await unpinPlugin(dir, 'new'), 'no such pin: nothing to do').toBeUndefined();
+  });
+
+  it('leaves pinning off when there is no pin file (nothing written)', async () => {
+    const { dir, pinFile } = pluginsFolder();
+    executable(dir, 'a');
+    expect(await pinPlugin(dir, 'a')).toBeUndefined();
+    expect(await unpinPlugin(dir, 'a')).toBeUndefined();
+    expect(readdirSync(join(dir, '..')).includes(`plugins.pins.json`), pinFile).toBe(false);
+  });
+
+  it('refuses an unparsable pin file and a plugin that is not in the folder, writing nothing', async () => {
+    const { dir, pinFile } = pluginsFolder();
+    executable(dir, 'a');
+    writeFileSync(pinFile, '{"version":2,"pins":{}}');
+    expect((await pinErrorOf(pinPlugin(dir, 'a'))).message).toMatch(/"version" must be 1/);
+    expect((await pinErrorOf(unpinPlugin(dir, 'a'))).message).toMatch(/"version" must be 1/);
+    expect(readFileSync(pinFile, 'utf8')).toBe('{"version":2,"pins":{}}');
+    writeFileSync(pinFile, formatPinFile(new Map()));
+    expect((await pinErrorOf(pinPlugin(dir, 'missing'))).message).toBe(
+      `no plugin "missing" in ${dir} (an executable file named after it)`,
+    );
+    expect(readFileSync(pinFile, 'utf8')).toBe(formatPinFile(new Map()));
   });
 });

@@ -339,6 +339,80 @@ export async function pinPlugins(pluginsDir: string, options: { logger?: Logger 
   return { pinFile, pins: pins.sort((a, b) => (a.name < b.name ? -1 : 1)), dropped, replacedInvalid };
 }
 
+export interface PinUpdate {
+  /** The pin file updated. */
+  pinFile: string;
+  /** The plugin's pin as written (absent for unpinPlugin). */
+  pin: PinnedPlugin | undefined;
+}
+
+/**
+ * Pins ONE plugin of `pluginsDir` (found as the engine finds it) to the SHA-256 of its executable,
+ * leaving every other pin of the file as it is, and writes the pin file atomically. Pinning off (no
+ * pin file) is left off: undefined, nothing written. A pin file that does not parse is a PinError
+ * (it is not replaced: a refusal beats a guess), as is a plugin not in the folder or that cannot be
+ * hashed. What `secrets-engine plugins install` runs; pinPlugins re-pins the whole folder.
+ */
+export async function pinPlugin(
+  pluginsDir: string,
+  name: string,
+  options: { logger?: Logger } = {},
+): Promise<PinUpdate | undefined> {
+  const dir = resolve(pluginsDir);
+  const pinFile = pinFilePath(dir);
+  const old = await readPinFile(pinFile);
+  if (old === undefined) return undefined;
+  let found: Awaited<ReturnType<typeof discoverPlugins>>;
+  try {
+    found = await discoverPlugins(dir, options.logger ?? silentLogger);
+  } catch (err) {
+    throw new PinError((err as Error).message, { pinFile, cause: err });
+  }
+  const matching = found.filter((p) => p.name === name);
+  if (matching.length === 0) {
+    throw new PinError(`no plugin ${JSON.stringify(name)} in ${dir} (an executable file named after it)`, {
+      pinFile,
+    });
+  }
+  if (matching.length > 1) {
+    throw new PinError(
+      `${matching.map((p) => p.path).join(' and ')} would both be plugin ${JSON.stringify(name)}; keep one of them (a pin names one file per plugin)`,
+      { pinFile },
+    );
+  }
+  const { path } = matching[0]!;
+  const { sha256, realPath } = await hashExecutable(path);
+  const before = old.get(name);
+  const change = before === undefined ? 'new' : before === sha256 ? 'unchanged' : 'changed';
+  old.set(name, sha256);
+  await writePinFile(pinFile, formatPinFile(old));
+  return { pinFile, pin: { name, path, realPath, sha256, change } };
+}
+
+/**
+ * Removes the pin of `name` from the pin file of `pluginsDir`, leaving the others. Undefined when
+ * there is no pin file or no such pin (nothing written); a pin file that does not parse is a
+ * PinError. What `secrets-engine plugins uninstall` runs.
+ */
+export async function unpinPlugin(pluginsDir: string, name: string): Promise<PinUpdate | undefined> {
+  const pinFile = pinFilePath(pluginsDir);
+  const old = await readPinFile(pinFile);
+  if (old === undefined || !old.delete(name)) return undefined;
+  await writePinFile(pinFile, formatPinFile(old));
+  return { pinFile, pin: undefined };
+}
+
+async function writePinFile(pinFile: string, text: string): Promise<void> {
+  try {
+    await writeAtomically(pinFile, text);
+  } catch (err) {
+    throw new PinError(`cannot write pin file ${pinFile}: ${(err as Error).message}`, {
+      pinFile,
+      cause: err,
+    });
+  }
+}
+
 /** Temporary file in the same folder, fsync, rename over `file` (its target if it is a symlink). */
 async function writeAtomically(file: string, text: string): Promise<void> {
   const target = await realpath(file).catch(() => file);

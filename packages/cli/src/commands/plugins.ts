@@ -1,5 +1,6 @@
 // secrets-engine plugins [ls|enable NAME|disable NAME] [--socket P] [--json] [--config FILE|--no-persist]
 // secrets-engine plugins pin --plugins-dir DIR [--json]
+// secrets-engine plugins install SPEC | uninstall NAME [--plugins-dir DIR] (plugins-install.ts)
 import { resolve } from 'node:path';
 import {
   PluginNotFoundError as ClientPluginNotFoundError,
@@ -15,8 +16,9 @@ import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
 import { PROGRAM } from '../meta.js';
-import { defaultConfigPath } from '../paths.js';
+import { defaultConfigPath, defaultPluginsDir } from '../paths.js';
 import { formatTable, safeText } from '../text.js';
+import { installPlugin, uninstallPlugin } from './plugins-install.js';
 
 /**
  * The wire has two flags (protocol.md §7.6, plugins.v1 Plugin): `external` (not in the engine's
@@ -54,27 +56,74 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
     'plugins-dir': { type: 'string', short: 'd' },
     config: { type: 'string' },
     'no-persist': { type: 'boolean' },
+    name: { type: 'string' },
+    bin: { type: 'string' },
+    force: { type: 'boolean' },
   });
   if (values.help) {
     io.out(COMMAND_HELP.plugins!);
     return ExitCode.ok;
   }
   const [sub = 'ls', ...operands] = rest;
-  if (sub !== 'ls' && sub !== 'list' && sub !== 'enable' && sub !== 'disable' && sub !== 'pin') {
+  if (
+    sub !== 'ls' &&
+    sub !== 'list' &&
+    sub !== 'enable' &&
+    sub !== 'disable' &&
+    sub !== 'pin' &&
+    sub !== 'install' &&
+    sub !== 'uninstall'
+  ) {
     throw new UsageError(
-      `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable, disable or pin)`,
+      `unknown plugins subcommand ${JSON.stringify(sub)} (use ls, enable, disable, pin, install or uninstall)`,
       'plugins',
     );
   }
   if (sub !== 'enable' && sub !== 'disable') {
-    for (const flag of ['config', 'no-persist'] as const) {
-      if (values[flag] !== undefined) {
-        throw new UsageError(
-          `--${flag} is for plugins enable and disable only, not plugins ${sub}`,
-          'plugins',
-        );
-      }
+    if (values['no-persist'] !== undefined) {
+      throw new UsageError(
+        `--no-persist is for plugins enable and disable only, not plugins ${sub}`,
+        'plugins',
+      );
     }
+    if (values.config !== undefined && sub !== 'install' && sub !== 'uninstall') {
+      throw new UsageError(
+        `--config is for plugins enable, disable, install and uninstall only, not plugins ${sub}`,
+        'plugins',
+      );
+    }
+  }
+  for (const flag of ['name', 'bin', 'force'] as const) {
+    if (values[flag] !== undefined && sub !== 'install') {
+      throw new UsageError(`--${flag} is for plugins install only, not plugins ${sub}`, 'plugins');
+    }
+  }
+  if (sub === 'install' || sub === 'uninstall') {
+    if (values.socket !== undefined) {
+      throw new UsageError(
+        `plugins ${sub} does not use --socket: it changes the files of --plugins-dir, no engine involved`,
+        'plugins',
+      );
+    }
+    const pluginsDir = installFolder(values['plugins-dir'], values.config);
+    const json = values.json === true;
+    if (sub === 'uninstall') {
+      const [name] = positionals('plugins uninstall', operands, ['NAME']) as [string];
+      return uninstallPlugin({ name, pluginsDir, json }, io);
+    }
+    const [spec] = positionals('plugins install', operands, ['PACKAGE']) as [string];
+    return installPlugin(
+      {
+        spec,
+        pluginsDir,
+        name: values.name,
+        bin: values.bin,
+        force: values.force === true,
+        json,
+        logger: warningLogger(io),
+      },
+      io,
+    );
   }
   if (sub === 'pin') {
     positionals('plugins pin', operands, []);
@@ -94,7 +143,10 @@ export async function pluginsCommand(args: string[], io: Io): Promise<number> {
     return pin(resolve(dir), values.json === true, io);
   }
   if (values['plugins-dir'] !== undefined) {
-    throw new UsageError(`--plugins-dir is for plugins pin only, not plugins ${sub}`, 'plugins');
+    throw new UsageError(
+      `--plugins-dir is for plugins pin, install and uninstall only, not plugins ${sub}`,
+      'plugins',
+    );
   }
   if (sub === 'enable' || sub === 'disable') {
     const [name] = positionals(`plugins ${sub}`, operands, ['NAME']) as [string];
@@ -274,4 +326,22 @@ function warningLogger(io: Io): Logger {
   };
   const logger: Logger = { debug: () => {}, info: () => {}, warn, error: warn, child: () => logger };
   return logger;
+}
+
+/**
+ * The folder `plugins install|uninstall` change: --plugins-dir, else the configuration file's
+ * `pluginsDir` (--config, default defaultConfigPath()), else defaultPluginsDir() — the folder
+ * `serve` launches from with the same flags.
+ */
+function installFolder(flag: string | undefined, config: string | undefined): string {
+  if (flag !== undefined) return resolve(flag);
+  try {
+    const loaded = readConfigFile(config === undefined ? defaultConfigPath() : resolve(config), {
+      required: config !== undefined,
+    });
+    return loaded.config.pluginsDir ?? defaultPluginsDir();
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new CliError(err.message, ExitCode.error, { cause: err });
+    throw err;
+  }
 }
