@@ -190,6 +190,23 @@ describe.skipIf(npmMissing)('plugins install and uninstall (npm on PATH)', () =>
   );
 
   it(
+    "removes the staging folder of an install that was killed (its pid is gone), not a live one's",
+    async () => {
+      const dir = join(tempDir(), 'plugins');
+      const dead = join(dir, '.packages', '.staging-2147483646-abcdef');
+      const live = join(dir, '.packages', `.staging-${process.pid}-abcdef`);
+      for (const folder of [dead, live]) mkdirSync(join(folder, 'node_modules'), { recursive: true });
+      const r = await cli(['plugins', 'install', tarball, '--plugins-dir', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readdirSync(join(dir, '.packages')).sort()).toEqual([
+        `.staging-${process.pid}-abcdef`,
+        'fixture',
+      ]);
+    },
+    T,
+  );
+
+  it(
     "without --plugins-dir: the configuration's pluginsDir, else the XDG data folder; a broken --config installs nothing",
     async () => {
       const root = tempDir();

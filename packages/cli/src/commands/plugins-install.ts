@@ -319,6 +319,36 @@ async function binFile(installed: Installed, bin: string, path: string): Promise
 
 const unique = () => `${process.pid}-${randomBytes(4).toString('hex')}`;
 
+const STAGING_PREFIX = '.staging-';
+
+/**
+ * Staging folders of installs whose process is gone (killed with SIGKILL mid-install): named
+ * `.staging-<pid>-XXXXXX`, removed when no process has that pid. One of a live install (this or
+ * another one running at the same time) is left alone; a pid reused since is only a folder kept.
+ */
+async function removeAbandonedStaging(packages: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(packages);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.staging-(\d+)-/.exec(name);
+    if (m === null || pidAlive(Number(m[1]))) continue;
+    await rm(join(packages, name), { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Removes what a signal or an error left: the staging folder (npm killed first by `abort`). */
 function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
@@ -347,7 +377,8 @@ export async function installPlugin(options: InstallOptions, io: Io): Promise<nu
       cause: err,
     });
   }
-  const staging = await mkdtemp(join(packages, '.staging-'));
+  await removeAbandonedStaging(packages);
+  const staging = await mkdtemp(join(packages, `${STAGING_PREFIX}${process.pid}-`));
   let committed = false;
   try {
     return await interruptible(async (signal) => {
