@@ -48,5 +48,7 @@ const code = readFileSync(bin, 'utf8');
 const NODE_SHEBANG = '#!/usr/bin/env node\n';
 if (!code.startsWith(NODE_SHEBANG))
   throw new Error(`${bin} does not start with ${JSON.stringify(NODE_SHEBANG)}`);
-writeFileSync(bin, `#!/bin/sh\n':' //; exec node -- "$0" "$@"\n${code.slice(NODE_SHEBANG.length)}`);
+// `/usr/bin/env sh` rather than `/bin/sh`: the same shell, and the shebang form npm tooling
+// (publint's bin check, cmd-shim) recognises as an executable script.
+writeFileSync(bin, `#!/usr/bin/env sh\n':' //; exec node -- "$0" "$@"\n${code.slice(NODE_SHEBANG.length)}`);
 chmodSync(bin, 0o755);

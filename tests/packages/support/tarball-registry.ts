@@ -5,7 +5,7 @@
 // with its integrity; anything else is 404. Only the scope is pointed here, third-party
 // dependencies still come from the public registry, as in the other scenarios. The scope's
 // registry is set in a user config file (a copy of the current one plus one line), not as
-// `npm_config_@secrets-engine:registry`: the CLI's `#!/bin/sh` launcher (dash) drops environment
+// `npm_config_@secrets-engine:registry`: the CLI's sh launcher (dash) drops environment
 // variables whose names are not shell identifiers.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
