@@ -448,13 +448,20 @@ describe.concurrent('published packages, packed and installed with npm outside t
       expect(got.stdout, 'get redacts the value').not.toContain(value);
       const revealed = await cli(['get', 'github/token', '--reveal']);
       expect(revealed.stdout, `get --reveal${describeOutput(revealed)}`).toContain(value);
+      // The command gets the value; what it prints of it is masked (run's default).
       const injected = await cli(
-        ['run', '--', process.execPath, '-e', 'process.stdout.write("token=" + process.env.GH_TOKEN)'],
+        [
+          'run',
+          '--',
+          process.execPath,
+          '-e',
+          `process.stdout.write("token=" + process.env.GH_TOKEN + " same=" + (process.env.GH_TOKEN === ${JSON.stringify(value)}))`,
+        ],
         { GH_TOKEN: 'se://github/token' },
       );
       expect([injected.code, injected.stdout], `run${describeOutput(injected)}`).toEqual([
         0,
-        `token=${value}`,
+        'token=<concealed by secrets-engine> same=true',
       ]);
 
       const removed = await run(keychain, ['rm', 'github/token'], { cwd: dir, env });
