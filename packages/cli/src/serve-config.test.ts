@@ -388,11 +388,12 @@ describe('SIGHUP re-reads the configuration file', () => {
       ]),
     );
 
-    // Fixed: only the difference to the configuration applied last is applied.
+    // Fixed: only the difference to the configuration applied last is applied; the keys that need
+    // a restart are compared with what runs (requestTimeoutMs undone: no longer reported).
     writeConfig(dir, {
       disabledPlugins: ['env'],
       builtins: { env: { prefix: 'X_' } },
-      requestTimeoutMs: 9,
+      requestTimeoutMs: 1000,
       stateDir: 'st',
     });
     engine.proc.child.kill('SIGHUP');
@@ -408,6 +409,10 @@ describe('SIGHUP re-reads the configuration file', () => {
       ]),
     );
     expect(engine.proc.stderr()).toMatch(/disabled plugins applied disabled=- enabled=fixture$/m);
+    await engine.proc.waitFor(/configuration reloaded(.|\n)*configuration reloaded/, 'stderr');
+    const count = (key: string) =>
+      engine.proc.stderr().match(new RegExp(`WARN {2}needs a restart: ${key}$`, 'gm'))?.length ?? 0;
+    expect([count('stateDir'), count('builtins'), count('requestTimeoutMs')]).toEqual([2, 2, 1]);
     expect(engine.proc.child.exitCode).toBeNull();
     expect((await engine.stop()).code).toBe(0);
   }, 90_000);

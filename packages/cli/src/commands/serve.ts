@@ -273,7 +273,7 @@ function checkDirectory(dir: string, prefix = ''): void {
 /** What SIGHUP compares the configuration file with. */
 interface Reloadable {
   source: ConfigSource;
-  /** The configuration applied now. */
+  /** The configuration the engine runs with: the file at start, with the disabledPlugins applied since. */
   config: ServeConfig;
   fromFlags: ReadonlySet<ConfigKey>;
 }
@@ -294,7 +294,11 @@ async function reload(engine: Engine, logger: Logger, state: Reloadable): Promis
   }
   if (next !== undefined) {
     const before = state.config;
-    state.config = next;
+    // The keys that need a restart stay as the engine started with them: a later SIGHUP compares
+    // with what runs (an edit undone is no longer reported), only disabledPlugins moves on.
+    const { disabledPlugins: _, ...running } = before;
+    state.config =
+      next.disabledPlugins === undefined ? running : { ...running, disabledPlugins: next.disabledPlugins };
     for (const key of CONFIG_KEYS) {
       if (JSON.stringify(before[key]) === JSON.stringify(next[key])) continue;
       if (key === 'disabledPlugins') {
