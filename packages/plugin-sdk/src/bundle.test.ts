@@ -24,7 +24,8 @@ describe('the bundled main entry', () => {
     expect(names.length).toBeGreaterThan(20);
     expect(Object.keys(bundle).sort()).toEqual(names);
     expect(Object.keys(tsc).sort()).toEqual(names);
-    for (const name of names) expect(typeof bundle[name], name).toBe(typeof (src as Record<string, unknown>)[name]);
+    for (const name of names)
+      expect(typeof bundle[name], name).toBe(typeof (src as Record<string, unknown>)[name]);
   });
 
   it('re-exports the very ConnectError and Code of @connectrpc/connect (not a bundled copy)', async () => {
