@@ -25,7 +25,6 @@ const result = await build({
   target: 'node20',
   // Not minified, no keepNames needed: every error class sets its name literally.
   external: ['@connectrpc/connect', '@bufbuild/protobuf'],
-  sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'warning',
   metafile: true,
