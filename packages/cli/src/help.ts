@@ -407,8 +407,9 @@ install writes a service that runs 'secrets-engine serve' with the --socket, --p
 --config given here (paths made absolute), as this Node.js and this secrets-engine, and starts
 it. Linux: the systemd user unit $XDG_CONFIG_HOME/systemd/user/secrets-engine.service (default
 ~/.config/systemd/user), then 'systemctl --user daemon-reload', 'enable' and 'start' (restart
-when it replaced another unit); the socket defaults to $XDG_RUNTIME_DIR/secrets-engine/engine.sock
-(%t in the unit), the log is the journal: journalctl --user -u secrets-engine. It is Type=exec,
+when it replaced another unit); without --socket the socket is the configuration file's (the
+--config file, else the default one), else $XDG_RUNTIME_DIR/secrets-engine/engine.sock (%t in
+the unit); the log is the journal: journalctl --user -u secrets-engine. It is Type=exec,
 restarted on failure, with NoNewPrivileges, UMask=0077 and no core dumps; 'systemctl --user
 reload secrets-engine' sends SIGHUP. macOS: the launchd agent dev.secrets-engine,
 ~/Library/LaunchAgents/dev.secrets-engine.plist, loaded with 'launchctl bootstrap gui/UID'

@@ -142,6 +142,45 @@ describe('service install --print (Linux)', () => {
     ]);
   });
 
+  it('takes the socket the configuration file names (--config, else the default file), which --socket overrides', async () => {
+    const h = home();
+    const dir = tempDir('se-svc-cwd-');
+    const file = join(dir, 'engine.json');
+    writeFileSync(file, JSON.stringify({ socket: 'from-file.sock' }));
+    const given = await runCli(['service', 'install', '--print', '--config', file], { env: h.env });
+    expect(given.stderr).toBe('');
+    expect(execArgv(given.stdout, '/run/user/1').slice(4)).toEqual([
+      '--socket',
+      join(dir, 'from-file.sock'),
+      '--config',
+      file,
+    ]);
+    const xdg = join(h.dir, 'xdg-config');
+    mkdirSync(join(xdg, 'secrets-engine'), { recursive: true });
+    writeFileSync(
+      join(xdg, 'secrets-engine', 'config.json'),
+      JSON.stringify({ socket: '/tmp/default-file.sock' }),
+    );
+    const byDefault = await runCli(['service', 'install', '--print'], {
+      env: { ...h.env, XDG_CONFIG_HOME: xdg },
+    });
+    expect(execArgv(byDefault.stdout, '/run/user/1').slice(4)).toEqual([
+      '--socket',
+      '/tmp/default-file.sock',
+    ]);
+    const flag = await runCli(
+      ['service', 'install', '--print', '--config', file, '--socket', '/tmp/flag.sock'],
+      {
+        env: h.env,
+      },
+    );
+    expect(execArgv(flag.stdout, '/run/user/1').slice(4, 6)).toEqual(['--socket', '/tmp/flag.sock']);
+    writeFileSync(file, '{"socket": 1}');
+    const broken = await runCli(['service', 'install', '--print', '--config', file], { env: h.env });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/engine\.json:1:12: key "socket": must be/);
+  });
+
   it('refuses a --plugins-dir that is not a directory and a --config that does not exist (exit 1)', async () => {
     const h = home();
     const dir = tempDir('se-svc-cwd-');

@@ -21,11 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { defaultSocketPath } from '@secrets-engine/secrets';
 import { isAbstractSocketPath } from '@secrets-engine/secrets/internal';
 import { parseCommand, positionals, socketOption } from '../args.js';
+import { ConfigFileError, readConfigFile } from '../config.js';
 import { openClient } from '../engine-client.js';
 import { CliError, ExitCode, errorMessage, UsageError } from '../errors.js';
 import { COMMAND_HELP } from '../help.js';
 import type { Io } from '../io.js';
-import { configDir, type Env } from '../paths.js';
+import { configDir, defaultConfigPath, type Env } from '../paths.js';
 import {
   LAUNCHD_LABEL,
   launchdPlist,
@@ -375,6 +376,25 @@ function checkPath(flag: string, path: string, kind: 'directory' | 'file'): void
   if (!ok) throw new CliError(`${flag} ${path}: not a ${kind}`, ExitCode.error);
 }
 
+/**
+ * The socket of the configuration file the service's `serve` will read (--config, else the default
+ * file), when it names one: the unit passes --socket, which would otherwise override it. A file with
+ * an error is refused now rather than by a service that fails to start.
+ */
+function configuredSocket(host: ServiceHost, config: string | undefined): string | undefined {
+  const file = config === undefined ? defaultConfigPath(host.env) : resolve(host.cwd, config);
+  try {
+    return readConfigFile(file, { required: false }).config.socket;
+  } catch (err) {
+    if (!(err instanceof ConfigFileError)) throw err;
+    // The default file cannot be read at all (its folder is a file, no permission): the unit's
+    // own folder under the same XDG_CONFIG_HOME gives the error that matters below.
+    const errno = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+    if (config === undefined && errno !== undefined) return undefined;
+    throw new CliError(err.message, ExitCode.error, { cause: err });
+  }
+}
+
 async function install(
   manager: ServiceManager,
   host: ServiceHost,
@@ -382,7 +402,11 @@ async function install(
   o: InstallOptions,
 ): Promise<number> {
   const socket =
-    o.socket === undefined || isAbstractSocketPath(o.socket) ? o.socket : resolve(host.cwd, o.socket);
+    o.socket === undefined
+      ? configuredSocket(host, o.config)
+      : isAbstractSocketPath(o.socket)
+        ? o.socket
+        : resolve(host.cwd, o.socket);
   const serveArgs = manager.socketArgs(socket);
   if (o.pluginsDir !== undefined) {
     const dir = resolve(host.cwd, o.pluginsDir);
