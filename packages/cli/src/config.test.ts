@@ -199,6 +199,11 @@ describe('parseConfig', () => {
       '1:16: key "pluginEnv.1X": not a variable name (letters, digits and "_", not starting with a digit)',
     ],
     ['{"pluginEnv": {"X": 1}}', '1:21: key "pluginEnv.X": must be a string, got 1'],
+    // A value meant for a plugin's environment is never quoted: it may be a token.
+    [
+      '{"pluginEnv": "TOKEN=hunter2"}',
+      '1:15: key "pluginEnv": must be an object of variable names to strings, got a string',
+    ],
     [
       '{"disabledPlugins": "vault"}',
       '1:21: key "disabledPlugins": must be an array of plugin names, got "vault"',

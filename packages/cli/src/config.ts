@@ -175,7 +175,10 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   return validate(parseTree(text, file), file);
 }
 
-function describe(node: JsonNode): string {
+function describe(node: JsonNode, key?: string): string {
+  // pluginEnv's values are what plugins get as their environment: tokens, passwords. An error
+  // never quotes one (serve's stderr is a service's journal).
+  if (node.kind === 'string' && key?.startsWith('pluginEnv')) return 'a string';
   switch (node.kind) {
     case 'object':
       return 'an object';
@@ -194,7 +197,7 @@ function validate(root: JsonNode, file: string): LoadedConfig {
     throw new ConfigFileError(file, message, { at: node.at, ...(key === undefined ? {} : { key }) });
   };
   const mustBe = (key: string, node: JsonNode, what: string): never =>
-    bad(key, node, `must be ${what}, got ${describe(node)}`);
+    bad(key, node, `must be ${what}, got ${describe(node, key)}`);
   const object = (key: string | undefined, node: JsonNode, allowed: readonly string[]) => {
     if (node.kind !== 'object') {
       return key === undefined
