@@ -33,8 +33,3 @@ export function dataDir(env: Env = process.env): string {
 export function defaultPluginsDir(env: Env = process.env): string {
   return join(dataDir(env), 'plugins');
 }
-
-/** `$XDG_STATE_HOME/secrets-engine` (default `~/.local/state/secrets-engine`): logs of a service. */
-export function stateHome(env: Env = process.env): string {
-  return join(base(env, 'XDG_STATE_HOME', ['.local', 'state']), APP);
-}
