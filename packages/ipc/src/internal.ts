@@ -27,3 +27,4 @@ export {
   SMALL_REQUEST_MAX_BYTES,
   transportLossIsUnavailable,
 } from './rpc/connect.js';
+export { requestHeaderValue } from './rpc/unary-handler.js';

@@ -109,11 +109,11 @@ class AccessControlModuleImpl extends HostedPlugin implements AccessControlModul
         dataRoutes: (router, { registered, logger }) => {
           router.service(accesscontrolv1.AccessControlService, {
             checkAccess: async (req, ctx) => {
-              await registered(ctx.signal);
+              await registered(ctx);
               return handleCheckAccess(checkAccess, req, ctx.signal, logger);
             },
             authorize: async (req, ctx) => {
-              await registered(ctx.signal);
+              await registered(ctx);
               return handleAuthorize(authorize, req, ctx.signal, logger);
             },
           });

@@ -11,6 +11,11 @@ export class RegistrationGate {
     this.#settled.promise.catch(() => {});
   }
 
+  /** Whether registration succeeded. */
+  get isOpen(): boolean {
+    return this.#open;
+  }
+
   /** Registration succeeded: data calls go through. */
   open(): void {
     this.#open = true;

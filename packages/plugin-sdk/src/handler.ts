@@ -17,7 +17,9 @@ import type { GetSecretsHandler } from './plugin.js';
 export async function handleGetSecrets(
   handler: GetSecretsHandler,
   rawPattern: string,
-  signal: AbortSignal,
+  // The call's signal is read only when used: connect's handler context makes it on first read
+  // (an AbortController, a listener, a timer), and most handlers never look (issue 14).
+  call: { readonly signal: AbortSignal },
   logger: Logger,
 ) {
   let pattern: SecretPattern;
@@ -28,11 +30,15 @@ export async function handleGetSecrets(
   }
   let result: Iterable<Envelope | EnvelopeInit>;
   try {
-    result = await handler(pattern, { signal });
+    result = await handler(pattern, {
+      get signal() {
+        return call.signal;
+      },
+    });
   } catch (err) {
     if (isNotFoundError(err)) throw new ConnectError('secret not found', Code.NotFound);
     if (err instanceof ConnectError) throw err;
-    if (signal.aborted) throw ConnectError.from(signal.reason, Code.Canceled);
+    if (call.signal.aborted) throw ConnectError.from(call.signal.reason, Code.Canceled);
     const message = err instanceof Error ? err.message : String(err);
     logger.warn('getSecrets failed', { pattern: rawPattern, error: message });
     // The message, never the stack (protocol.md §6.4: `failed to get secret "<p>": <err>`).

@@ -61,10 +61,12 @@ export interface HostOptions {
 /** What a data handler gets to wait for registration with. */
 export interface DataRouteContext {
   /**
-   * Resolves once registration succeeded; rejects with the ConnectError Go's setupInterceptor
-   * answers (§5.1 step 7) when it failed, took too long, or `signal` aborted first.
+   * `undefined` once registration succeeded (nothing to wait for, and the call's signal is not
+   * made: issue 14); before, a promise that resolves when it succeeds and rejects with the
+   * ConnectError Go's setupInterceptor answers (§5.1 step 7) when it failed, took too long, or
+   * the call's signal aborted first.
    */
-  registered(signal: AbortSignal): Promise<void>;
+  registered(call: { readonly signal: AbortSignal }): Promise<void> | undefined;
   logger: Logger;
 }
 
@@ -296,7 +298,8 @@ export class PluginHost {
       return {};
     };
     const context: DataRouteContext = {
-      registered: (signal) => this.#gate.wait(signal, this.#registrationTimeoutMs),
+      registered: (call) =>
+        this.#gate.isOpen ? undefined : this.#gate.wait(call.signal, this.#registrationTimeoutMs),
       logger,
     };
     serveConnect(session, {

@@ -75,8 +75,9 @@ class PluginImpl extends HostedPlugin implements Plugin {
         dataRoutes: (router, { registered, logger }) => {
           router.service(resolverv1.ResolverService, {
             getSecrets: async (req, ctx) => {
-              await registered(ctx.signal);
-              return handleGetSecrets(handler, req.pattern, ctx.signal, logger);
+              const waiting = registered(ctx);
+              if (waiting !== undefined) await waiting;
+              return handleGetSecrets(handler, req.pattern, ctx, logger);
             },
           });
         },

@@ -114,6 +114,40 @@ describe('createAccessControl: fail closed', () => {
     expect(aborted).toBe(true);
   });
 
+  it("a synchronous policy that ignores its signal adds no listener to the call's; one that reads it gets one, released when it answers", async () => {
+    const counted = () => {
+      const controller = new AbortController();
+      const added: string[] = [];
+      const add = controller.signal.addEventListener.bind(controller.signal);
+      controller.signal.addEventListener = ((type: string, ...rest: [never, never]) => {
+        added.push(type);
+        add(type, ...rest);
+      }) as never;
+      return { controller, added };
+    };
+    const control = (policy: AccessPolicy) =>
+      createAccessControl({ policy, timeoutMs: 50, modules: () => [] });
+    const quiet = counted();
+    expect(
+      await control(() => true).decide(me, { method: 'GetSecrets', pattern: 'a/b' }, quiet.controller.signal),
+    ).toEqual({ allow: true });
+    expect(quiet.added).toEqual([]);
+    // A policy that reads its signal gets one fed by the call's, not yet aborted.
+    const reading = counted();
+    let seen: AbortSignal | undefined;
+    expect(
+      await control((_c, _r, { signal }) => {
+        seen = signal;
+        return { allow: true };
+      }).decide(me, { method: 'GetSecrets', pattern: 'a/b' }, reading.controller.signal),
+    ).toEqual({ allow: true });
+    expect(seen?.aborted).toBe(false);
+    expect(reading.added).toEqual(['abort']);
+    // A synchronous answer is final: the listener on the call's signal went with it.
+    reading.controller.abort(new Error('client went away'));
+    expect(seen?.aborted).toBe(false);
+  });
+
   it('after the policy, every module is asked; a denial, a throw or a late module denies', async () => {
     const control = (check: () => Promise<boolean>) =>
       createAccessControl({

@@ -10,10 +10,11 @@ import {
   ConnectError,
   createContextKey,
   createContextValues,
+  type HandlerContext,
   type Interceptor,
 } from '@connectrpc/connect';
 import { attachHijackHandler, createConnectHandler, type Logger } from '@secrets-engine/ipc';
-import { healthOr404, SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
+import { healthOr404, requestHeaderValue, SMALL_REQUEST_MAX_BYTES } from '@secrets-engine/ipc/internal';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { MAX_ID_LENGTH, parsePattern, parsePluginName, toGoTimestamp } from '@secrets-engine/secrets';
 import { toNetPath } from '@secrets-engine/secrets/internal';
@@ -467,8 +468,8 @@ function checkAccess(init: EngineSocketInit): Interceptor {
  * unaffected.
  */
 export const CACHE_CONTROL_HEADER = 'cache-control';
-function bypassesCache(headers: Headers): boolean {
-  const value = headers.get(CACHE_CONTROL_HEADER);
+function bypassesCache(ctx: HandlerContext): boolean {
+  const value = requestHeaderValue(ctx, CACHE_CONTROL_HEADER);
   if (value === null) return false;
   return value.split(',').some((d) => {
     const directive = d.trim().toLowerCase();
@@ -488,7 +489,7 @@ function publicRoutes(router: Router, init: EngineSocketInit): void {
         (report) => {
           holder.report = report;
         },
-        bypassesCache(ctx.requestHeader),
+        bypassesCache(ctx),
       );
       return create(resolverv1.GetSecretsResponseSchema, { envelopes });
     },

@@ -2,10 +2,11 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { socketPair } from '../__tests__/helpers.js';
 import { createMuxSession, type MuxSession } from '../mux/session.js';
 import { createSessionTransport, serveConnect } from './connect.js';
+import { requestHeaderValue } from './unary-handler.js';
 
 const sessions: MuxSession[] = [];
 afterEach(async () => {
@@ -21,6 +22,74 @@ async function pair() {
 }
 
 describe('Connect over yamux (protocol.md §2.3)', () => {
+  it('requestHeaderValue reads a request header as Headers.get would, repeated and mixed-case names included', async () => {
+    const { plugin, engine } = await pair();
+    const seen: Array<[string | null, string | null]> = [];
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(resolverv1.ResolverService, {
+          getSecrets: (req, ctx) => {
+            const lazy = requestHeaderValue(ctx, 'x-multi');
+            seen.push([lazy, ctx.requestHeader.get('x-multi')]);
+            seen.push([requestHeaderValue(ctx, 'x-absent'), ctx.requestHeader.get('x-absent')]);
+            return { envelopes: [{ id: req.pattern, value: new Uint8Array([1]) }] };
+          },
+        }),
+    });
+    const client = createClient(
+      resolverv1.ResolverService,
+      createSessionTransport(engine, {
+        interceptors: [
+          (next) => (req) => {
+            req.header.append('X-Multi', 'one');
+            req.header.append('x-multi', ' two ');
+            return next(req);
+          },
+        ],
+      }),
+    );
+    await client.getSecrets({ pattern: 'a/b' });
+    expect(seen).toEqual([
+      ['one, two', 'one, two'],
+      [null, null],
+    ]);
+  });
+
+  it('a lean call nobody gives or reads headers makes no Headers object on either side (issue 14)', async () => {
+    const { plugin, engine } = await pair();
+    serveConnect(plugin, {
+      routes: (router) =>
+        router.service(resolverv1.ResolverService, {
+          getSecrets: (req) => ({ envelopes: [{ id: req.pattern, value: new Uint8Array([1]) }] }),
+        }),
+    });
+    const client = createClient(resolverv1.ResolverService, createSessionTransport(engine));
+    await client.getSecrets({ pattern: 'warm/up' }); // loads undici and connect's lazy parts
+    const made: unknown[] = [];
+    const RealHeaders = globalThis.Headers;
+    vi.stubGlobal(
+      'Headers',
+      class CountedHeaders extends RealHeaders {
+        constructor(init?: ConstructorParameters<typeof Headers>[0]) {
+          super(init);
+          made.push(init);
+        }
+      },
+    );
+    try {
+      const res = await client.getSecrets({ pattern: 'a/b' });
+      expect(res.envelopes[0]?.id).toBe('a/b');
+      expect(made).toEqual([]);
+      // Headers are still there for whoever asks: onHeader reads the response's.
+      let contentType: string | null = null;
+      await client.getSecrets({ pattern: 'c/d' }, { onHeader: (h) => (contentType = h.get('content-type')) });
+      expect(contentType).toBe('application/proto');
+      expect(made.length).toBeGreaterThan(0);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('ping-pong in both directions, two calls each way, on one socket', async () => {
     const { plugin, engine } = await pair();
     const registered: string[] = [];

@@ -65,13 +65,20 @@ export function createLeanTransport(session: MuxSession, options: UnaryClientOpt
         isMessage(input, method.input) ? input : create(method.input, input)
       ) as MessageShape<I>;
       const timeout = timeoutMs ?? options.defaultTimeoutMs;
+      const headers = lazyHeaders(header);
       const req = {
         stream: false as const,
         service: method.parent,
         method,
         requestMethod: 'POST',
         url: `${options.baseUrl}/${method.parent.typeName}/${method.name}`,
-        header: new Headers(header),
+        get header() {
+          return headers.header;
+        },
+        set header(value: Headers) {
+          headers.header = value;
+        },
+        [UNTOUCHED]: headers,
         contextValues: contextValues ?? createContextValues(),
         message,
         signal: signal ?? NEVER,
@@ -115,10 +122,13 @@ function callUnary(
   let head = `${fixed}Content-Length: ${body.byteLength}\r\n`;
   if (req.timeoutMs !== undefined) head += `Connect-Timeout-Ms: ${Math.max(1, Math.ceil(req.timeoutMs))}\r\n`;
   let badHeader: string | undefined;
-  req.header.forEach((value, key) => {
-    if (/[\r\n]/.test(value) || /[\r\n:]/.test(key)) badHeader = key;
-    else head += `${key}: ${value}\r\n`;
-  });
+  // A request whose headers nobody set or read (no interceptor touched them) has none to write.
+  if (!(req as { [UNTOUCHED]?: LazyHeaders })[UNTOUCHED]?.untouchedEmpty) {
+    req.header.forEach((value, key) => {
+      if (/[\r\n]/.test(value) || /[\r\n:]/.test(key)) badHeader = key;
+      else head += `${key}: ${value}\r\n`;
+    });
+  }
   if (badHeader !== undefined) {
     return Promise.reject(
       new ConnectError(`invalid request header ${JSON.stringify(badHeader)}`, Code.InvalidArgument),
@@ -199,21 +209,19 @@ function callUnary(
         finish(new ConnectError(`transport: ${err.message}`, Code.Unavailable, undefined, undefined, err));
     };
     const decode = (res: { status: number; headers: Array<[string, string]>; body: Buffer }) => {
-      const headers = new Headers();
       let encoding: string | undefined;
       let contentType = '';
       for (const [k, v] of res.headers) {
         if (k === 'content-encoding') encoding = v.toLowerCase();
         else if (k === 'content-type') contentType = v;
-        headers.append(k, v);
       }
-      const [header, trailer] = trailerDemux(headers);
       inflate(res.body, encoding, options.readMaxBytes, (err, bytes) => {
         if (err !== undefined) {
           finish(err, undefined, false);
           return;
         }
         if (res.status !== 200) {
+          const [header, trailer] = responseHeaders(res.headers);
           const metadata = new Headers(header);
           trailer.forEach((v, k) => {
             metadata.append(k, v);
@@ -247,14 +255,7 @@ function callUnary(
           finish(new ConnectError(`parse binary: ${(e as Error).message}`, Code.Internal), undefined, false);
           return;
         }
-        finish(undefined, {
-          stream: false,
-          service: req.service,
-          method,
-          header,
-          trailer,
-          message,
-        } as UnaryResponse);
+        finish(undefined, lazyResponse(req.service, method, message, res.headers));
       });
     };
     stream.on('data', onData);
@@ -276,6 +277,74 @@ function callUnary(
     // One write: head and body leave in a single yamux data frame (when they fit).
     stream.write(Buffer.concat([Buffer.from(head, 'latin1'), body]));
   });
+}
+
+/**
+ * Headers objects are made only when something reads them (issue 14): each `new Headers()` is
+ * undici's, validated per name and value, and the first one loads undici itself (~25 ms of a
+ * plugin's start). A call with no headers given and none read by an interceptor makes none.
+ */
+const UNTOUCHED = Symbol('lazy request headers');
+
+interface LazyHeaders {
+  header: Headers;
+  /** True while nobody read or replaced `header` and it was made from no headers at all. */
+  readonly untouchedEmpty: boolean;
+}
+
+function lazyHeaders(init: ConstructorParameters<typeof Headers>[0] | undefined): LazyHeaders {
+  let made: Headers | undefined;
+  const empty = isEmptyInit(init);
+  return {
+    get header(): Headers {
+      made ??= new Headers(init);
+      return made;
+    },
+    set header(value: Headers) {
+      made = value;
+    },
+    get untouchedEmpty() {
+      return empty && made === undefined;
+    },
+  };
+}
+
+/** No headers in `init` (checked without touching the `Headers` global, which loads undici). */
+function isEmptyInit(init: ConstructorParameters<typeof Headers>[0] | undefined): boolean {
+  if (init === undefined) return true;
+  if (typeof (init as Iterable<unknown>)[Symbol.iterator] === 'function')
+    return Array.isArray(init) && init.length === 0;
+  return Object.keys(init).length === 0;
+}
+
+/** The response's headers and trailers (`trailer-` names), as connect's trailerDemux splits them. */
+function responseHeaders(raw: Array<[string, string]>): [Headers, Headers] {
+  const headers = new Headers();
+  for (const [k, v] of raw) headers.append(k, v);
+  return trailerDemux(headers);
+}
+
+function lazyResponse(
+  service: UnaryRequest['service'],
+  method: DescMethodUnary,
+  message: MessageShape<DescMessage>,
+  raw: Array<[string, string]>,
+): UnaryResponse {
+  let split: [Headers, Headers] | undefined;
+  return {
+    stream: false,
+    service,
+    method,
+    message,
+    get header() {
+      split ??= responseHeaders(raw);
+      return split[0];
+    },
+    get trailer() {
+      split ??= responseHeaders(raw);
+      return split[1];
+    },
+  } as unknown as UnaryResponse;
 }
 
 function inflate(

@@ -221,17 +221,24 @@ export function createLeanUnaryServer(
       }
       const ctx = new LazyContext(route, req, res, call.timeoutMs);
       if (values !== undefined) ctx.values = values;
+      // The response's header and trailer are the context's, made only when read (issue 14).
+      let own: UnaryResponse | undefined;
       const invoke: AnyNext = async (r) => {
         const out = await route.impl(r.message, ctx);
         const m = isMessage(out, route.method.output) ? out : create(route.method.output, out as never);
-        return {
+        own = {
           stream: false,
           service: route.service,
           method: route.method,
-          header: ctx.responseHeader,
-          trailer: ctx.responseTrailer,
+          get header() {
+            return ctx.responseHeader;
+          },
+          get trailer() {
+            return ctx.responseTrailer;
+          },
           message: m,
         } as UnaryResponse;
+        return own;
       };
       const chain = interceptors.reduce<AnyNext>((n, i) => i(n as never) as AnyNext, invoke);
       const request = {
@@ -259,7 +266,13 @@ export function createLeanUnaryServer(
         (response) => {
           ctx.done();
           if (res.destroyed || res.headersSent) return;
-          const out = toNodeHeaders(trailerMux(response.header, response.trailer));
+          // Nobody set a header or trailer: nothing to mux (no Headers object made for the call).
+          const out =
+            response === own &&
+            ctx.maybeResponseHeader === undefined &&
+            ctx.maybeResponseTrailer === undefined
+              ? {}
+              : toNodeHeaders(trailerMux(response.header, response.trailer));
           if (!json) {
             const bytes = toBinary(route.method.output, response.message as never);
             out['content-type'] = 'application/proto';
@@ -370,7 +383,12 @@ function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
  * ConnectError per call (stack trace included) was 4% of a plugin's CPU at 64 in flight (issue 14,
  * docs/decisions.md); nothing reads its stack, and it never crosses the wire.
  */
-const CALL_FINISHED = new ConnectError('the call has finished', Code.Canceled);
+let callFinished: ConnectError | undefined;
+/** Made on first use: a ConnectError makes a Headers, and the first Headers loads undici (~25 ms). */
+const CALL_FINISHED = () => {
+  callFinished ??= new ConnectError('the call has finished', Code.Canceled);
+  return callFinished;
+};
 
 /**
  * A HandlerContext whose signal and header objects exist only once the implementation touches them
@@ -413,7 +431,7 @@ class LazyContext implements HandlerContext {
       const controller = new AbortController();
       this.#controller = controller;
       if (this.#finished) {
-        controller.abort(CALL_FINISHED);
+        controller.abort(CALL_FINISHED());
         return controller.signal;
       }
       this.#onClose = () => {
@@ -434,6 +452,21 @@ class LazyContext implements HandlerContext {
       }
     }
     return this.#controller.signal;
+  }
+
+  /** One request header's value, as `requestHeader.get(name)` (values joined by ", "), made no Headers. */
+  headerValue(name: string): string | null {
+    if (this.#requestHeader !== undefined) return this.#requestHeader.get(name);
+    const raw = this.#req.rawHeaders;
+    let value: string | null = null;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      if (raw[i]!.length === name.length && raw[i]!.toLowerCase() === name) {
+        // As undici: surrounding whitespace is not part of a value.
+        const v = raw[i + 1]!.trim();
+        value = value === null ? v : `${value}, ${v}`;
+      }
+    }
+    return value;
   }
 
   get requestHeader(): Headers {
@@ -502,6 +535,14 @@ class LazyContext implements HandlerContext {
     this.#finished = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onClose !== undefined) this.#res.off('close', this.#onClose);
-    this.#controller?.abort(CALL_FINISHED);
+    this.#controller?.abort(CALL_FINISHED());
   }
+}
+
+/**
+ * `ctx.requestHeader.get(name)` for a lower-case `name`, without making a Headers object when `ctx`
+ * is the lean path's (issue 14: undici's Headers validates every name and value it is given).
+ */
+export function requestHeaderValue(ctx: HandlerContext, name: string): string | null {
+  return ctx instanceof LazyContext ? ctx.headerValue(name) : ctx.requestHeader.get(name);
 }
