@@ -95,6 +95,17 @@ describe('launched by an engine (fd 3 + DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG)
       Code.NotFound,
       'secret not found',
     ]);
+    // A ConnectError from the author's own @connectrpc/connect and one from the SDK (a bundled copy)
+    // both keep their code and message on the wire.
+    for (const by of ['connect', 'sdk']) {
+      const denied = await engine.resolver
+        .getSecrets({ pattern: `fixture/denied-by-${by}` })
+        .catch((e: unknown) => e);
+      expect([(denied as ConnectError).code, (denied as ConnectError).rawMessage]).toEqual([
+        Code.PermissionDenied,
+        `denied by the fixture (${by})`,
+      ]);
+    }
 
     await engine.shutdown();
     const exit = await proc.exited;
