@@ -11,7 +11,7 @@
 // and whitespace are minified (a third less to parse: −20% start-up); identifiers are not, so
 // class and function names stay readable in stack traces. dist/index.d.ts and the other tsc files
 // stay as they are: the types, and the ./testing entry, which imports them.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { build } from 'esbuild';
 
@@ -19,11 +19,17 @@ const NODE_BUILTINS = new Set(builtinModules);
 
 const dir = new URL('..', import.meta.url);
 const entry = new URL('dist/index.js', dir).pathname;
-const outfile = new URL('dist/index.bundle.js', dir).pathname;
+const outdir = new URL('dist', dir).pathname;
+rmSync(new URL('dist/chunks', dir), { recursive: true, force: true });
 
 const result = await build({
   entryPoints: [entry],
-  outfile,
+  outdir,
+  entryNames: '[name].bundle',
+  // What is imported on demand (connect-node, for the stock paths; it loads node:http2 and
+  // node:https) is a chunk of its own, loaded only when first used.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -35,14 +41,18 @@ const result = await build({
   logLevel: 'warning',
   metafile: true,
 });
-// A CommonJS dependency bundled into ESM would need a `require` shim: refuse instead of shipping
-// a bundle that throws "Dynamic require ... is not supported" at start.
-const code = readFileSync(outfile, 'utf8');
-if (code.includes('__require(')) throw new Error(`${outfile}: a bundled dependency uses require()`);
-// Every import left is a Node built-in: a bare specifier would need a dependency at run time.
-for (const { path, external } of Object.values(result.metafile.outputs)[0].imports) {
-  if (external && !path.startsWith('node:') && !NODE_BUILTINS.has(path)) {
-    throw new Error(`${outfile}: imports ${path}; everything but Node's built-ins must be bundled`);
+for (const [file, output] of Object.entries(result.metafile.outputs)) {
+  // A CommonJS dependency bundled into ESM would need a `require` shim: refuse instead of shipping
+  // a bundle that throws "Dynamic require ... is not supported" at start.
+  if (readFileSync(file, 'utf8').includes('__require(')) {
+    throw new Error(`${file}: a bundled dependency uses require()`);
+  }
+  // Every import left is a chunk of this bundle or a Node built-in: a bare specifier would need a
+  // dependency at run time.
+  for (const { path, external } of output.imports) {
+    if (external && !path.startsWith('node:') && !NODE_BUILTINS.has(path)) {
+      throw new Error(`${file}: imports ${path}; everything but Node's built-ins must be bundled`);
+    }
   }
 }
-process.stdout.write(`bundled ${outfile}\n`);
+process.stdout.write(`bundled ${Object.keys(result.metafile.outputs).join(', ')}\n`);

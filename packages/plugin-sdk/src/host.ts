@@ -3,8 +3,8 @@
 // service behind the registration gate) → register → wait for the session to end. A secrets
 // provider (plugin.ts) and an access-control module (access-control.ts) differ only in what they
 // register as and which data service they serve.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { createMuxSession, type Logger, type MuxSession, serveConnect } from '@secrets-engine/ipc';
@@ -377,7 +377,10 @@ function ownProcessGroup(): number | undefined {
       return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
     }
     return Number(
-      execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' }).trim(),
+      // node:child_process only where there is no /proc (it costs every plugin ~0.6 MiB otherwise).
+      (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process'))
+        .execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' })
+        .trim(),
     );
   } catch {
     return undefined;

@@ -1,7 +1,8 @@
 // The launch channel of engine-launched plugins (protocol.md §1.2, §1.3): one end of an AF_UNIX
 // socketpair on the child's fd 3, described by the DOCKER_SECRETS_ENGINE_PLUGIN_LAUNCH_CFG variable.
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { Socket } from 'node:net';
+import { nodeChildProcess } from '../builtins.js';
 import { LaunchConfigError, LaunchError, UnsupportedPlatformError } from '../errors.js';
 
 /** The environment variable that carries the launch configuration (§1.3). */
@@ -160,7 +161,7 @@ const unixSocketpairTransport: LaunchTransport = {
       windowsHide: true,
     };
     if (options.cwd !== undefined) spawnOptions.cwd = options.cwd;
-    const child = spawn(options.command, options.args ?? [], spawnOptions);
+    const child = nodeChildProcess().spawn(options.command, options.args ?? [], spawnOptions);
     // After a failed spawn (EMFILE) `stdio` itself is undefined.
     const socket = (child.stdio as ChildProcess['stdio'] | undefined)?.[3];
     if (!(socket instanceof Socket)) {

@@ -2,7 +2,7 @@
 // one HTTP/1.1 connection to a Connect router; every outbound call opens a new stream and closes it
 // after the response (`Connection: close`), as Go's clients do, so a Go peer's shutdown never waits
 // on idle streams of ours.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import {
   Code,
   ConnectError,
@@ -11,7 +11,8 @@ import {
   type Interceptor,
   type Transport,
 } from '@connectrpc/connect';
-import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
+import type { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
+import { nodeHttp } from '../builtins.js';
 import { isIpcError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { MuxStream } from '../mux/mux-stream.js';
@@ -24,6 +25,18 @@ import {
   type LeanUnaryServer,
   recordRoutes,
 } from './unary-handler.js';
+
+type ConnectNode = typeof import('@connectrpc/connect-node');
+let connectNode: Promise<ConnectNode> | undefined;
+/**
+ * connect-node, loaded on first use: only the stock paths need it (streaming calls, requests the
+ * lean path does not take, `lean: false`), and importing it loads node:http2 and node:https (+5 MiB
+ * RSS in every plugin, issue 14).
+ */
+const loadConnectNode = (): Promise<ConnectNode> => {
+  connectNode ??= import('@connectrpc/connect-node');
+  return connectNode;
+};
 
 /** Base URL of every in-IPC Connect client: requests carry `Host: unix` (§2.3). */
 export const IPC_BASE_URL = 'http://unix';
@@ -66,16 +79,22 @@ export interface ConnectServer {
 export function serveConnect(session: MuxSession, options: ServeConnectOptions): ConnectServer {
   const logger = options.logger ?? silentLogger;
   const handler = createConnectParts(options);
-  const server = createServer(handler.node);
-  // Streams are bounded by the session, not by idle timers; HTTP clients here use one stream per
-  // call, and a keep-alive client gets the usual 5 s.
-  server.keepAliveTimeout = 5_000;
-  server.requestTimeout = 0;
-  server.on('clientError', (err: Error, socket) => {
-    logger.debug('ipc http: bad request on stream', { error: err.message });
-    socket.destroy();
-  });
-  const toNode = (stream: MuxStream) => server.emit('connection', stream);
+  // node:http only for the streams the lean path hands over (or every stream without it).
+  let server: Server | undefined;
+  const http = (): Server => {
+    if (server !== undefined) return server;
+    server = nodeHttp().createServer(handler.node);
+    // Streams are bounded by the session, not by idle timers; HTTP clients here use one stream per
+    // call, and a keep-alive client gets the usual 5 s.
+    server.keepAliveTimeout = 5_000;
+    server.requestTimeout = 0;
+    server.on('clientError', (err: Error, socket) => {
+      logger.debug('ipc http: bad request on stream', { error: err.message });
+      socket.destroy();
+    });
+    return server;
+  };
+  const toNode = (stream: MuxStream) => http().emit('connection', stream);
   // The lean stream server needs no IncomingMessage; `contextValues` is made from one, so a server
   // that asks for it gets node:http for every stream.
   const lean = options.contextValues === undefined ? handler.lean : undefined;
@@ -136,16 +155,32 @@ function createConnectParts(options: ConnectHandlerOptions): {
   const interceptors = options.interceptors ?? [];
   const readMaxBytes = options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES;
   const recorded = recordRoutes(options.routes);
-  const stock = connectNodeAdapter({
-    routes: recorded.replay,
-    interceptors,
-    readMaxBytes,
-    ...DECODE_OPTIONS,
-    fallback: options.fallback ?? healthOr404,
-    ...(options.contextValues === undefined
-      ? {}
-      : { contextValues: (req) => options.contextValues!(req as IncomingMessage) }),
-  });
+  let adapter: NodeHandler | undefined;
+  const stock: NodeHandler = (req, res) => {
+    if (adapter !== undefined) {
+      adapter(req, res);
+      return;
+    }
+    // The request's body waits, paused, until the adapter reads it.
+    loadConnectNode().then(
+      (m) => {
+        adapter ??= m.connectNodeAdapter({
+          routes: recorded.replay,
+          interceptors,
+          readMaxBytes,
+          ...DECODE_OPTIONS,
+          fallback: options.fallback ?? healthOr404,
+          ...(options.contextValues === undefined
+            ? {}
+            : { contextValues: (r) => options.contextValues!(r as IncomingMessage) }),
+        });
+        adapter(req, res);
+      },
+      (err: unknown) => {
+        (res as ServerResponse).destroy(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  };
   if (options.lean === false) return { node: stock, lean: undefined };
   const leanOptions = { interceptors, readMaxBytes, contextValues: options.contextValues };
   const lean = createLeanUnaryServer(recorded.unary, leanOptions);
@@ -213,7 +248,15 @@ export function createSessionTransport(
     },
   };
   if (options.defaultTimeoutMs !== undefined) transportOptions.defaultTimeoutMs = options.defaultTimeoutMs;
-  const stock = createConnectTransport(transportOptions);
+  let made: Transport | undefined;
+  const load = async (): Promise<Transport> => {
+    made ??= (await loadConnectNode()).createConnectTransport(transportOptions);
+    return made;
+  };
+  const stock: Transport = {
+    unary: async (...args) => (await load()).unary(...args),
+    stream: async (...args) => (await load()).stream(...args),
+  };
   if (options.lean === false) return stock;
   return createLeanTransport(session, {
     baseUrl: IPC_BASE_URL,

@@ -6,9 +6,9 @@
 // Buffer (native), at most BASE64_CHUNK_BYTES at a time, yielding to the event loop after each
 // MiB and waiting for 'drain' when the client reads slower than we write. The bytes on the wire
 // are exactly toJsonString's (same field order, same standard padded base64).
-import { randomBytes } from 'node:crypto';
 import { type DescMessage, type MessageShape, ScalarType, toJsonString } from '@bufbuild/protobuf';
 import { type ReflectMessage, reflect } from '@bufbuild/protobuf/reflect';
+import { nodeCrypto } from '../builtins.js';
 import type { LeanResponse } from './unary-handler.js';
 
 /** Bytes fields this long or longer are encoded natively and in chunks; shorter ones by protobuf-es. */
@@ -37,7 +37,7 @@ export function encodeJsonBody<Desc extends DescMessage>(
   schema: Desc,
   message: MessageShape<Desc>,
 ): JsonBody {
-  const prefix = randomBytes(PREFIX_BYTES);
+  const prefix = nodeCrypto().randomBytes(PREFIX_BYTES);
   const large: Uint8Array[] = [];
   const restore: Array<() => void> = [];
   const marker = (value: Uint8Array): Uint8Array => {

@@ -2,14 +2,17 @@
 // every request it takes, and hands everything else to node:http from the request's first byte
 // (issue 14). The reference is the same router served through node:http on every stream (a
 // server given `contextValues` never uses the stream server). Real sockets, real yamux sessions.
+
+import { STATUS_CODES } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { Code, ConnectError } from '@connectrpc/connect';
+import { codeToHttpStatus } from '@connectrpc/connect/protocol-connect';
 import { resolverv1 } from '@secrets-engine/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { socketPair } from '../__tests__/helpers.js';
 import { createMuxSession, type MuxSession } from '../mux/session.js';
 import { serveConnect } from './connect.js';
-import { parseHead } from './stream-server.js';
+import { parseHead, REASON_PHRASES } from './stream-server.js';
 
 const PATH = '/resolver.v1.ResolverService/GetSecrets';
 const pb = (pattern: string) => Buffer.concat([Buffer.from([0x0a, pattern.length]), Buffer.from(pattern)]);
@@ -133,6 +136,19 @@ describe('the lean stream server against node:http', () => {
     if (UNANSWERED.has(what)) expect(fromNode).toBe('');
     else expect(fromNode).toMatch(/^HTTP\/1\.1 \d{3} /);
     expect(fromLean).toBe(fromNode);
+  });
+});
+
+describe('REASON_PHRASES', () => {
+  it("is node:http's STATUS_CODES for 200 and every status a Connect code maps to", () => {
+    const statuses = [
+      200,
+      ...Object.values(Code)
+        .filter((c): c is Code => typeof c === 'number')
+        .map((c) => codeToHttpStatus(c)),
+    ];
+    for (const status of statuses) expect(REASON_PHRASES[status], String(status)).toBe(STATUS_CODES[status]);
+    for (const [status, phrase] of Object.entries(REASON_PHRASES)) expect(STATUS_CODES[status]).toBe(phrase);
   });
 });
 

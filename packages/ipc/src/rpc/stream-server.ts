@@ -8,11 +8,35 @@
 // compressed or `Expect` request, a repeated framing header, any head this strict reader does not
 // take — goes, with every byte read so far, to the node:http server, which then owns the stream.
 import { EventEmitter } from 'node:events';
-import { STATUS_CODES } from 'node:http';
 import { ConnectError } from '@connectrpc/connect';
 import type { Logger } from '../logger.js';
 import type { MuxStream } from '../mux/mux-stream.js';
 import { type LeanCall, type LeanResponse, type LeanUnaryServer, writeError } from './unary-handler.js';
+
+/**
+ * node:http's reason phrases (its STATUS_CODES) for every status the lean writer sends: 200 and
+ * each status connect's codeToHttpStatus gives a Code (499 has none: node:http writes "unknown").
+ * A table, not node:http itself, so that a plugin that never falls back never loads node:http
+ * (issue 14); stream-server.test.ts checks it against node:http's.
+ */
+export const REASON_PHRASES: Readonly<Record<number, string>> = {
+  200: 'OK',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 /** node:http's default `maxHeaderSize`: a longer head goes to node:http, which answers 431. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -224,7 +248,7 @@ class StreamResponse extends EventEmitter implements LeanResponse {
 
   writeHead(status: number, headers: Record<string, string | string[]>): this {
     if (this.#headersSent || this.#head !== undefined) throw new Error('response head already written');
-    let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+    let head = `HTTP/1.1 ${status} ${REASON_PHRASES[status] ?? 'unknown'}\r\n`;
     for (const [name, value] of Object.entries(headers)) {
       if (Array.isArray(value)) for (const v of value) head += `${name}: ${checked(name, v)}\r\n`;
       else head += `${name}: ${checked(name, value)}\r\n`;
