@@ -208,6 +208,9 @@ const DEADLINE = new ConnectError('the plugins missed their deadline', Code.Dead
  * DEADLINE). Every plugin of the request is asked at once, so one deadline timer is every plugin's
  * deadline.
  */
+/** Shutdown signals whose listener limit is lifted already. */
+const unbounded = new WeakSet<AbortSignal>();
+
 class RequestSignal {
   readonly #controller = new AbortController();
   readonly #sources: AbortSignal[] = [];
@@ -219,6 +222,12 @@ class RequestSignal {
     const signal = this.#controller.signal;
     // Every plugin's call, its queue and its transport listen on this one signal: no leak warning.
     setMaxListeners(0, signal);
+    // The shutdown signal is shared by every request in flight, each holding one listener on it
+    // until it ends (64 at once under load is not a leak).
+    if (options.shutdownSignal !== undefined && !unbounded.has(options.shutdownSignal)) {
+      setMaxListeners(0, options.shutdownSignal);
+      unbounded.add(options.shutdownSignal);
+    }
     for (const source of [options.signal, options.shutdownSignal]) {
       if (source === undefined) continue;
       if (source.aborted) {

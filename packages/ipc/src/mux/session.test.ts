@@ -61,6 +61,52 @@ function endOf(r: MuxStream): Promise<void> {
   });
 }
 
+describe('write batching (decisions.md "yamux writes flushed once per event-loop turn")', () => {
+  it('the frames of many streams opened in one turn, and of several I/O callbacks of one poll phase, leave in one write', async () => {
+    const { plugin, engine, pluginSocket } = await pair();
+    engine.onStream((s) => s.resume());
+    await plugin.ping();
+    let writes = 0;
+    const sock = pluginSocket as unknown as {
+      _writev: (...a: unknown[]) => unknown;
+      _write: (...a: unknown[]) => unknown;
+    };
+    const writev = sock._writev.bind(sock);
+    const write = sock._write.bind(sock);
+    sock._writev = (...a) => {
+      writes++;
+      return writev(...a);
+    };
+    sock._write = (...a) => {
+      writes++;
+      return write(...a);
+    };
+    // Ten streams, SYN and data each (twenty frames), from three callbacks of one poll phase: each
+    // callback is a read of its own socket, all readable before the loop polls.
+    const triggers = await Promise.all([socketPair(), socketPair(), socketPair()]);
+    let fired = 0;
+    const done = new Promise<void>((resolve) => {
+      for (const [, b] of triggers) {
+        b.once('data', () => {
+          for (let i = 0; i < (fired === 0 ? 4 : 3); i++) plugin.open().write(`stream ${i}`);
+          if (++fired === triggers.length) resolve();
+        });
+      }
+    });
+    for (const [a] of triggers) a.write('x');
+    await done;
+    await delay(20);
+    for (const [a, b] of triggers) {
+      a.destroy();
+      b.destroy();
+    }
+    expect(fired).toBe(3);
+    // One write when the three reads landed in one poll phase; never one per frame or per stream.
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThanOrEqual(3);
+  });
+});
+
 describe('stream semantics', () => {
   describe('a peer RST is an error, never a clean end (P6; decisions.md "yamux checks" 6a-6d)', () => {
     it('on an idle outbound stream', async () => {

@@ -1,9 +1,13 @@
 // A Node duplex socket presented as the libp2p MessageStream that yamux multiplexes over
-// (decisions.md "ts-notes §2.2"). Writes are corked per frame so a yamux header and its payload leave in one
+// (decisions.md "ts-notes §2.2"). Writes are corked so a yamux header and its payload leave in one
 // writev; backpressure follows the socket's own write() result and 'drain' event.
 import type { Duplex } from 'node:stream';
 import type { Logger as Libp2pLogger } from '@libp2p/interface';
 import { AbstractMessageStream, type SendResult } from '@libp2p/utils';
+
+/** yamux frame types (header byte 1) that must not wait for the batch. */
+const FRAME_PING = 2;
+const FRAME_GO_AWAY = 3;
 
 export interface SocketConnInit {
   socket: Duplex;
@@ -27,9 +31,11 @@ export class SocketConn extends AbstractMessageStream {
   readonly #batch: boolean;
   #corked = false;
   readonly #flush = () => {
+    if (!this.#corked) return;
     this.#corked = false;
     this.socket.uncork();
   };
+
   /** When the last bytes arrived from the peer (Date.now()); the creation time until then. */
   lastReceivedAt = Date.now();
   /** Whether the peer has sent anything at all (a launched plugin may still be starting). */
@@ -90,13 +96,18 @@ export class SocketConn extends AbstractMessageStream {
     let canSendMore = true;
     if (this.#batch) {
       // Frames produced in the same turn of the event loop (SYN, data, window updates, FIN of
-      // several streams) leave in one writev when the microtask queue drains.
+      // several streams, the answers to every frame read in this poll phase) leave in one writev
+      // in the check phase (decisions.md "yamux writes flushed once per event-loop turn").
       if (!this.#corked) {
         this.#corked = true;
         socket.cork();
-        queueMicrotask(this.#flush);
+        setImmediate(this.#flush);
       }
       for (const buf of data) canSendMore = socket.write(buf, this.#onWritten);
+      // A ping or GoAway leaves now, with whatever is queued before it: a keep-alive probe's
+      // deadline runs from here, and a poll phase of long callbacks must not eat into it.
+      const type = data.byteLength >= 2 ? data.get(1) : -1;
+      if (type === FRAME_PING || type === FRAME_GO_AWAY) this.#flush();
       if (!canSendMore) this.#startWriteTimer();
       return { sentBytes: data.byteLength, canSendMore };
     }
