@@ -1,9 +1,8 @@
 // Bundles the SDK's main entry (tsc output dist/index.js and everything it imports: our ipc,
 // secrets and proto packages, yamux and its libp2p dependencies, @connectrpc/connect,
-// connect-node and @bufbuild/protobuf) into ONE module, dist/index.bundle.js, which
-// `exports["."].import` points at. A plugin then loads one file instead of ~420 modules, and only
-// the code it reaches (decisions.md "plugin-sdk: a bundled main entry" and "the whole SDK in one
-// file").
+// connect-node and @bufbuild/protobuf) into dist/index.bundle.js and its chunks, which
+// `exports["."].import` points at. A plugin then loads a few files instead of ~420 modules, and
+// only the code it reaches (decisions.md "plugin-sdk: the whole SDK in one file").
 //
 // ConnectError and Code are the bundle's own copies: connect's ConnectError checks `instanceof` by
 // shape across copies (Symbol.hasInstance), so an error made with the author's @connectrpc/connect

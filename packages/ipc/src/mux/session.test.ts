@@ -61,7 +61,7 @@ function endOf(r: MuxStream): Promise<void> {
   });
 }
 
-describe('write batching (decisions.md "yamux writes flushed once per event-loop turn")', () => {
+describe('write batching (decisions.md "yamux writes once per turn")', () => {
   it('the frames of many streams opened in one turn, and of several I/O callbacks of one poll phase, leave in one write', async () => {
     const { plugin, engine, pluginSocket } = await pair();
     engine.onStream((s) => s.resume());

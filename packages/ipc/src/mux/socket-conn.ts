@@ -97,7 +97,7 @@ export class SocketConn extends AbstractMessageStream {
     if (this.#batch) {
       // Frames produced in the same turn of the event loop (SYN, data, window updates, FIN of
       // several streams, the answers to every frame read in this poll phase) leave in one writev
-      // in the check phase (decisions.md "yamux writes flushed once per event-loop turn").
+      // in the check phase (decisions.md "yamux writes once per turn").
       if (!this.#corked) {
         this.#corked = true;
         socket.cork();
