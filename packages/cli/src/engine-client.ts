@@ -12,6 +12,7 @@ import {
   ProviderFailedError,
   type SecretsClient,
 } from '@secrets-engine/client';
+import { createSocketTransport } from '@secrets-engine/ipc/internal';
 import { isAbstractSocketPath } from '@secrets-engine/secrets/internal';
 import { CliError, ExitCode, errorMessage } from './errors.js';
 
@@ -21,10 +22,16 @@ export function socketFlag(value: string | undefined): string | undefined {
   return isAbstractSocketPath(value) ? value : resolve(value);
 }
 
+/**
+ * A client for one command: one connection per call, made by ipc's lean unary client (no
+ * connect-node, node:http or undici to load: decisions.md "lean-get"). The client still checks the
+ * socket's folder chain before each connection and maps its errors.
+ */
 export function openClient(socket: string | undefined, timeoutMs?: number): SecretsClient {
   return createClient({
     ...(socket === undefined ? {} : { socketPath: socket }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    transport: ({ connect }) => createSocketTransport(connect),
   });
 }
 

@@ -5,12 +5,13 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, ConnectError } from '@connectrpc/connect';
-import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { connectNodeAdapter, createConnectTransport } from '@connectrpc/connect-node';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { type BuiltinPlugin, createEngine, type Engine } from '@secrets-engine/runtime';
 import { isUnsafeSocketPathError } from '@secrets-engine/secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type ClientSocket,
   createClient,
   EngineError,
   EngineUnavailableError,
@@ -409,5 +410,99 @@ describe('failed plugins (protocol.md §4.2 "Partial answers")', () => {
     } finally {
       await e.close();
     }
+  });
+});
+
+describe('the transport option', () => {
+  /** A transport that dials with the socket's connect() only, one connection per call. */
+  const viaConnect = (socket: ClientSocket) =>
+    createConnectTransport({
+      httpVersion: '1.1',
+      baseUrl: 'http://unix',
+      nodeOptions: { createConnection: () => socket.connect() },
+    });
+
+  it('is made once, from the socket path, and carries every call', async () => {
+    const seen: ClientSocket[] = [];
+    using client = createClient({
+      socketPath,
+      transport: (socket) => {
+        seen.push(socket);
+        return viaConnect(socket);
+      },
+    });
+    expect((await client.getSecret('app/db/password')).revealText()).toBe('hunter2');
+    expect((await client.listPlugins()).map((p) => p.name)).toEqual(['vault']);
+    expect(seen.map((s) => [s.socketPath, s.netPath])).toEqual([[socketPath, socketPath]]);
+  });
+
+  it("connect() checks the socket's folder first: refused, nothing dialled", async () => {
+    const loose = mkdtempSync(join(tmpdir(), 'se-client-loose-'));
+    chmodSync(loose, 0o777);
+    let connections = 0;
+    const trap = createNetServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((resolve) => trap.listen(join(loose, 'engine.sock'), resolve));
+    try {
+      using client = createClient({ socketPath: join(loose, 'engine.sock'), transport: viaConnect });
+      const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineUnavailableError);
+      expect((err as Error).message).toContain(`refusing to connect: ${loose} has mode 0777`);
+      expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
+      // A missing folder: ENOENT's words, and nothing created.
+      const absent = join(dir, 'absent-too', 'engine.sock');
+      using missing = createClient({ socketPath: absent, transport: viaConnect });
+      expect(await missing.version().catch((e: Error) => e.message)).toBe(
+        `secrets engine is not available at ${absent}: no such socket (is the engine running?)`,
+      );
+      expect(existsSync(join(dir, 'absent-too'))).toBe(false);
+      expect(connections).toBe(0);
+    } finally {
+      await new Promise((resolve) => trap.close(resolve));
+      rmSync(loose, { recursive: true, force: true });
+    }
+  });
+
+  it("reads the failed-plugins header with the response's raw lookup when it has one, never making Headers", async () => {
+    const failures = [{ plugin: 'sealed', code: 'internal', message: 'failed (sealed)' }];
+    let looked: string[] = [];
+    using client = createClient({
+      socketPath,
+      transport: (socket) => {
+        const inner = viaConnect(socket);
+        return {
+          async unary(...args) {
+            const res = await inner.unary(...args);
+            return Object.defineProperties(
+              { ...res },
+              {
+                header: {
+                  get() {
+                    throw new Error('header read');
+                  },
+                },
+                [Symbol.for('@secrets-engine/ipc.responseHeaderValue')]: {
+                  value: (name: string) => {
+                    looked.push(name);
+                    return name === 'secrets-engine-failed-plugins' ? JSON.stringify(failures) : null;
+                  },
+                },
+              },
+            ) as typeof res;
+          },
+          stream: (...args) => inner.stream(...args),
+        };
+      },
+    });
+    const r = await client.resolve('app/**');
+    expect(r.envelopes.map((e) => e.id)).toEqual(['app/db/password']);
+    expect(r.failures).toEqual(failures);
+    expect(looked).toEqual(['secrets-engine-failed-plugins']);
+    // Only resolve reads it: other calls look nothing up.
+    looked = [];
+    await client.version();
+    expect(looked).toEqual([]);
   });
 });

@@ -1,12 +1,19 @@
 // A client of the engine socket (ours or Docker's Go engine, protocol.md §10.2): HTTP/1.1
 // keep-alive over the Unix socket, Connect unary calls, typed errors.
 import * as fs from 'node:fs';
-import { Agent } from 'node:http';
+import type { Agent } from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { Code, ConnectError, createClient as createConnectClient, type Transport } from '@connectrpc/connect';
+import {
+  Code,
+  ConnectError,
+  createClient as createConnectClient,
+  createContextKey,
+  createContextValues,
+  type Transport,
+} from '@connectrpc/connect';
 // The Connect wire name of a code (`permission_denied`); safe with the exact @connectrpc/connect pin.
 import { codeToString } from '@connectrpc/connect/protocol-connect';
-import { createConnectTransport } from '@connectrpc/connect-node';
 import { healthv1, pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import {
   defaultSocketPath,
@@ -49,7 +56,38 @@ export interface ClientOptions {
    * is full) before it is EngineUnavailableError, in ms. Default 2000; 0: never retry.
    */
   connectRetryMs?: number;
+  /**
+   * Makes the Connect transport of every call, instead of the default (connect-node's HTTP/1.1
+   * over a keep-alive Agent, Go's client settings). Called once, by createClient, with the socket's
+   * `connect()`: use it for every connection, so that each is checked as the default's are.
+   * Errors keep their meaning when the transport rejects with the error `connect()` threw or the
+   * connection emitted as the cause, and a connection lost before the response with a cause coded
+   * ECONNRESET, EPIPE or ERR_STREAM_PREMATURE_CLOSE. For one-shot programs (the CLI: one
+   * connection per call); a long-lived application keeps the default.
+   */
+  transport?: (socket: ClientSocket) => Transport;
 }
+
+/** What a `transport` option is given: the engine socket and how to dial it. */
+export interface ClientSocket {
+  /** The engine socket, as the client names it (`socketPath`). */
+  readonly socketPath: string;
+  /** The address to dial (an abstract socket's `@` is a NUL byte). */
+  readonly netPath: string;
+  /**
+   * A new connection to the socket, after the check of its folder chain: throws the
+   * UnsafeSocketPathError of an unsafe folder, or an ENOENT error (`syscall: 'connect'`) when a
+   * folder is missing, without dialling. Dial errors are the socket's 'error' events.
+   */
+  connect(): Socket;
+}
+
+/**
+ * The registered symbol of a cheap header lookup a transport's unary response may offer:
+ * `response[HEADER_VALUE](name)` answers as `response.header.get(name)` without making a Headers
+ * object (@secrets-engine/ipc's lean responses do; the first Headers loads undici).
+ */
+const HEADER_VALUE = Symbol.for('@secrets-engine/ipc.responseHeaderValue');
 
 /** Backoff of connect retries on EAGAIN: 5 ms, doubling up to 100 ms, each randomised ±50 %. */
 const RETRY_FIRST_MS = 5;
@@ -133,19 +171,48 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
       `createClient: connectRetryMs must be a non-negative number of ms, got ${options.connectRetryMs}`,
     );
   }
-  // Go's client: keep-alive on, up to 100 connections, 10 idle (protocol.md §10.2).
-  const agent = checkedAgent(
-    socketPath,
-    new Agent({ keepAlive: true, maxSockets: 100, maxFreeSockets: 10, timeout: 90_000 }),
-  );
   const netPath = toNetPath(socketPath, (reason) => new EngineUnavailableError(socketPath, reason));
-  const transport: Transport = createConnectTransport({
-    httpVersion: '1.1',
-    baseUrl: 'http://unix',
-    nodeOptions: { socketPath: netPath, agent },
-    // Unknown fields are skipped, never kept (kept, each costs an object: issue 12 item 3).
-    binaryOptions: { readUnknownFields: false },
-  });
+  let agent: Agent | undefined;
+  let transport: Transport;
+  if (options.transport !== undefined) {
+    const check = socketCheck(socketPath);
+    transport = options.transport({
+      socketPath,
+      netPath,
+      connect() {
+        check?.();
+        return createConnection({ path: netPath });
+      },
+    });
+  } else {
+    // Loaded on first call: connect-node loads node:http, node:https, node:http2 and node:zlib,
+    // which a program that passes its own transport never needs.
+    let stock: Promise<Transport> | undefined;
+    const load = (): Promise<Transport> => {
+      stock ??= Promise.all([import('node:http'), import('@connectrpc/connect-node')]).then(
+        ([http, connectNode]) => {
+          // Go's client: keep-alive on, up to 100 connections, 10 idle (protocol.md §10.2).
+          agent = checkedAgent(
+            socketPath,
+            new http.Agent({ keepAlive: true, maxSockets: 100, maxFreeSockets: 10, timeout: 90_000 }),
+          );
+          return connectNode.createConnectTransport({
+            httpVersion: '1.1',
+            baseUrl: 'http://unix',
+            nodeOptions: { socketPath: netPath, agent },
+            // Unknown fields are skipped, never kept (kept, each costs an object: issue 12 item 3).
+            binaryOptions: { readUnknownFields: false },
+          });
+        },
+      );
+      return stock;
+    };
+    transport = {
+      unary: async (...args) => (await load()).unary(...args),
+      stream: async (...args) => (await load()).stream(...args),
+    };
+  }
+  transport = readingFailures(transport);
   const resolver = createConnectClient(resolverv1.ResolverService, transport);
   const management = createConnectClient(pluginsv1.PluginManagementService, transport);
   // Docker's Go engine (and any engine that predates plugins.v1) lists on the OLD route (§4.3).
@@ -188,17 +255,18 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
   };
   const resolve = async (pattern: string, o?: CallOptions): Promise<Resolution> => {
     parsePattern(pattern); // InvalidPatternError before any I/O
-    let header: string | null = null;
+    const sink: FailuresSink = { value: null };
     const res = await call(o, { pattern }, (co) =>
       resolver.getSecrets(
         { pattern },
         {
           ...co,
           ...(o?.noCache === true ? { headers: { 'cache-control': 'no-cache' } } : {}),
-          onHeader: (h: Headers) => (header = h.get(FAILURES_HEADER)),
+          contextValues: createContextValues().set(FAILURES, sink),
         },
       ),
     );
+    const header = sink.value;
     // Drop envelopes with invalid IDs, as Go's client does (§10.2).
     const envelopes = res.envelopes.filter((e) => isValidId(e.id)).map(envelopeFromProto);
     const failures = decodeFailures(header);
@@ -251,10 +319,10 @@ export function createClient(options: ClientOptions = {}): SecretsClient {
       return { version: res.version, date: res.date, commitHash: res.commitHash };
     },
     close() {
-      agent.destroy();
+      agent?.destroy();
     },
     [Symbol.dispose]() {
-      agent.destroy();
+      agent?.destroy();
     },
   };
 }
@@ -323,33 +391,65 @@ function runStatusName(status: pluginsv1.RunStatus): RunStatus {
   }
 }
 
+/** Where the failures header of a call goes (its context value FAILURES), read by readingFailures. */
+interface FailuresSink {
+  value: string | null;
+}
+const FAILURES = createContextKey<FailuresSink | undefined>(undefined, { description: 'failures header' });
+
 /**
- * Checks the socket's folder chain before every new connection (issue 12 item 5a): a folder that
- * another user could write means the socket there may be theirs, and a client that connects would
- * take their answers for secrets. A refusal or a missing folder fails that connection only.
+ * Reads the failures header of the calls that ask for it (a FAILURES context value) into their
+ * sink: with the response's HEADER_VALUE lookup when it has one, else `response.header`.
  */
-function checkedAgent(socketPath: string, agent: Agent): Agent {
-  if (isAbstractSocketPath(socketPath)) return agent;
+function readingFailures(inner: Transport): Transport {
+  return {
+    async unary(method, signal, timeoutMs, header, input, contextValues) {
+      const res = await inner.unary(method, signal, timeoutMs, header, input, contextValues);
+      const sink = contextValues?.get(FAILURES);
+      if (sink !== undefined) {
+        const lookup = (res as { [HEADER_VALUE]?: unknown })[HEADER_VALUE];
+        sink.value =
+          typeof lookup === 'function'
+            ? (lookup as (name: string) => string | null)(FAILURES_HEADER)
+            : res.header.get(FAILURES_HEADER);
+      }
+      return res;
+    },
+    stream: (...args) => inner.stream(...args),
+  };
+}
+
+/**
+ * The check of the socket's folder chain before every new connection (issue 12 item 5a): a folder
+ * that another user could write means the socket there may be theirs, and a client that connects
+ * would take their answers for secrets. Throws the UnsafeSocketPathError, or an ENOENT error when a
+ * folder is missing; undefined for an abstract socket (no folder).
+ */
+function socketCheck(socketPath: string): (() => void) | undefined {
+  if (isAbstractSocketPath(socketPath)) return undefined;
   const absolute = resolvePath(socketPath);
-  const connect = agent.createConnection.bind(agent);
-  agent.createConnection = (options, callback) => {
-    let status: ReturnType<typeof checkSocketFolder>;
-    try {
-      status = checkSocketFolder(absolute, { fs, create: false });
-    } catch (err) {
-      callback?.(err as Error, undefined as never);
-      return undefined;
-    }
+  return () => {
+    const status = checkSocketFolder(absolute, { fs, create: false });
     if (status.status === 'missing') {
       // No folder, so no engine: the words of ENOENT, and nothing dialled.
-      const enoent = Object.assign(
-        new Error(`connect ENOENT ${socketPath} (${status.missing} does not exist)`),
-        {
-          code: 'ENOENT',
-          syscall: 'connect',
-        },
-      );
-      callback?.(enoent, undefined as never);
+      throw Object.assign(new Error(`connect ENOENT ${socketPath} (${status.missing} does not exist)`), {
+        code: 'ENOENT',
+        syscall: 'connect',
+      });
+    }
+  };
+}
+
+/** The Agent, with socketCheck before every new connection. A refusal fails that connection only. */
+function checkedAgent(socketPath: string, agent: Agent): Agent {
+  const check = socketCheck(socketPath);
+  if (check === undefined) return agent;
+  const connect = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    try {
+      check();
+    } catch (err) {
+      callback?.(err as Error, undefined as never);
       return undefined;
     }
     return connect(options, callback);

@@ -17,6 +17,7 @@ export {
 export {
   type CallOptions,
   type ClientOptions,
+  type ClientSocket,
   createClient,
   type EngineVersion,
   type PluginStatus,

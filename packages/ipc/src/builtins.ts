@@ -9,6 +9,7 @@ const nodeRequire = createRequire(import.meta.url);
 let http: typeof import('node:http') | undefined;
 let childProcess: typeof import('node:child_process') | undefined;
 let crypto: typeof import('node:crypto') | undefined;
+let zlib: typeof import('node:zlib') | undefined;
 
 export const nodeHttp = (): typeof import('node:http') => {
   http ??= nodeRequire('node:http') as typeof import('node:http');
@@ -23,4 +24,10 @@ export const nodeChildProcess = (): typeof import('node:child_process') => {
 export const nodeCrypto = (): typeof import('node:crypto') => {
   crypto ??= nodeRequire('node:crypto') as typeof import('node:crypto');
   return crypto;
+};
+
+/** node:zlib: only a gzip response needs it (the lean client's inflate). */
+export const nodeZlib = (): typeof import('node:zlib') => {
+  zlib ??= nodeRequire('node:zlib') as typeof import('node:zlib');
+  return zlib;
 };

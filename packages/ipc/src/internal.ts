@@ -27,4 +27,6 @@ export {
   SMALL_REQUEST_MAX_BYTES,
   transportLossIsUnavailable,
 } from './rpc/connect.js';
+export { createSocketTransport, type SocketTransportOptions } from './rpc/socket-transport.js';
+export { type LeanStream, type LeanStreamOpener, RESPONSE_HEADER_VALUE } from './rpc/unary-client.js';
 export { requestHeaderValue } from './rpc/unary-handler.js';

@@ -258,7 +258,7 @@ export function createSessionTransport(
     stream: async (...args) => (await load()).stream(...args),
   };
   if (options.lean === false) return stock;
-  return createLeanTransport(session, {
+  return createLeanTransport(() => session.open(), {
     baseUrl: IPC_BASE_URL,
     interceptors,
     readMaxBytes,

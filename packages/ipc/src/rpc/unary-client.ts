@@ -1,9 +1,9 @@
-// A lean, wire-identical Connect unary client over yamux streams (decisions.md "connect-perf §5"). Per call it
-// opens one stream, writes the whole request (head + protobuf body, Content-Length, `Connection:
+// A lean, wire-identical Connect unary client over yamux streams (decisions.md "connect-perf §5"),
+// or over any opener of a stream with the same surface, such as a `net.Socket` to the engine socket
+// (createSocketTransport, decisions.md "lean-get"). Per call it opens one stream, writes the whole request (head + protobuf body, Content-Length, `Connection:
 // close`, like Go's clients, protocol.md §2.3) in one write, reads the response with a small
 // HTTP/1.1 parser, and closes the stream. No AbortController, no async generators, no per-call
 // serializer lookup. Streaming methods use connect-node's stock transport.
-import { gunzip, gunzipSync } from 'node:zlib';
 import {
   create,
   type DescMessage,
@@ -25,8 +25,7 @@ import {
   type UnaryResponse,
 } from '@connectrpc/connect';
 import { codeFromHttpStatus, errorFromJsonBytes, trailerDemux } from '@connectrpc/connect/protocol-connect';
-import type { MuxStream } from '../mux/mux-stream.js';
-import type { MuxSession } from '../mux/session.js';
+import { nodeZlib } from '../builtins.js';
 import { PACKAGE_VERSION } from '../package-version.js';
 import { Http1ResponseParser } from './http1.js';
 
@@ -43,14 +42,48 @@ export interface UnaryClientOptions {
   defaultTimeoutMs: number | undefined;
   /** Handles streaming methods (connect-node's stock transport). */
   streamTransport: Transport;
+  /**
+   * A `code` for the cause of a response cut short by the end of the stream (its end or close
+   * before the response was complete), so that a caller can tell a lost connection from a peer's
+   * answer. Undefined (the yamux path): no cause on a close, a plain parser error on an end.
+   */
+  lostCode?: string;
 }
+
+/**
+ * What a call needs of its stream: a MuxStream, a `net.Socket`. One is opened per call, written
+ * once, read to its end and destroyed.
+ */
+export interface LeanStream {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  off(event: 'data', listener: (chunk: Buffer) => void): unknown;
+  off(event: 'end' | 'close', listener: () => void): unknown;
+  write(chunk: Buffer): unknown;
+  destroy(err?: Error): unknown;
+}
+
+/** Opens the stream of one call; what it throws fails that call as `unavailable` (cause: the error). */
+export type LeanStreamOpener = () => LeanStream;
+
+/**
+ * The key of the raw header lookup on a lean response:
+ * `response[RESPONSE_HEADER_VALUE](name)` is `response.header.get(name)` without making a Headers
+ * object (the first one loads undici). A registered symbol, so that a caller (the client package)
+ * can use it without importing this package.
+ */
+export const RESPONSE_HEADER_VALUE: unique symbol = Symbol.for('@secrets-engine/ipc.responseHeaderValue');
 
 type AnyNext = (req: UnaryRequest) => Promise<UnaryResponse>;
 
-/** Creates the lean transport. Internal: `createSessionTransport` is the public entry. */
-export function createLeanTransport(session: MuxSession, options: UnaryClientOptions): Transport {
+/**
+ * Creates the lean transport over the streams `open` makes. Internal: `createSessionTransport` and
+ * `createSocketTransport` are the entries.
+ */
+export function createLeanTransport(open: LeanStreamOpener, options: UnaryClientOptions): Transport {
   const heads = new WeakMap<object, string>();
-  const call: AnyNext = (req) => callUnary(session, req, options, heads);
+  const call: AnyNext = (req) => callUnary(open, req, options, heads);
   const chain = [...options.interceptors].reverse().reduce<AnyNext>((n, i) => i(n as never) as AnyNext, call);
   return {
     async unary<I extends DescMessage, O extends DescMessage>(
@@ -91,7 +124,7 @@ export function createLeanTransport(session: MuxSession, options: UnaryClientOpt
 }
 
 function callUnary(
-  session: MuxSession,
+  open: LeanStreamOpener,
   req: UnaryRequest & { timeoutMs?: number },
   options: UnaryClientOptions,
   heads: WeakMap<object, string>,
@@ -137,9 +170,9 @@ function callUnary(
   head += '\r\n';
 
   return new Promise<UnaryResponse>((resolve, reject) => {
-    let stream: MuxStream;
+    let stream: LeanStream;
     try {
-      stream = session.open();
+      stream = open();
     } catch (err) {
       reject(new ConnectError((err as Error).message, Code.Unavailable, undefined, undefined, err));
       return;
@@ -184,6 +217,7 @@ function callUnary(
       try {
         res = parser.end();
       } catch (err) {
+        if (options.lostCode !== undefined) Object.assign(err as Error, { code: options.lostCode });
         finish(
           new ConnectError(
             `transport: ${(err as Error).message}`,
@@ -199,8 +233,19 @@ function callUnary(
     };
     const onClose = () => {
       if (!settled) {
+        const message = 'transport: stream closed before the response was complete';
         finish(
-          new ConnectError('transport: stream closed before the response was complete', Code.Unavailable),
+          options.lostCode === undefined
+            ? new ConnectError(message, Code.Unavailable)
+            : new ConnectError(
+                message,
+                Code.Unavailable,
+                undefined,
+                undefined,
+                Object.assign(new Error('stream closed before the response was complete'), {
+                  code: options.lostCode,
+                }),
+              ),
         );
       }
     };
@@ -336,6 +381,14 @@ function lazyResponse(
     service,
     method,
     message,
+    // Headers.get's answer, from the raw list: a trailer- name is a trailer, not a header.
+    [RESPONSE_HEADER_VALUE]: (name: string): string | null => {
+      const key = name.toLowerCase();
+      if (key.startsWith('trailer-')) return null;
+      let value: string | null = null;
+      for (const [k, v] of raw) if (k === key) value = value === null ? v : `${value}, ${v}`;
+      return value;
+    },
     get header() {
       split ??= responseHeaders(raw);
       return split[0];
@@ -382,7 +435,7 @@ function inflate(
   if (body.length <= GZIP_SYNC_LIMIT) {
     let out: Buffer;
     try {
-      out = gunzipSync(body, { maxOutputLength: max });
+      out = nodeZlib().gunzipSync(body, { maxOutputLength: max });
     } catch (err) {
       cb(tooBig(err));
       return;
@@ -390,7 +443,7 @@ function inflate(
     cb(undefined, out);
     return;
   }
-  gunzip(body, { maxOutputLength: max }, (err, out) => {
+  nodeZlib().gunzip(body, { maxOutputLength: max }, (err, out) => {
     if (err !== null) cb(tooBig(err));
     else cb(undefined, out);
   });
