@@ -57,6 +57,26 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A listener in a folder anyone may write (mode 0777), counting the connections it is given. */
+async function looseTrap() {
+  const loose = mkdtempSync(join(tmpdir(), 'se-client-loose-'));
+  chmodSync(loose, 0o777);
+  const trap = {
+    loose,
+    connections: 0,
+    async [Symbol.asyncDispose]() {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(loose, { recursive: true, force: true });
+    },
+  };
+  const server = createNetServer((s) => {
+    trap.connections++;
+    s.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(join(loose, 'engine.sock'), resolve));
+  return trap;
+}
+
 describe('createClient', () => {
   it('reads secrets with values, provider and metadata', async () => {
     using client = createClient({ socketPath });
@@ -105,35 +125,22 @@ describe('createClient', () => {
 
   it('never dials through a folder others may write or a symbolic link as the folder (issue 12 item 5a)', async () => {
     // A listener in a folder anyone may write: whoever it is, the client must not talk to it.
-    const loose = mkdtempSync(join(tmpdir(), 'se-client-loose-'));
-    chmodSync(loose, 0o777);
-    let connections = 0;
-    const trap = createNetServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((resolve) => trap.listen(join(loose, 'engine.sock'), resolve));
-    try {
-      using client = createClient({ socketPath: join(loose, 'engine.sock') });
-      const err = await client.getSecrets('app/**').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(EngineUnavailableError);
-      expect((err as Error).message).toBe(
-        `secrets engine is not available at ${join(loose, 'engine.sock')}: refusing to connect: ${loose} has mode 0777 (writable by its group and others); the socket's folder must be a folder (not a symbolic link) owned by ${process.getuid?.() === 0 ? 'root' : `uid ${process.getuid?.()} or root`} and writable by no one else (mode 0700)`,
-      );
-      expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
-      // The real engine's folder through a symbolic link: refused too, although it is ours.
-      const link = join(dir, 'link');
-      symlinkSync(dir, link);
-      using viaLink = createClient({ socketPath: join(link, 'engine.sock') });
-      const linked = await viaLink.version().catch((e: unknown) => e);
-      expect((linked as Error).message).toContain(
-        `refusing to connect: ${link} is a symbolic link to ${dir}`,
-      );
-      expect(connections).toBe(0);
-    } finally {
-      await new Promise((resolve) => trap.close(resolve));
-      rmSync(loose, { recursive: true, force: true });
-    }
+    await using trap = await looseTrap();
+    const { loose } = trap;
+    using client = createClient({ socketPath: join(loose, 'engine.sock') });
+    const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineUnavailableError);
+    expect((err as Error).message).toBe(
+      `secrets engine is not available at ${join(loose, 'engine.sock')}: refusing to connect: ${loose} has mode 0777 (writable by its group and others); the socket's folder must be a folder (not a symbolic link) owned by ${process.getuid?.() === 0 ? 'root' : `uid ${process.getuid?.()} or root`} and writable by no one else (mode 0700)`,
+    );
+    expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
+    // The real engine's folder through a symbolic link: refused too, although it is ours.
+    const link = join(dir, 'link');
+    symlinkSync(dir, link);
+    using viaLink = createClient({ socketPath: join(link, 'engine.sock') });
+    const linked = await viaLink.version().catch((e: unknown) => e);
+    expect((linked as Error).message).toContain(`refusing to connect: ${link} is a symbolic link to ${dir}`);
+    expect(trap.connections).toBe(0);
   });
 
   it('lists, disables and enables plugins; unknown names are PluginNotFoundError', async () => {
@@ -437,32 +444,21 @@ describe('the transport option', () => {
   });
 
   it("connect() checks the socket's folder first: refused, nothing dialled", async () => {
-    const loose = mkdtempSync(join(tmpdir(), 'se-client-loose-'));
-    chmodSync(loose, 0o777);
-    let connections = 0;
-    const trap = createNetServer((s) => {
-      connections++;
-      s.destroy();
-    });
-    await new Promise<void>((resolve) => trap.listen(join(loose, 'engine.sock'), resolve));
-    try {
-      using client = createClient({ socketPath: join(loose, 'engine.sock'), transport: viaConnect });
-      const err = await client.getSecrets('app/**').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(EngineUnavailableError);
-      expect((err as Error).message).toContain(`refusing to connect: ${loose} has mode 0777`);
-      expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
-      // A missing folder: ENOENT's words, and nothing created.
-      const absent = join(dir, 'absent-too', 'engine.sock');
-      using missing = createClient({ socketPath: absent, transport: viaConnect });
-      expect(await missing.version().catch((e: Error) => e.message)).toBe(
-        `secrets engine is not available at ${absent}: no such socket (is the engine running?)`,
-      );
-      expect(existsSync(join(dir, 'absent-too'))).toBe(false);
-      expect(connections).toBe(0);
-    } finally {
-      await new Promise((resolve) => trap.close(resolve));
-      rmSync(loose, { recursive: true, force: true });
-    }
+    await using trap = await looseTrap();
+    const { loose } = trap;
+    using client = createClient({ socketPath: join(loose, 'engine.sock'), transport: viaConnect });
+    const err = await client.getSecrets('app/**').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineUnavailableError);
+    expect((err as Error).message).toContain(`refusing to connect: ${loose} has mode 0777`);
+    expect(isUnsafeSocketPathError((err as Error).cause)).toBe(true);
+    // A missing folder: ENOENT's words, and nothing created.
+    const absent = join(dir, 'absent-too', 'engine.sock');
+    using missing = createClient({ socketPath: absent, transport: viaConnect });
+    expect(await missing.version().catch((e: Error) => e.message)).toBe(
+      `secrets engine is not available at ${absent}: no such socket (is the engine running?)`,
+    );
+    expect(existsSync(join(dir, 'absent-too'))).toBe(false);
+    expect(trap.connections).toBe(0);
   });
 
   it("reads the failed-plugins header with the response's raw lookup when it has one, never making Headers", async () => {

@@ -6,28 +6,17 @@ import { createRequire } from 'node:module';
 
 const nodeRequire = createRequire(import.meta.url);
 
-let http: typeof import('node:http') | undefined;
-let childProcess: typeof import('node:child_process') | undefined;
-let crypto: typeof import('node:crypto') | undefined;
-let zlib: typeof import('node:zlib') | undefined;
+/** A getter of the built-in module `name`, loaded on its first call. */
+function onFirstUse<T>(name: string): () => T {
+  let loaded: T | undefined;
+  return () => {
+    loaded ??= nodeRequire(name) as T;
+    return loaded;
+  };
+}
 
-export const nodeHttp = (): typeof import('node:http') => {
-  http ??= nodeRequire('node:http') as typeof import('node:http');
-  return http;
-};
-
-export const nodeChildProcess = (): typeof import('node:child_process') => {
-  childProcess ??= nodeRequire('node:child_process') as typeof import('node:child_process');
-  return childProcess;
-};
-
-export const nodeCrypto = (): typeof import('node:crypto') => {
-  crypto ??= nodeRequire('node:crypto') as typeof import('node:crypto');
-  return crypto;
-};
-
+export const nodeHttp = onFirstUse<typeof import('node:http')>('node:http');
+export const nodeChildProcess = onFirstUse<typeof import('node:child_process')>('node:child_process');
+export const nodeCrypto = onFirstUse<typeof import('node:crypto')>('node:crypto');
 /** node:zlib: only a gzip response needs it (the lean client's inflate). */
-export const nodeZlib = (): typeof import('node:zlib') => {
-  zlib ??= nodeRequire('node:zlib') as typeof import('node:zlib');
-  return zlib;
-};
+export const nodeZlib = onFirstUse<typeof import('node:zlib')>('node:zlib');
