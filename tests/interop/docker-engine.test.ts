@@ -26,6 +26,18 @@ const SDK_PLUGIN = fileURLToPath(new URL('./fixtures/sdk-plugin.mjs', import.met
 const ESCALATION =
   /did not shut down|timeout killing|crashed|sending SIGKILL|returned sigint error|registration timed out/;
 
+/**
+ * How an SDK plugin (launched or started by hand) may end when Docker's engine (tree fa7ff078)
+ * shuts down: with its Shutdown RPC, or with the session closed before one reached it. Both are the plugin exiting 0 by
+ * itself. The second is Docker's own race: on shutdown the supervisor's context ends first, and
+ * each plugin's `register` goroutine then removes it from the registry and calls `Close` (Shutdown
+ * RPC, then close) while `parallelStop` finds the registry empty and the engine goes on to exit;
+ * when the process exits before that goroutine's Shutdown is sent, the plugin only sees the socket
+ * close. Seen in about one run in three of this file, before and after our changes alike.
+ */
+const cleanExit = (mode: 'launched' | 'external') => [`0 shutdown (${mode})`, `0 engine-closed (${mode})`];
+const CLEAN_LAUNCHED_EXIT = cleanExit('launched');
+
 /** /proc/<pid>/stat: the process group and the session of a process. */
 function groupAndSession(pid: number): { pgid: number; sid: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -211,8 +223,9 @@ describe.runIf(inject('tiers').includes('docker'))(
       const ms = Math.round(performance.now() - asked);
       if (process.env.INTEROP_VERBOSE)
         process.stderr.write(`docker engine shutdown with 3 SDK plugins: ${ms} ms\n`);
-      for (const p of launched) expect(t.exitMarker(p), `launched plugin ${p}`).toBe('0 shutdown (launched)');
-      expect(t.exitMarker(byHand.pid)).toBe('0 shutdown (external)');
+      for (const p of launched)
+        expect(CLEAN_LAUNCHED_EXIT, `launched plugin ${p}`).toContain(t.exitMarker(p));
+      expect(cleanExit('external')).toContain(t.exitMarker(byHand.pid));
       // Docker's engine sends SIGINT right after the Shutdown it asked for (compatibility.md 11).
       // A plugin that already wrote its exit marker (checked above: it obeyed and finished) can
       // still be caught by it while the process is tearing down, and Docker's engine then warns
@@ -251,7 +264,7 @@ describe.runIf(inject('tiers').includes('docker'))(
       engine.child.kill('SIGINT');
       expect((await engine.exited).code).toBe(0);
       await waitFor('the relaunched plugin to exit', () => !isAlive(again), { timeoutMs: 10_000 });
-      expect(t.exitMarker(again)).toBe('0 shutdown (launched)');
+      expect(CLEAN_LAUNCHED_EXIT).toContain(t.exitMarker(again));
     });
 
     it('kill -9 of Docker’s engine: the plugins exit 0 by themselves; an engine started again launches them anew', async () => {
@@ -309,16 +322,19 @@ describe.runIf(inject('tiers').includes('docker'))(
       // SIGINT handler until main returns. Our SDK listens once, and only while serving, so a
       // plugin with no listener of its own can die of that SIGINT after obeying Shutdown: seen 1
       // run in 6 (Docker logs "Plugin … returned sigint error"); timing-dependent, so not asserted.
-      // docs/compatibility.md difference 10. With its own listener (as here, 1 s of "cleanup"
-      // after serve()) the plugin exits 0 whatever the timing.
-      addSdkPlugin('ts-a', { INTEROP_GUARD_SIGINT: '1', INTEROP_CLEANUP_MS: '1000' });
+      // docs/compatibility.md difference 10. With its own listener (as here, 300 ms of "cleanup"
+      // after serve()) the plugin exits 0 whatever the timing. The cleanup stays well under the
+      // SDK's orphan exit (ServeOptions.orphanExitMs, 1 s after an engine closed the session
+      // without a Shutdown, which Docker's shutdown race can do: CLEAN_LAUNCHED_EXIT); at 1 s the
+      // two raced and the process sometimes exited 0 before writing its marker.
+      addSdkPlugin('ts-a', { INTEROP_GUARD_SIGINT: '1', INTEROP_CLEANUP_MS: '300' });
       const engine = await startEngine();
       await listedOnce(['ts-a']);
       const [pid] = t.recordedPids();
       engine.child.kill('SIGINT');
       expect((await engine.exited).code).toBe(0);
       await waitFor('the plugin to be gone', () => !isAlive(pid!), { timeoutMs: 10_000 });
-      expect(t.exitMarker(pid!)).toBe('0 shutdown (launched)');
+      expect(CLEAN_LAUNCHED_EXIT).toContain(t.exitMarker(pid!));
       expect(engine.stderr()).not.toMatch(ESCALATION);
     });
   },
