@@ -402,10 +402,14 @@ export async function runE2e(opts: E2eOptions): Promise<{ report: E2eReport; tex
     // registered and answering, before any load (afterwards heap growth under load, which differs
     // between the two engines' cases, is in the difference too: reported as information).
     await delay(1_000);
-    const rssPerPlugin: Record<string, number> = {};
-    for (const s of setups) {
-      rssPerPlugin[s] = (rssKiB(engines.get(`${s}-20`)!.pid) - rssKiB(engines.get(`${s}-1`)!.pid)) / 19;
-    }
+    const rssPerPluginNow = (): Record<string, number> =>
+      Object.fromEntries(
+        setups.map((s) => [
+          s,
+          (rssKiB(engines.get(`${s}-20`)!.pid) - rssKiB(engines.get(`${s}-1`)!.pid)) / 19,
+        ]),
+      );
+    const rssPerPlugin = rssPerPluginNow();
 
     const measure = async (c: E2eCase, e: EngineProc): Promise<Metrics> => {
       const e0 = cpuTicks(e.pid);
@@ -475,10 +479,7 @@ export async function runE2e(opts: E2eOptions): Promise<{ report: E2eReport; tex
     }
 
     // The same difference after the rounds (information: includes heap growth under load).
-    const rssPerPluginAfter: Record<string, number> = {};
-    for (const s of setups) {
-      rssPerPluginAfter[s] = (rssKiB(engines.get(`${s}-20`)!.pid) - rssKiB(engines.get(`${s}-1`)!.pid)) / 19;
-    }
+    const rssPerPluginAfter = rssPerPluginNow();
     for (const p of [...engines.values()]) await stopEngine(p);
 
     // --- cold start: spawn → registered, under the Go peer engine (one harness for both plugins) ---

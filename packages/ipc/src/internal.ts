@@ -6,6 +6,8 @@
  *
  * @packageDocumentation
  */
+
+export { nodeChildProcess } from './builtins.js';
 export {
   HIJACK_REQUEST,
   HIJACK_RESPONSE,

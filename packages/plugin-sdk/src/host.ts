@@ -4,10 +4,10 @@
 // provider (plugin.ts) and an access-control module (access-control.ts) differ only in what they
 // register as and which data service they serve.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { Code, ConnectError, type ConnectRouter } from '@connectrpc/connect';
 import { createMuxSession, type Logger, type MuxSession, serveConnect } from '@secrets-engine/ipc';
+import { nodeChildProcess } from '@secrets-engine/ipc/internal';
 import { pluginsv1, resolverv1 } from '@secrets-engine/proto';
 import { parsePluginName, parseVersion } from '@secrets-engine/secrets';
 import { connectToEngine } from './connect.js';
@@ -378,7 +378,7 @@ function ownProcessGroup(): number | undefined {
     }
     return Number(
       // node:child_process only where there is no /proc (it costs every plugin ~0.6 MiB otherwise).
-      (createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process'))
+      nodeChildProcess()
         .execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' })
         .trim(),
     );

@@ -199,6 +199,9 @@ export function failedRequest(pattern: string, failures: readonly PluginFailure[
 }
 
 /** Why the request's signal fired when the deadline did: each plugin still asked missed it. */
+/** Shutdown signals whose listener limit is lifted already. */
+const unbounded = new WeakSet<AbortSignal>();
+
 const DEADLINE = new ConnectError('the plugins missed their deadline', Code.DeadlineExceeded);
 
 /**
@@ -208,9 +211,6 @@ const DEADLINE = new ConnectError('the plugins missed their deadline', Code.Dead
  * DEADLINE). Every plugin of the request is asked at once, so one deadline timer is every plugin's
  * deadline.
  */
-/** Shutdown signals whose listener limit is lifted already. */
-const unbounded = new WeakSet<AbortSignal>();
-
 class RequestSignal {
   readonly #controller = new AbortController();
   readonly #sources: AbortSignal[] = [];

@@ -383,12 +383,12 @@ function toNodeHeaders(headers: Headers): Record<string, string | string[]> {
  * ConnectError per call (stack trace included) was 4% of a plugin's CPU at 64 in flight (issue 14,
  * docs/decisions.md); nothing reads its stack, and it never crosses the wire.
  */
-let callFinished: ConnectError | undefined;
+let finished: ConnectError | undefined;
 /** Made on first use: a ConnectError makes a Headers, and the first Headers loads undici (~25 ms). */
-const CALL_FINISHED = () => {
-  callFinished ??= new ConnectError('the call has finished', Code.Canceled);
-  return callFinished;
-};
+function callFinished(): ConnectError {
+  finished ??= new ConnectError('the call has finished', Code.Canceled);
+  return finished;
+}
 
 /**
  * A HandlerContext whose signal and header objects exist only once the implementation touches them
@@ -431,7 +431,7 @@ class LazyContext implements HandlerContext {
       const controller = new AbortController();
       this.#controller = controller;
       if (this.#finished) {
-        controller.abort(CALL_FINISHED());
+        controller.abort(callFinished());
         return controller.signal;
       }
       this.#onClose = () => {
@@ -535,7 +535,7 @@ class LazyContext implements HandlerContext {
     this.#finished = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onClose !== undefined) this.#res.off('close', this.#onClose);
-    this.#controller?.abort(CALL_FINISHED());
+    this.#controller?.abort(callFinished());
   }
 }
 
